@@ -1,0 +1,223 @@
+// AVX2 + FMA + F16C kernels: quantized dot products / mat-muls and f32 attention helpers.
+// Compiled with per-function target attributes, so the package builds without -mavx2 and
+// these run only when lr_kernels_init found the features.
+#include "gemm_tiling.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2_RM 4  // rows per tile
+#define AVX2_RN 3  // tokens per tile
+
+LR_INLINE LR_TARGET_AVX2 float f16c_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+LR_INLINE LR_TARGET_AVX2 float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// Offset terms of a Q4 tile for one token: corr[i] = sum_b src[b][i] * sa[b], src laid out [nb][MR]
+/// (weight scales for Q4_0, mins for Q4_1).
+LR_INLINE LR_TARGET_AVX2 void tile_corrections(const float *src, const float *sa, int nb, const int RM,
+                                               float corr[AVX2_RM]) {
+    if (RM == 4) {
+        __m128 v = _mm_setzero_ps();
+        for (int b = 0; b < nb; b++) v = _mm_fmadd_ps(_mm_loadu_ps(src + (size_t)b * 4), _mm_set1_ps(sa[b]), v);
+        _mm_storeu_ps(corr, v);
+    } else {
+        for (int i = 0; i < RM; i++) {
+            float s = 0.0f;
+            for (int b = 0; b < nb; b++) s += src[(size_t)b * AVX2_RM + i] * sa[b];
+            corr[i] = s;
+        }
+    }
+}
+
+/// 32 unsigned nibbles of a Q4 block: low nibbles in bytes 0..15, high nibbles in 16..31.
+LR_INLINE LR_TARGET_AVX2 __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// Integer part of one block pair as 8 int32 lanes.
+//   Q8_0: maddubs needs an unsigned operand, so it takes |a| and moves a's sign onto w.
+//   Q4_x: the nibbles are already unsigned.
+LR_INLINE LR_TARGET_AVX2 __m256i block_isum(__m256i wq, __m256i aq, __m256i aq_abs, int signed_w) {
+    const __m256i p = signed_w ? _mm256_maddubs_epi16(aq_abs, _mm256_sign_epi8(wq, aq))
+                               : _mm256_maddubs_epi16(wq, aq);
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/// One RM x RN tile of any of the three weight types; RM, RN and wtype are constants at every call.
+/// Small tiles unroll the block loop by two so the FMA chains overlap.
+LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int tc, const int RM,
+                                        const int RN, const int wtype) {
+    enum { MR = AVX2_RM, MN = AVX2_RN };
+    const int nb = c->nb;
+    const int U = RM * RN <= 2 ? 2 : 1;
+    const size_t bb = lr_weight_block_bytes(wtype);
+    const int signed_w = wtype == LR_TYPE_Q8_0;
+    const uint8_t *wr[MR];
+    const lr_block_q8_0 *at[MN];
+    __m256 acc[2][MR][MN];
+    for (int i = 0; i < RM; i++) wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
+    for (int j = 0; j < RN; j++) at[j] = (const lr_block_q8_0 *)(c->a + (size_t)(t + j) * c->a_row_bytes);
+    for (int u = 0; u < U; u++)
+        for (int i = 0; i < RM; i++)
+            for (int j = 0; j < RN; j++) acc[u][i][j] = _mm256_setzero_ps();
+
+    int b = 0;
+    for (; b + U <= nb; b += U) {
+        for (int u = 0; u < U; u++) {
+            __m256i wq[MR];
+            for (int i = 0; i < RM; i++) {
+                const uint8_t *blk = wr[i] + (size_t)(b + u) * bb;
+                wq[i] = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
+                                 : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
+            }
+            for (int j = 0; j < RN; j++) {
+                const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b + u].qs);
+                const __m256i aq_abs = signed_w ? _mm256_abs_epi8(aq) : aq;
+                const __m256 da = _mm256_broadcast_ss(c->da + (size_t)(tc + j) * nb + b + u);
+                for (int i = 0; i < RM; i++) {
+                    const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq[i], aq, aq_abs, signed_w));
+                    const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(c->dw + (size_t)(b + u) * MR + i), da);
+                    acc[u][i][j] = _mm256_fmadd_ps(sum, d, acc[u][i][j]);
+                }
+            }
+        }
+    }
+    for (; b < nb; b++) {  // odd block left over by the unrolled loop
+        for (int i = 0; i < RM; i++) {
+            const uint8_t *blk = wr[i] + (size_t)b * bb;
+            const __m256i wq = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
+                                        : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
+            for (int j = 0; j < RN; j++) {
+                const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b].qs);
+                const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq, aq, _mm256_abs_epi8(aq), signed_w));
+                const __m256 d = _mm256_set1_ps(c->dw[(size_t)b * MR + i] * c->da[(size_t)(tc + j) * nb + b]);
+                acc[0][i][j] = _mm256_fmadd_ps(sum, d, acc[0][i][j]);
+            }
+        }
+    }
+
+    for (int j = 0; j < RN; j++) {
+        float corr[MR] = {0};
+        if (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1)
+            tile_corrections(wtype == LR_TYPE_Q4_0 ? c->dw : c->mw, c->sa + (size_t)(tc + j) * nb, nb, RM, corr);
+        for (int i = 0; i < RM; i++) {
+            __m256 v = acc[0][i][j];
+            if (U == 2) v = _mm256_add_ps(v, acc[1][i][j]);
+            const float s = hsum_ps(v);
+            c->out[(size_t)(t + j) * c->out_ld + (size_t)(r + i)] = wtype == LR_TYPE_Q4_0 ? s - 8.0f * corr[i] : s + corr[i];
+        }
+    }
+}
+
+#define AVX2_TILES(NAME, WTYPE)                                                                   \
+    static LR_TARGET_AVX2 void NAME(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt) { \
+        if (nr == AVX2_RM) {                                                                      \
+            switch (nt) {                                                                         \
+            case 1: tile_avx2(c, r, t, tc, AVX2_RM, 1, WTYPE); return;                            \
+            case 2: tile_avx2(c, r, t, tc, AVX2_RM, 2, WTYPE); return;                            \
+            default: tile_avx2(c, r, t, tc, AVX2_RM, 3, WTYPE); return;                           \
+            }                                                                                     \
+        }                                                                                         \
+        switch (nt) {                                                                             \
+        case 1: tile_avx2(c, r, t, tc, 1, 1, WTYPE); return;                                      \
+        case 2: tile_avx2(c, r, t, tc, 1, 2, WTYPE); return;                                      \
+        default: tile_avx2(c, r, t, tc, 1, 3, WTYPE); return;                                     \
+        }                                                                                         \
+    }
+
+_Static_assert(AVX2_RM == 4 && AVX2_RN == 3, "tile_corrections and AVX2_TILES assume 4 x 3 tiles");
+AVX2_TILES(tiles_q8_0_avx2, LR_TYPE_Q8_0)
+AVX2_TILES(tiles_q4_0_avx2, LR_TYPE_Q4_0)
+AVX2_TILES(tiles_q4_1_avx2, LR_TYPE_Q4_1)
+
+LR_TARGET_AVX2 int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                                   const void *a, size_t a_row_bytes, int n_tok, int k, float *out,
+                                   size_t out_ld) {
+    switch (wtype) {
+    case LR_TYPE_Q8_0:
+        return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
+                             AVX2_RM, AVX2_RN, tiles_q8_0_avx2, f16c_to_f32);
+    case LR_TYPE_Q4_0:
+        return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
+                             AVX2_RM, AVX2_RN, tiles_q4_0_avx2, f16c_to_f32);
+    case LR_TYPE_Q4_1:
+        return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
+                             AVX2_RM, AVX2_RN, tiles_q4_1_avx2, f16c_to_f32);
+    default:
+        return -1;
+    }
+}
+
+// Single dot products are 1 x 1 mat-muls.
+void lr_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *w, const void *a) {
+    lr_gemm_q8_avx2(LR_TYPE_Q8_0, w, 0, 0, 1, a, 0, 1, n, s, 1);
+}
+void lr_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *w, const void *a) {
+    lr_gemm_q8_avx2(LR_TYPE_Q4_0, w, 0, 0, 1, a, 0, 1, n, s, 1);
+}
+void lr_vec_dot_q4_1_q8_0_avx2(int n, float *s, const void *w, const void *a) {
+    lr_gemm_q8_avx2(LR_TYPE_Q4_1, w, 0, 0, 1, a, 0, 1, n, s, 1);
+}
+
+// ---------------------------------------------------------------------------
+// f32 helpers
+
+LR_TARGET_AVX2 float lr_dot_f32_avx2(const float *x, const float *y, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+LR_TARGET_AVX2 void lr_axpy_f32_avx2(float a, const float *x, float *y, int n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+LR_INLINE LR_TARGET_AVX2 __m256 load_f16x8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+LR_TARGET_AVX2 float lr_dot_f32_f16_avx2(const float *q, const uint16_t *k, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load_f16x8(k + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), load_f16x8(k + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), load_f16x8(k + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), a0);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += q[i] * _cvtsh_ss(k[i]);
+    return s;
+}
+
+LR_TARGET_AVX2 void lr_axpy_f16_avx2(float a, const uint16_t *x, float *y, int n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}
+
+#endif

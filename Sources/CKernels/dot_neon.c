@@ -1,0 +1,98 @@
+// NEON kernels (aarch64): quantized mat-muls in two flavours and the f32 attention helpers.
+//   neon          widening multiplies (SMULL/SMLAL + SADALP): every ARMv8 core, e.g. the Pi 4's A72
+//   neon_dotprod  SDOT, 4 int8 products per lane per instruction: ARMv8.2+ cores with asimddp (Pi 5)
+#include "gemm_tiling.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#define NEON_RM 4  // rows per tile
+#define NEON_RN 2  // tokens per tile
+
+LR_INLINE float neon_f16_to_f32(uint16_t h) {
+    __fp16 x;
+    memcpy(&x, &h, 2);
+    return (float)x;
+}
+
+/// Block dot with widening multiplies: |w*a| <= 127*128, so two products fit an int16 lane.
+LR_INLINE int32x4_t idot_mull(int8x16_t wlo, int8x16_t whi, int8x16_t alo, int8x16_t ahi) {
+    int16x8_t p0 = vmull_s8(vget_low_s8(wlo), vget_low_s8(alo));
+    p0 = vmlal_high_s8(p0, wlo, alo);
+    int16x8_t p1 = vmull_s8(vget_low_s8(whi), vget_low_s8(ahi));
+    p1 = vmlal_high_s8(p1, whi, ahi);
+    return vpadalq_s16(vpaddlq_s16(p0), p1);
+}
+
+LR_INLINE LR_TARGET_DOTPROD int32x4_t idot_sdot(int8x16_t wlo, int8x16_t whi, int8x16_t alo, int8x16_t ahi) {
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), wlo, alo), whi, ahi);
+}
+
+#define NT_SUFFIX neon
+#define NT_ATTR
+#define NT_IDOT idot_mull
+#include "dot_neon_tile.h"
+#undef NT_SUFFIX
+#undef NT_ATTR
+#undef NT_IDOT
+
+#define NT_SUFFIX neon_dotprod
+#define NT_ATTR LR_TARGET_DOTPROD
+#define NT_IDOT idot_sdot
+#include "dot_neon_tile.h"
+#undef NT_SUFFIX
+#undef NT_ATTR
+#undef NT_IDOT
+
+// ---------------------------------------------------------------------------
+// f32 helpers
+
+float lr_dot_f32_neon(const float *x, const float *y, int n) {
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = vfmaq_f32(a0, vld1q_f32(x + i), vld1q_f32(y + i));
+        a1 = vfmaq_f32(a1, vld1q_f32(x + i + 4), vld1q_f32(y + i + 4));
+        a2 = vfmaq_f32(a2, vld1q_f32(x + i + 8), vld1q_f32(y + i + 8));
+        a3 = vfmaq_f32(a3, vld1q_f32(x + i + 12), vld1q_f32(y + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) a0 = vfmaq_f32(a0, vld1q_f32(x + i), vld1q_f32(y + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+void lr_axpy_f32_neon(float a, const float *x, float *y, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+float lr_dot_f32_f16_neon(const float *q, const uint16_t *k, int n) {
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const float16x8_t k0 = vreinterpretq_f16_u16(vld1q_u16(k + i));
+        const float16x8_t k1 = vreinterpretq_f16_u16(vld1q_u16(k + i + 8));
+        a0 = vfmaq_f32(a0, vld1q_f32(q + i), vcvt_f32_f16(vget_low_f16(k0)));
+        a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), vcvt_high_f32_f16(k0));
+        a2 = vfmaq_f32(a2, vld1q_f32(q + i + 8), vcvt_f32_f16(vget_low_f16(k1)));
+        a3 = vfmaq_f32(a3, vld1q_f32(q + i + 12), vcvt_high_f32_f16(k1));
+    }
+    for (; i + 4 <= n; i += 4)
+        a0 = vfmaq_f32(a0, vld1q_f32(q + i), vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(k + i))));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+    for (; i < n; i++) s += q[i] * neon_f16_to_f32(k[i]);
+    return s;
+}
+
+void lr_axpy_f16_neon(float a, const uint16_t *x, float *y, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t xv = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i)));
+        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), xv, a));
+    }
+    for (; i < n; i++) y[i] += a * neon_f16_to_f32(x[i]);
+}
+
+#endif

@@ -1,0 +1,89 @@
+// Plain C dot products and mat-mul: the reference every SIMD backend is tested against.
+// Integer sums per block are exact; floats are accumulated block by block in order.
+#include "kernels_internal.h"
+
+#define FP16(h) lr_f16_to_f32_inline(h)
+
+void lr_vec_dot_q8_0_q8_0_scalar(int n, float *s, const void *w, const void *a) {
+    const lr_block_q8_0 *x = w;
+    const lr_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int b = 0; b < n / LR_QK; b++) {
+        int isum = 0;
+        for (int j = 0; j < LR_QK; j++) isum += x[b].qs[j] * y[b].qs[j];
+        sum += (float)isum * (FP16(x[b].d) * FP16(y[b].d));
+    }
+    *s = sum;
+}
+
+void lr_vec_dot_q4_0_q8_0_scalar(int n, float *s, const void *w, const void *a) {
+    const lr_block_q4_0 *x = w;
+    const lr_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int b = 0; b < n / LR_QK; b++) {
+        int isum = 0;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            isum += ((x[b].qs[j] & 0x0f) - 8) * y[b].qs[j];
+            isum += ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + LR_QK / 2];
+        }
+        sum += (float)isum * (FP16(x[b].d) * FP16(y[b].d));
+    }
+    *s = sum;
+}
+
+// Q4_1 weights are d*q + m, so each block adds m * d_a * sum(q_a) to the integer part.
+void lr_vec_dot_q4_1_q8_0_scalar(int n, float *s, const void *w, const void *a) {
+    const lr_block_q4_1 *x = w;
+    const lr_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int b = 0; b < n / LR_QK; b++) {
+        int isum = 0, asum = 0;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            isum += (x[b].qs[j] & 0x0f) * y[b].qs[j];
+            isum += (x[b].qs[j] >> 4) * y[b].qs[j + LR_QK / 2];
+            asum += y[b].qs[j] + y[b].qs[j + LR_QK / 2];
+        }
+        const float da = FP16(y[b].d);
+        sum += (float)isum * (FP16(x[b].d) * da) + FP16(x[b].m) * (da * (float)asum);
+    }
+    *s = sum;
+}
+
+int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                      const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
+    lr_vec_dot_fn dot;
+    switch (wtype) {
+    case LR_TYPE_Q8_0: dot = lr_vec_dot_q8_0_q8_0_scalar; break;
+    case LR_TYPE_Q4_0: dot = lr_vec_dot_q4_0_q8_0_scalar; break;
+    case LR_TYPE_Q4_1: dot = lr_vec_dot_q4_1_q8_0_scalar; break;
+    default: return -1;
+    }
+    if (k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
+    for (int t = 0; t < n_tok; t++) {
+        const char *at = (const char *)a + (size_t)t * a_row_bytes;
+        for (int r = row_begin; r < row_end; r++) {
+            dot(k, out + (size_t)t * out_ld + (size_t)r, (const char *)w + (size_t)r * w_row_bytes, at);
+        }
+    }
+    return 0;
+}
+
+float lr_dot_f32_scalar(const float *x, const float *y, int n) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += x[i] * y[i];
+    return sum;
+}
+
+void lr_axpy_f32_scalar(float a, const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += q[i] * FP16(k[i]);
+    return sum;
+}
+
+void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * FP16(x[i]);
+}

@@ -1,0 +1,145 @@
+// llmrun's numeric kernels: format conversion, quantized dot products and mat-muls.
+// Pure C11, no model knowledge. Every public entry point dispatches to the best
+// implementation for this CPU (chosen once, see lr_kernels_init); the *_scalar
+// variants are plain C and serve as test oracles for the SIMD ones.
+#ifndef LR_CKERNELS_H
+#define LR_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckernels_blocks.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------------------
+// Runtime dispatch
+
+/// Picks implementations from CPU features. Idempotent and thread-safe; every
+/// dispatched entry point calls it on first use, so calling it is optional.
+void lr_kernels_init(void);
+/// Name of the active backend: "avx2", "neon", "neon+dotprod" or "scalar".
+const char *lr_kernels_backend(void);
+/// Forces a backend by name ("auto" = best for this CPU). Returns 0, or -1 if
+/// the name is unknown or the CPU cannot run it (the active backend is unchanged).
+/// Not meant to be called while other threads are running kernels.
+int lr_kernels_force(const char *name);
+
+// ---------------------------------------------------------------------------
+// f16 / bf16 <-> f32
+
+/// IEEE binary16 -> f32 (exact, including subnormals, inf and NaN).
+float lr_f16_to_f32(uint16_t h);
+/// f32 -> binary16, round to nearest even; NaN stays NaN (quiet, sign and top payload kept), as F16C.
+uint16_t lr_f32_to_f16(float f);
+/// bfloat16 -> f32 (exact).
+float lr_bf16_to_f32(uint16_t h);
+/// f32 -> bfloat16, round to nearest even; NaN forced quiet (ggml's rule).
+uint16_t lr_f32_to_bf16(float f);
+
+/// Bulk conversions (F16C / NEON when available; bit-identical to the scalar helpers).
+void lr_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n);
+void lr_bf16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n);
+
+// ---------------------------------------------------------------------------
+// Dequantization to f32 (scalar, ggml semantics). n is the number of values and
+// must be a multiple of the type's block size (32, or 256 for K-quants).
+
+void lr_dequantize_row_f32(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_f16(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_bf16(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q8_0(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q4_0(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q4_1(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q5_0(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q5_1(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q2_K(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q3_K(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q5_K(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_q6_K(const void *src, float *dst, int64_t n);
+/// Dequantizes by ggml type id. Returns 0, or -1 for an unsupported type.
+int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
+
+// ---------------------------------------------------------------------------
+// Quantization of f32 rows. The *_ref functions use ggml's reference rounding,
+// so their bytes equal llama-quantize's for the same input.
+
+void lr_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n);
+void lr_quantize_row_q4_0_ref(const float *src, void *dst, int64_t n);
+void lr_quantize_row_q4_1_ref(const float *src, void *dst, int64_t n);
+void lr_quantize_row_f16_ref(const float *src, void *dst, int64_t n);
+void lr_quantize_row_bf16_ref(const float *src, void *dst, int64_t n);
+/// Quantizes by ggml type id (F32, F16, BF16, Q8_0, Q4_0, Q4_1). Returns 0, or -1 if unsupported.
+int lr_quantize_row_ref(int ggml_type, const float *src, void *dst, int64_t n);
+/// Activation quantizer for the dot products (SIMD). Same scale as the reference;
+/// values are rounded half away from zero like roundf, so it currently matches _ref bit for bit.
+void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n);
+
+// ---------------------------------------------------------------------------
+// Dot products: one weight row (Q8_0, Q4_0 or Q4_1) with one Q8_0 activation row.
+// n is the number of values, a multiple of 32. Result in *s.
+
+void lr_vec_dot_q8_0_q8_0(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_0_q8_0(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a);
+
+void lr_vec_dot_q8_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_1_q8_0_scalar(int n, float *s, const void *w, const void *a);
+
+#if defined(__x86_64__)
+void lr_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_1_q8_0_avx2(int n, float *s, const void *w, const void *a);
+#endif
+#if defined(__aarch64__)
+void lr_vec_dot_q8_0_q8_0_neon(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_0_q8_0_neon(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_1_q8_0_neon(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q8_0_q8_0_neon_dotprod(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_0_q8_0_neon_dotprod(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q4_1_q8_0_neon_dotprod(int n, float *s, const void *w, const void *a);
+#endif
+
+// ---------------------------------------------------------------------------
+// Quantized mat-vec / mat-mat over a range of output rows.
+//
+// W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0 or _Q4_1), rows of k values,
+//    row r starting at (const char *)w + r * w_row_bytes.
+// A: n_tok Q8_0 activation rows of k values, row t at (const char *)a + t * a_row_bytes.
+// out[t * out_ld + r] = dot(W row r, A row t) for r in [row_begin, row_end), t in [0, n_tok).
+// k must be a multiple of 32. Threads split the work by calling this on disjoint row ranges.
+// Returns 0, or -1 for an unsupported wtype or bad arguments.
+int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+               const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+/// Same contract, plain loops over the scalar dot products (test oracle).
+int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                      const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+
+// ---------------------------------------------------------------------------
+// f32 helpers for attention (f32 or f16 keys/values).
+
+/// sum(x[i] * y[i])
+float lr_dot_f32(const float *x, const float *y, int n);
+/// y[i] += a * x[i]
+void lr_axpy_f32(float a, const float *x, float *y, int n);
+/// sum(q[i] * f16(k[i]))
+float lr_dot_f32_f16(const float *q, const uint16_t *k, int n);
+/// y[i] += a * f16(x[i])
+void lr_axpy_f16(float a, const uint16_t *x, float *y, int n);
+
+float lr_dot_f32_scalar(const float *x, const float *y, int n);
+void lr_axpy_f32_scalar(float a, const float *x, float *y, int n);
+float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n);
+void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

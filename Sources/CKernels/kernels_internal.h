@@ -1,0 +1,126 @@
+// Private to CKernels: the dispatch table each backend fills, and shared inline helpers.
+#ifndef LR_KERNELS_INTERNAL_H
+#define LR_KERNELS_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "include/ckernels.h"
+
+#if defined(__x86_64__)
+#define LR_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+#if defined(__aarch64__)
+#define LR_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
+#define LR_INLINE static inline __attribute__((always_inline))
+
+typedef void (*lr_vec_dot_fn)(int n, float *s, const void *w, const void *a);
+
+/// One backend's implementation of every dispatched entry point.
+typedef struct {
+    const char *name;
+    lr_vec_dot_fn vec_dot_q8_0;
+    lr_vec_dot_fn vec_dot_q4_0;
+    lr_vec_dot_fn vec_dot_q4_1;
+    int (*gemm)(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+    float (*dot_f32)(const float *x, const float *y, int n);
+    void (*axpy_f32)(float a, const float *x, float *y, int n);
+    float (*dot_f32_f16)(const float *q, const uint16_t *k, int n);
+    void (*axpy_f16)(float a, const uint16_t *x, float *y, int n);
+    void (*quantize_q8_0)(const float *src, void *dst, int64_t n);
+    void (*f16_to_f32_row)(const uint16_t *src, float *dst, int64_t n);
+    void (*f32_to_f16_row)(const float *src, uint16_t *dst, int64_t n);
+    void (*bf16_to_f32_row)(const uint16_t *src, float *dst, int64_t n);
+    void (*f32_to_bf16_row)(const float *src, uint16_t *dst, int64_t n);
+} lr_kernel_table;
+
+/// The active table (initializing on first use).
+const lr_kernel_table *lr_active_table(void);
+
+// Scalar implementations every backend may fall back to.
+void lr_f16_to_f32_row_scalar(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_f16_row_scalar(const float *src, uint16_t *dst, int64_t n);
+void lr_bf16_to_f32_row_scalar(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_bf16_row_scalar(const float *src, uint16_t *dst, int64_t n);
+void lr_quantize_row_q8_0_scalar(const float *src, void *dst, int64_t n);
+
+#if defined(__x86_64__)
+int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                    const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+float lr_dot_f32_avx2(const float *x, const float *y, int n);
+void lr_axpy_f32_avx2(float a, const float *x, float *y, int n);
+float lr_dot_f32_f16_avx2(const float *q, const uint16_t *k, int n);
+void lr_axpy_f16_avx2(float a, const uint16_t *x, float *y, int n);
+void lr_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n);
+void lr_f16_to_f32_row_f16c(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_f16_row_f16c(const float *src, uint16_t *dst, int64_t n);
+void lr_bf16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_bf16_row_avx2(const float *src, uint16_t *dst, int64_t n);
+#endif
+
+#if defined(__aarch64__)
+int lr_gemm_q8_neon(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                    const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_q8_neon_dotprod(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                            const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+float lr_dot_f32_neon(const float *x, const float *y, int n);
+void lr_axpy_f32_neon(float a, const float *x, float *y, int n);
+float lr_dot_f32_f16_neon(const float *q, const uint16_t *k, int n);
+void lr_axpy_f16_neon(float a, const uint16_t *x, float *y, int n);
+void lr_quantize_row_q8_0_neon(const float *src, void *dst, int64_t n);
+void lr_f16_to_f32_row_neon(const uint16_t *src, float *dst, int64_t n);
+void lr_f32_to_f16_row_neon(const float *src, uint16_t *dst, int64_t n);
+#endif
+
+// ---------------------------------------------------------------------------
+// Scalar f16 / bf16 conversion, inlinable into the kernels.
+
+LR_INLINE uint32_t lr_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+LR_INLINE float lr_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+LR_INLINE float lr_f16_to_f32_inline(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0x1fu) return lr_bits_f32(sign | 0x7f800000u | (man << 13));  // inf / NaN
+    if (exp != 0) return lr_bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
+    // Zero or subnormal: man * 2^-24, exact in f32.
+    float v = (float)man * 0x1p-24f;
+    return sign ? -v : v;
+}
+
+LR_INLINE uint16_t lr_f32_to_f16_inline(float f) {
+    uint32_t x = lr_f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((x >> 13) & 0x3ffu));  // NaN, quieted
+    if (x >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // >= 65520 rounds to inf
+    if (x >= 0x38800000u) {  // result is a normal half: rebias and round at bit 13, ties to even
+        uint32_t r = x - 0x38000000u;
+        r += 0x0fffu + ((r >> 13) & 1u);
+        return (uint16_t)(sign | (r >> 13));
+    }
+    if (x <= 0x33000000u) return sign;  // <= 2^-25: rounds to zero (2^-25 is a tie, to even)
+    // Subnormal half: value / 2^-24 rounded to nearest even.
+    uint32_t e = x >> 23;
+    uint32_t m = (x & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126u - e;  // 14..24
+    uint32_t q = m >> shift;
+    uint32_t rem = m & ((1u << shift) - 1u);
+    uint32_t half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (q & 1u))) q++;
+    return (uint16_t)(sign | q);
+}
+
+LR_INLINE float lr_bf16_to_f32_inline(uint16_t h) { return lr_bits_f32((uint32_t)h << 16); }
+
+LR_INLINE uint16_t lr_f32_to_bf16_inline(float f) {
+    uint32_t x = lr_f32_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);  // NaN: force quiet
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+#endif

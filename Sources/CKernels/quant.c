@@ -1,0 +1,98 @@
+// Quantization of f32 rows with ggml's reference rounding (so requantized files match
+// llama-quantize byte for byte), plus the scalar activation quantizer.
+#include <float.h>
+#include <math.h>
+
+#include "kernels_internal.h"
+
+#pragma STDC FP_CONTRACT OFF
+
+void lr_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n) {
+    lr_block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        const float *x = src + i * LR_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < LR_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = lr_f32_to_f16_inline(d);
+        for (int j = 0; j < LR_QK; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+// The scale is the signed value of largest magnitude divided by -8, so that value maps to
+// q = 0 exactly and the grid extends one step further on the other side.
+void lr_quantize_row_q4_0_ref(const float *src, void *dst, int64_t n) {
+    lr_block_q4_0 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        const float *x = src + i * LR_QK;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < LR_QK; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = lr_f32_to_f16_inline(d);
+        for (int j = 0; j < LR_QK / 2; j++) {
+            int lo = (int8_t)(x[j] * id + 8.5f);
+            int hi = (int8_t)(x[j + LR_QK / 2] * id + 8.5f);
+            if (lo > 15) lo = 15;
+            if (hi > 15) hi = 15;
+            y[i].qs[j] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+}
+
+void lr_quantize_row_q4_1_ref(const float *src, void *dst, int64_t n) {
+    lr_block_q4_1 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        const float *x = src + i * LR_QK;
+        float min = FLT_MAX, max = -FLT_MAX;
+        for (int j = 0; j < LR_QK; j++) {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+        const float d = (max - min) / 15.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = lr_f32_to_f16_inline(d);
+        y[i].m = lr_f32_to_f16_inline(min);
+        for (int j = 0; j < LR_QK / 2; j++) {
+            int lo = (int8_t)((x[j] - min) * id + 0.5f);
+            int hi = (int8_t)((x[j + LR_QK / 2] - min) * id + 0.5f);
+            if (lo > 15) lo = 15;
+            if (hi > 15) hi = 15;
+            y[i].qs[j] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+}
+
+void lr_quantize_row_f16_ref(const float *src, void *dst, int64_t n) {
+    lr_f32_to_f16_row_scalar(src, (uint16_t *)dst, n);
+}
+
+void lr_quantize_row_bf16_ref(const float *src, void *dst, int64_t n) {
+    lr_f32_to_bf16_row_scalar(src, (uint16_t *)dst, n);
+}
+
+int lr_quantize_row_ref(int ggml_type, const float *src, void *dst, int64_t n) {
+    switch (ggml_type) {
+    case LR_TYPE_F32: memmove(dst, src, (size_t)n * sizeof(float)); return 0;
+    case LR_TYPE_F16: lr_quantize_row_f16_ref(src, dst, n); return 0;
+    case LR_TYPE_BF16: lr_quantize_row_bf16_ref(src, dst, n); return 0;
+    case LR_TYPE_Q8_0: lr_quantize_row_q8_0_ref(src, dst, n); return 0;
+    case LR_TYPE_Q4_0: lr_quantize_row_q4_0_ref(src, dst, n); return 0;
+    case LR_TYPE_Q4_1: lr_quantize_row_q4_1_ref(src, dst, n); return 0;
+    default: return -1;
+    }
+}
+
+void lr_quantize_row_q8_0_scalar(const float *src, void *dst, int64_t n) {
+    lr_quantize_row_q8_0_ref(src, dst, n);
+}
+
+void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n) {
+    lr_active_table()->quantize_q8_0(src, dst, n);
+}

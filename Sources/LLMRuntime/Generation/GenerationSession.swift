@@ -1,0 +1,81 @@
+/// One conversation or completion with a model: its KV cache, its activations, and the tokens
+/// fed so far. `prefill` feeds a prompt in batches (mat-mat); `next` samples one token and feeds
+/// it back (mat-vec). The CLI, the evaluators and the benchmark all drive this same loop.
+public final class GenerationSession {
+    public let model: LanguageModel
+    public let contextLength: Int
+    public let batchSize: Int
+    /// Tokens whose keys and values are in the cache, in order.
+    public private(set) var tokens: [Int32] = []
+    public let cache: KVCache
+    public let state: RunState
+    /// Whether `state.logits` row 0 holds the logits after the last fed token.
+    public private(set) var hasLogits = false
+
+    public var remaining: Int { contextLength - tokens.count }
+
+    public init(model: LanguageModel, contextLength: Int, batchSize: Int = 256, logitRows: Int = 1) {
+        self.model = model
+        self.contextLength = contextLength
+        self.batchSize = max(1, min(batchSize, contextLength))
+        cache = F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: contextLength)
+        state = RunState(config: model.config, maxBatch: self.batchSize, contextLength: contextLength,
+                         threads: model.pool.threadCount, logitRows: logitRows)
+    }
+
+    /// Forgets everything fed so far.
+    public func reset() {
+        tokens.removeAll(keepingCapacity: true)
+        hasLogits = false
+    }
+
+    /// Drops the cached tokens after the first `count` (they will be recomputed if fed again).
+    public func truncate(to count: Int) {
+        guard count < tokens.count else { return }
+        tokens.removeLast(tokens.count - count)
+        hasLogits = false
+    }
+
+    /// Feeds `newTokens` after those already in the cache, in batches, leaving the logits of the
+    /// last one ready for sampling.
+    public func prefill(_ newTokens: [Int32], progress: ((Int) -> Void)? = nil) throws(ModelError) {
+        guard !newTokens.isEmpty else { return }
+        guard newTokens.count <= remaining else {
+            throw .invalidRequest("the prompt needs \(tokens.count + newTokens.count) tokens but the context holds \(contextLength) (raise -c, or shorten the prompt)")
+        }
+        let vocab = model.config.vocabularySize
+        if let bad = newTokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw .invalidRequest("token id \(bad) is outside the vocabulary (0..<\(vocab))")
+        }
+        var done = 0
+        newTokens.withUnsafeBufferPointer { all in
+            while done < all.count {
+                let n = min(batchSize, all.count - done)
+                let batch = UnsafeBufferPointer(rebasing: all[done..<(done + n)])
+                let isLast = done + n == all.count
+                model.transformer.forward(batch, start: tokens.count, cache: cache, state: state,
+                                          logits: isLast ? .last : .none)
+                tokens.append(contentsOf: batch)
+                done += n
+                progress?(done)
+            }
+        }
+        hasLogits = true
+    }
+
+    /// Logits after the last fed token (`vocabularySize` values).
+    public var logits: UnsafeMutablePointer<Float> { state.logits }
+
+    /// Samples the next token from the current logits (after the processors), without feeding it.
+    public func sample(using sampler: inout some Sampler, processors: [any LogitProcessor] = []) -> Int32 {
+        precondition(hasLogits, "sample() before any token was fed")
+        let vocab = model.config.vocabularySize
+        for p in processors { p.process(state.logits, count: vocab, history: tokens[...]) }
+        return sampler.sample(state.logits, count: vocab)
+    }
+
+    /// Feeds one token (decode step).
+    public func feed(_ token: Int32) throws(ModelError) {
+        try prefill([token])
+    }
+}

@@ -1,0 +1,99 @@
+import CKernels
+import GGUF
+
+/// Activations quantized to Q8_0 once per mat-mul input and shared by every weight row
+/// (and by the mat-muls that read the same input, such as q/k/v or gate/up).
+public struct QuantizedActivations {
+    public let buffer: AlignedBuffer
+    public let maxColumns: Int
+    public private(set) var columns = 0
+    public private(set) var count = 0
+    public var rowBytes: Int { columns / 32 * 34 }
+
+    public init(maxRows: Int, maxColumns: Int) {
+        self.maxColumns = maxColumns
+        buffer = AlignedBuffer(byteCount: maxRows * (maxColumns / 32) * 34)
+    }
+
+    /// Quantizes `rows` vectors of `columns` floats laid out with stride `columns`.
+    public mutating func quantize(_ x: UnsafePointer<Float>, rows: Int, columns: Int, pool: ThreadPool) {
+        self.columns = columns
+        self.count = rows
+        let rb = rowBytes
+        let base = buffer.pointer
+        if rows == 1 {
+            lr_quantize_row_q8_0(x, base, Int64(columns))
+            return
+        }
+        pool.parallelFor(rows) { r, _ in
+            lr_quantize_row_q8_0(x + r * columns, base + r * rb, Int64(columns))
+        }
+    }
+}
+
+extension ThreadPool {
+    /// `out[t][r] = W[r] · x[t]` for every token t of `x` and row r of `w`.
+    /// `out` has `outStride` floats per token.
+    public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        precondition(w.columns == x.columns, "matmul: \(w.rows)x\(w.columns) weight against \(x.columns)-wide input")
+        let rows = w.rows
+        // Enough chunks for load balance, each large enough to amortise the hand-off.
+        let target = max(1, rows / (threadCount * 4))
+        let chunkRows = max(16, (target + 15) / 16 * 16)
+        let chunks = (rows + chunkRows - 1) / chunkRows
+        let wtype = Int32(w.type.rawValue)
+        parallelFor(chunks) { c, _ in
+            let r0 = c * chunkRows
+            let r1 = min(rows, r0 + chunkRows)
+            lr_gemm_q8(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), x.buffer.pointer, x.rowBytes,
+                       Int32(x.count), Int32(x.columns), out, outStride)
+        }
+    }
+}
+
+/// The elementwise and normalisation steps of the forward pass, in f32.
+public enum Ops {
+    /// RMSNorm: `out = x / sqrt(mean(x²) + eps) * weight`.
+    @inline(__always)
+    public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count n: Int, eps: Float,
+                               into out: UnsafeMutablePointer<Float>) {
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(x[i] * x[i]) }
+        let scale = Float(1.0 / (sum / Double(n) + Double(eps)).squareRoot())
+        for i in 0..<n { out[i] = x[i] * scale * weight[i] }
+    }
+
+    /// SwiGLU in place: `gate = silu(gate) * up`.
+    @inline(__always)
+    public static func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// `y += x`.
+    @inline(__always)
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n { y[i] += x[i] }
+    }
+
+    /// Softmax in place over `n` values.
+    @inline(__always)
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        var maxValue = -Float.infinity
+        for i in 0..<n where x[i] > maxValue { maxValue = x[i] }
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - maxValue)
+            x[i] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for i in 0..<n { x[i] *= inv }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,139 @@
+import CKernels
+import GGUF
+
+/// A 2-D weight in a format with a native int8 kernel (Q8_0, Q4_0, Q4_1): either a view onto
+/// the mapped file or bytes converted at load from another format.
+///
+/// Rows are output features, columns input features: `y = W·x` reads one row per output.
+public struct WeightMatrix: @unchecked Sendable {
+    public let type: GGMLType
+    public let rows: Int
+    public let columns: Int
+    public let rowBytes: Int
+    public let data: UnsafeRawPointer
+    /// Keeps converted bytes alive; nil for a view onto the mapping.
+    let owner: AnyObject?
+
+    /// Formats the mat-mul kernels take directly.
+    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1]
+
+    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, owner: AnyObject?) {
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.rowBytes = type.byteCount(forElements: columns) ?? 0
+        self.data = data
+        self.owner = owner
+    }
+
+    /// Builds a matrix from Q8_0/Q4_0/Q4_1 bytes held in memory (used by the pruner).
+    public init(type: GGMLType, rows: Int, columns: Int, bytes: [UInt8]) {
+        let buffer = AlignedBuffer(byteCount: bytes.count)
+        bytes.withUnsafeBytes { buffer.pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        self.init(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+    }
+
+    /// Views a tensor in place when its format has a kernel, otherwise converts it to Q8_0
+    /// once (the int8 path is the fast one; other formats would need a kernel each).
+    public init(tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
+        guard tensor.shape.count == 2 else {
+            throw .badModel(path: file.path, detail: "\(tensor.name): expected a matrix, found shape \(tensor.shapeDescription)")
+        }
+        let columns = tensor.shape[0], rows = tensor.shape[1]
+        let bytes = file.data(for: tensor)
+        if WeightMatrix.nativeTypes.contains(tensor.type) {
+            self.init(type: tensor.type, rows: rows, columns: columns, data: bytes.baseAddress!, owner: nil)
+            return
+        }
+        guard columns % 32 == 0 else {
+            throw .unsupported(path: file.path, detail: "\(tensor.name): rows of \(columns) values cannot be converted to Q8_0 (need a multiple of 32)")
+        }
+        guard TensorConversion.canDequantize(tensor.type) else {
+            throw .unsupported(path: file.path, detail: "\(tensor.name): tensor type \(tensor.type) is not supported by this build")
+        }
+        let outRowBytes = GGMLType.q8_0.byteCount(forElements: columns)!
+        let buffer = AlignedBuffer(byteCount: outRowBytes * rows)
+        TensorConversion.toQ8_0(type: tensor.type, source: bytes.baseAddress!, sourceRowBytes: tensor.rowBytes,
+                                rows: rows, columns: columns, destination: buffer.pointer)
+        self.init(type: .q8_0, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+    }
+
+    /// Row `r`'s bytes.
+    @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
+
+    /// Dequantizes one row into `out` (`columns` floats).
+    public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        _ = lr_dequantize_row(Int32(type.rawValue), row(r), out, Int64(columns))
+    }
+}
+
+/// Conversions between tensor formats, through the C kernels.
+public enum TensorConversion {
+    /// Formats with a dequantizer in the kernel library.
+    public static let dequantizable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
+                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+    public static func canDequantize(_ type: GGMLType) -> Bool { dequantizable.contains(type) }
+
+    /// Dequantizes `count` values (a whole number of blocks) to f32.
+    public static func dequantize(type: GGMLType, source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        _ = lr_dequantize_row(Int32(type.rawValue), source, out, Int64(count))
+    }
+
+    /// Dequantizes a whole tensor to f32 (norms, biases, the pruner's working copies).
+    public static func floats(of tensor: GGUFTensorInfo, in file: GGUFFile) -> [Float] {
+        let n = tensor.elementCount
+        return [Float](unsafeUninitializedCapacity: n) { buf, count in
+            dequantize(type: tensor.type, source: file.data(for: tensor).baseAddress!, count: n, into: buf.baseAddress!)
+            count = n
+        }
+    }
+
+    /// Converts rows of any dequantizable format to Q8_0 with the reference rounding,
+    /// splitting the work over the rows.
+    public static func toQ8_0(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
+                              destination: UnsafeMutableRawPointer) {
+        let outRowBytes = GGMLType.q8_0.byteCount(forElements: columns)!
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+        defer { scratch.deallocate() }
+        for r in 0..<rows {
+            _ = lr_dequantize_row(Int32(type.rawValue), source + r * sourceRowBytes, scratch, Int64(columns))
+            lr_quantize_row_q8_0_ref(scratch, destination + r * outRowBytes, Int64(columns))
+        }
+    }
+
+    /// Quantizes f32 values to `type` (Q8_0, Q4_0, Q4_1, F16, F32) with llama.cpp's reference rounding.
+    public static func quantize(_ values: UnsafePointer<Float>, count: Int, to type: GGMLType) -> [UInt8]? {
+        guard let bytes = type.byteCount(forElements: count) else { return nil }
+        var out = [UInt8](repeating: 0, count: bytes)
+        out.withUnsafeMutableBytes { raw in
+            let dst = raw.baseAddress!
+            switch type {
+            case .q8_0: lr_quantize_row_q8_0_ref(values, dst, Int64(count))
+            case .q4_0: lr_quantize_row_q4_0_ref(values, dst, Int64(count))
+            case .q4_1: lr_quantize_row_q4_1_ref(values, dst, Int64(count))
+            case .f16:
+                let p = dst.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<count { p[i] = lr_f32_to_f16(values[i]) }
+            case .f32: dst.copyMemory(from: values, byteCount: count * 4)
+            default: break
+            }
+        }
+        return [.q8_0, .q4_0, .q4_1, .f16, .f32].contains(type) ? out : nil
+    }
+}
+
+/// Heap memory aligned for SIMD loads, released with its owner.
+public final class AlignedBuffer: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let byteCount: Int
+
+    public init(byteCount: Int, alignment: Int = 64) {
+        self.byteCount = byteCount
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
+    }
+
+    public func floats() -> UnsafeMutablePointer<Float> { pointer.assumingMemoryBound(to: Float.self) }
+
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,64 @@
+import CKernels
+
+/// Keys and values of past positions, per layer. Implementations differ in storage format.
+public protocol KVCache: AnyObject {
+    /// Positions the cache can hold.
+    var capacity: Int { get }
+    /// Bytes the cache occupies.
+    var byteCount: Int { get }
+    /// Stores the keys and values (`kvHeads*headDim` floats each) of one position.
+    func store(layer: Int, position: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>)
+    /// Attention of one query head over positions `0..<length` of `kvHead`:
+    /// `out = softmax(q·K / sqrt(d)) · V`. `scores` has room for `length` floats.
+    func attend(layer: Int, kvHead: Int, query: UnsafePointer<Float>, length: Int,
+                scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>)
+}
+
+/// A KV cache in f16, as llama.cpp keeps it by default: half the memory of f32, and attention
+/// reads it with converting dot products.
+public final class F16KVCache: KVCache {
+    public let capacity: Int
+    public let headDim: Int
+    private let kvHeads: [Int]       // per layer
+    private let keys: [UnsafeMutablePointer<UInt16>]    // per layer: (capacity, kvHeads*headDim)
+    private let values: [UnsafeMutablePointer<UInt16>]  // per layer: (capacity, kvHeads*headDim)
+    private let scale: Float
+
+    public init(layers: [LayerShape], headDim: Int, capacity: Int) {
+        self.capacity = capacity
+        self.headDim = headDim
+        self.kvHeads = layers.map(\.kvHeadCount)
+        keys = kvHeads.map { UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, capacity * $0 * headDim)) }
+        values = kvHeads.map { UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, capacity * $0 * headDim)) }
+        scale = 1 / Float(headDim).squareRoot()
+    }
+
+    deinit {
+        keys.forEach { $0.deallocate() }
+        values.forEach { $0.deallocate() }
+    }
+
+    public var byteCount: Int { kvHeads.reduce(0) { $0 + 2 * capacity * $1 * headDim * 2 } }
+
+    public func store(layer: Int, position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        let width = kvHeads[layer] * headDim
+        lr_f32_to_f16_row(k, keys[layer] + position * width, Int64(width))
+        lr_f32_to_f16_row(v, values[layer] + position * width, Int64(width))
+    }
+
+    public func attend(layer: Int, kvHead: Int, query: UnsafePointer<Float>, length: Int,
+                       scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let width = kvHeads[layer] * headDim
+        let k = keys[layer] + kvHead * headDim
+        let v = values[layer] + kvHead * headDim
+        let d = Int32(headDim)
+        for s in 0..<length {
+            scores[s] = lr_dot_f32_f16(query, k + s * width, d) * scale
+        }
+        Ops.softmax(scores, count: length)
+        out.update(repeating: 0, count: headDim)
+        for s in 0..<length {
+            lr_axpy_f16(scores[s], v + s * width, out, d)
+        }
+    }
+}

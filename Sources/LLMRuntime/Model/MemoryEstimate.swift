@@ -1,0 +1,54 @@
+import Foundation
+import GGUF
+
+/// The memory a run needs: weights as they are held at run time, the KV cache, and scratch.
+public struct MemoryEstimate: Sendable, Codable, Equatable {
+    public var weightBytes: Int
+    public var kvCacheBytes: Int
+    public var scratchBytes: Int
+    public var totalBytes: Int { weightBytes + kvCacheBytes + scratchBytes }
+
+    public init(weightBytes: Int, kvCacheBytes: Int, scratchBytes: Int) {
+        self.weightBytes = weightBytes
+        self.kvCacheBytes = kvCacheBytes
+        self.scratchBytes = scratchBytes
+    }
+
+    /// Bytes of one f16 KV cache for `context` positions.
+    public static func kvCacheBytes(config: ModelConfig, context: Int) -> Int {
+        config.layers.reduce(0) { $0 + 2 * context * $1.kvHeadCount * config.headDim * 2 }
+    }
+
+    /// For a model file run at `context` positions: matrices in a kernel format are mapped
+    /// as they are, others are counted as their Q8_0 conversion; vectors as f32.
+    public init(file: GGUFFile, config: ModelConfig, context: Int, batch: Int = 256, threads: Int = 1) {
+        var weights = 0
+        for t in file.tensors {
+            if t.shape.count >= 2, t.name != "token_embd.weight" {
+                weights += WeightMatrix.nativeTypes.contains(t.type) ? t.byteCount : (GGMLType.q8_0.byteCount(forElements: t.elementCount) ?? t.byteCount)
+            } else if t.shape.count >= 2 {
+                weights += t.byteCount
+            } else {
+                weights += t.elementCount * 4
+            }
+        }
+        // A tied output in a format without a kernel gets its own Q8_0 copy.
+        if file.tensor(named: "output.weight") == nil, let e = file.tensor(named: "token_embd.weight"),
+           !WeightMatrix.nativeTypes.contains(e.type) {
+            weights += GGMLType.q8_0.byteCount(forElements: e.elementCount) ?? 0
+        }
+        self.init(weightBytes: weights,
+                  kvCacheBytes: MemoryEstimate.kvCacheBytes(config: config, context: context),
+                  scratchBytes: RunState.byteCount(config: config, maxBatch: min(batch, context), contextLength: context,
+                                                   threads: threads, logitRows: 1))
+    }
+}
+
+/// Formats byte counts for people: "98.4 MB".
+public func formatBytes(_ bytes: Int) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var v = Double(bytes)
+    var i = 0
+    while v >= 1000, i < units.count - 1 { v /= 1000; i += 1 }
+    return i == 0 ? "\(bytes) B" : String(format: "%.1f %@", v, units[i])
+}

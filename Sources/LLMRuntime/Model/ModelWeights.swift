@@ -1,0 +1,128 @@
+import CKernels
+import GGUF
+
+/// The token embedding table, kept in its file format: rows are dequantized on lookup.
+public struct EmbeddingTable: @unchecked Sendable {
+    public let type: GGMLType
+    public let vocabularySize: Int
+    public let dimension: Int
+    public let rowBytes: Int
+    public let data: UnsafeRawPointer   // (vocab, dim)
+
+    public func lookup(_ token: Int32, into out: UnsafeMutablePointer<Float>) {
+        _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
+    }
+}
+
+/// One transformer block's weights. Attention or MLP may be absent in a pruned layer.
+public struct LayerWeights: @unchecked Sendable {
+    public var attentionNorm: [Float]       // (dim)
+    public var wq: WeightMatrix?            // (nHeads*headDim, dim)
+    public var wk: WeightMatrix?            // (nKVHeads*headDim, dim)
+    public var wv: WeightMatrix?            // (nKVHeads*headDim, dim)
+    public var wo: WeightMatrix?            // (dim, nHeads*headDim)
+    public var bq: [Float]?                 // (nHeads*headDim), Qwen2
+    public var bk: [Float]?                 // (nKVHeads*headDim)
+    public var bv: [Float]?                 // (nKVHeads*headDim)
+    public var ffnNorm: [Float]             // (dim)
+    public var gate: WeightMatrix?          // (ff, dim)   "w1"
+    public var up: WeightMatrix?            // (ff, dim)   "w3"
+    public var down: WeightMatrix?          // (dim, ff)   "w2"
+
+    public init(attentionNorm: [Float], wq: WeightMatrix?, wk: WeightMatrix?, wv: WeightMatrix?, wo: WeightMatrix?,
+                bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float],
+                gate: WeightMatrix?, up: WeightMatrix?, down: WeightMatrix?) {
+        self.attentionNorm = attentionNorm
+        self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
+        self.bq = bq; self.bk = bk; self.bv = bv
+        self.ffnNorm = ffnNorm
+        self.gate = gate; self.up = up; self.down = down
+    }
+}
+
+/// All weights of a model, bound to the tensors of a GGUF file (views, no copies, for
+/// formats with a native kernel).
+public struct ModelWeights: @unchecked Sendable {
+    public var tokenEmbedding: EmbeddingTable   // (vocab, dim)
+    public var layers: [LayerWeights]
+    public var outputNorm: [Float]              // (dim)
+    public var output: WeightMatrix             // (vocab, dim); token_embd when tied
+    /// Keeps the mapping alive as long as any view onto it.
+    public let file: GGUFFile
+
+    public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
+        let binder = TensorBinder(file: file)
+        let dim = config.hiddenSize
+        let hd = config.headDim
+
+        let embd = try binder.tensor("token_embd.weight", shape: [dim, config.vocabularySize])
+        guard TensorConversion.canDequantize(embd.type) else {
+            throw .unsupported(path: file.path, detail: "token_embd.weight: tensor type \(embd.type) is not supported by this build")
+        }
+        tokenEmbedding = EmbeddingTable(type: embd.type, vocabularySize: config.vocabularySize, dimension: dim,
+                                        rowBytes: embd.rowBytes, data: file.data(for: embd).baseAddress!)
+        var layers: [LayerWeights] = []
+        for (i, shape) in config.layers.enumerated() {
+            let p = "blk.\(i)."
+            let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
+            let hasAttention = shape.headCount > 0
+            let hasMLP = ff > 0
+            layers.append(LayerWeights(
+                attentionNorm: try binder.vector(p + "attn_norm.weight", count: dim),
+                wq: hasAttention ? try binder.matrix(p + "attn_q.weight", rows: qDim, columns: dim) : nil,
+                wk: hasAttention ? try binder.matrix(p + "attn_k.weight", rows: kvDim, columns: dim) : nil,
+                wv: hasAttention ? try binder.matrix(p + "attn_v.weight", rows: kvDim, columns: dim) : nil,
+                wo: hasAttention ? try binder.matrix(p + "attn_output.weight", rows: dim, columns: qDim) : nil,
+                bq: hasAttention ? try binder.optionalVector(p + "attn_q.bias", count: qDim) : nil,
+                bk: hasAttention ? try binder.optionalVector(p + "attn_k.bias", count: kvDim) : nil,
+                bv: hasAttention ? try binder.optionalVector(p + "attn_v.bias", count: kvDim) : nil,
+                ffnNorm: try binder.vector(p + "ffn_norm.weight", count: dim),
+                gate: hasMLP ? try binder.matrix(p + "ffn_gate.weight", rows: ff, columns: dim) : nil,
+                up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
+                down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil))
+        }
+        self.layers = layers
+        outputNorm = try binder.vector("output_norm.weight", count: dim)
+        // An absent output matrix means it is tied to the embedding.
+        if file.tensor(named: "output.weight") != nil {
+            output = try binder.matrix("output.weight", rows: config.vocabularySize, columns: dim)
+        } else {
+            output = try binder.matrix("token_embd.weight", rows: config.vocabularySize, columns: dim)
+        }
+        self.file = file
+    }
+}
+
+/// Looks tensors up by name and checks their shapes, naming the tensor when they differ.
+struct TensorBinder {
+    let file: GGUFFile
+
+    func tensor(_ name: String, shape: [Int]) throws(ModelError) -> GGUFTensorInfo {
+        guard let t = file.tensor(named: name) else {
+            throw .badModel(path: file.path, detail: "tensor '\(name)' is missing")
+        }
+        // Trailing 1s are insignificant in ggml shapes.
+        var found = t.shape
+        while found.count > shape.count, found.last == 1 { found.removeLast() }
+        guard found == shape else {
+            throw .badModel(path: file.path, detail: "\(name): expected \(shape.map(String.init).joined(separator: " x ")), found \(t.shapeDescription)")
+        }
+        return t
+    }
+
+    func matrix(_ name: String, rows: Int, columns: Int) throws(ModelError) -> WeightMatrix {
+        try WeightMatrix(tensor: try tensor(name, shape: [columns, rows]), in: file)
+    }
+
+    func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
+        let t = try tensor(name, shape: [count])
+        guard TensorConversion.canDequantize(t.type) else {
+            throw .unsupported(path: file.path, detail: "\(name): tensor type \(t.type) is not supported by this build")
+        }
+        return TensorConversion.floats(of: t, in: file)
+    }
+
+    func optionalVector(_ name: String, count: Int) throws(ModelError) -> [Float]? {
+        file.tensor(named: name) == nil ? nil : try vector(name, count: count)
+    }
+}

@@ -1,0 +1,71 @@
+/// The activations of one forward pass, allocated once for up to `maxBatch` tokens and
+/// reused for every batch and every token. Sizes take the widest layer (pruned models vary).
+public final class RunState {
+    public let maxBatch: Int
+    public let x: UnsafeMutablePointer<Float>       // (maxBatch, dim) residual stream
+    public let xb: UnsafeMutablePointer<Float>      // (maxBatch, dim) normed input of a sub-layer
+    public let xb2: UnsafeMutablePointer<Float>     // (maxBatch, dim) sub-layer output
+    public let q: UnsafeMutablePointer<Float>       // (maxBatch, maxHeads*headDim)
+    public let k: UnsafeMutablePointer<Float>       // (maxBatch, maxKVHeads*headDim)
+    public let v: UnsafeMutablePointer<Float>       // (maxBatch, maxKVHeads*headDim)
+    public let att: UnsafeMutablePointer<Float>     // (maxBatch, maxHeads*headDim) heads' output, input of wo
+    public let hb: UnsafeMutablePointer<Float>      // (maxBatch, maxFF) gate, then silu(gate)*up: input of down
+    public let hb2: UnsafeMutablePointer<Float>     // (maxBatch, maxFF) up
+    public let ropeCos: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
+    public let ropeSin: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
+    public let scores: UnsafeMutablePointer<Float>  // (threads, context) attention weights
+    public let logits: UnsafeMutablePointer<Float>  // (logitRows, vocab)
+    public let logitRows: Int
+    public var xq: QuantizedActivations             // Q8_0 copy of the current mat-mul input
+    let contextLength: Int
+    private var owned: [UnsafeMutableRawPointer] = []
+
+    /// - Parameters:
+    ///   - logitRows: how many positions of a batch can have logits at once (1 for generation,
+    ///     the batch size for perplexity).
+    public init(config: ModelConfig, maxBatch: Int, contextLength: Int, threads: Int, logitRows: Int = 1) {
+        self.maxBatch = maxBatch
+        self.contextLength = contextLength
+        self.logitRows = max(1, min(logitRows, maxBatch))
+        let dim = config.hiddenSize
+        let maxQ = (config.layers.map(\.headCount).max() ?? 0) * config.headDim
+        let maxKV = (config.layers.map(\.kvHeadCount).max() ?? 0) * config.headDim
+        let maxFF = config.layers.map(\.feedForwardLength).max() ?? 0
+        let half = max(1, config.ropeDimensions / 2)
+        var owned: [UnsafeMutableRawPointer] = []
+        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, n) * 4, alignment: 64)
+            p.initializeMemory(as: Float.self, repeating: 0, count: max(1, n))
+            owned.append(p)
+            return p.assumingMemoryBound(to: Float.self)
+        }
+        x = alloc(maxBatch * dim)
+        xb = alloc(maxBatch * dim)
+        xb2 = alloc(maxBatch * dim)
+        q = alloc(maxBatch * maxQ)
+        k = alloc(maxBatch * maxKV)
+        v = alloc(maxBatch * maxKV)
+        att = alloc(maxBatch * maxQ)
+        hb = alloc(maxBatch * maxFF)
+        hb2 = alloc(maxBatch * maxFF)
+        ropeCos = alloc(maxBatch * half)
+        ropeSin = alloc(maxBatch * half)
+        scores = alloc(threads * contextLength)
+        logits = alloc(self.logitRows * config.vocabularySize)
+        xq = QuantizedActivations(maxRows: maxBatch, maxColumns: max(dim, maxQ, maxFF))
+        self.owned = owned
+    }
+
+    deinit { owned.forEach { $0.deallocate() } }
+
+    /// Bytes held by the buffers (for memory estimates).
+    public static func byteCount(config: ModelConfig, maxBatch: Int, contextLength: Int, threads: Int, logitRows: Int) -> Int {
+        let dim = config.hiddenSize
+        let maxQ = (config.layers.map(\.headCount).max() ?? 0) * config.headDim
+        let maxKV = (config.layers.map(\.kvHeadCount).max() ?? 0) * config.headDim
+        let maxFF = config.layers.map(\.feedForwardLength).max() ?? 0
+        let floats = maxBatch * (3 * dim + 2 * maxQ + 2 * maxKV + 2 * maxFF + config.ropeDimensions)
+            + threads * contextLength + logitRows * config.vocabularySize
+        return floats * 4 + maxBatch * max(dim, maxQ, maxFF) / 32 * 34
+    }
+}

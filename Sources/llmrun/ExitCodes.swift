@@ -1,0 +1,49 @@
+import ArgumentParser
+import GGUF
+import LLMRuntime
+import Tokenizers
+
+/// The one place where domain errors become exit codes (sysexits.h numbering).
+enum ExitCode {
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let noInput: Int32 = 66
+    static let software: Int32 = 70
+    static let cannotCreate: Int32 = 73
+    static let ioError: Int32 = 74
+    static let budgetInfeasible: Int32 = 75
+    static let interrupted: Int32 = 130
+
+    /// nil for errors ArgumentParser reports itself (usage, --help).
+    static func forDomainError(_ error: Error) -> Int32? {
+        switch error {
+        case let e as GGUFError:
+            switch e {
+            case .fileNotFound: return noInput
+            case .io: return ioError
+            case .malformed, .unsupported: return dataError
+            case .cannotCreate: return cannotCreate
+            case .writerMisuse: return software
+            }
+        case let e as ModelError:
+            switch e {
+            case .badModel, .unsupported: return dataError
+            case .invalidRequest: return usage
+            }
+        case is TokenizerError: return dataError
+        case let e as CLIError: return e.exitCode
+        default: return nil
+        }
+    }
+}
+
+/// Errors raised by the command layer itself.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    let exitCode: Int32
+
+    static func missingInput(_ what: String) -> CLIError { CLIError(description: what, exitCode: ExitCode.noInput) }
+    static func usage(_ what: String) -> CLIError { CLIError(description: what, exitCode: ExitCode.usage) }
+    static func io(_ what: String) -> CLIError { CLIError(description: what, exitCode: ExitCode.ioError) }
+    static let interrupted = CLIError(description: "interrupted", exitCode: ExitCode.interrupted)
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import LLMRuntime
+import Tokenizers
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt (raw completion, no chat template), streaming the text.",
+        discussion: """
+        The prompt comes from -p, -f, or standard input. Output goes to stdout; timings to \
+        stderr (or into the JSON object with --json).
+
+          llmrun generate -p "The capital of France is" -n 32 --temp 0
+          llmrun generate -f prompt.txt -n 200 -s 42
+          echo "def fib(n):" | llmrun generate --json
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var sampling: SamplingOptions
+
+    @Option(name: [.customShort("p"), .customLong("prompt")], help: "Prompt text.")
+    var prompt: String?
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Read the prompt from a file.")
+    var promptFile: String?
+    @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Tokens to generate (-1: until the model stops or the context is full).")
+    var count: Int = -1
+    @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length (default: the model's, at most 4096).")
+    var context: Int?
+    @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Prompt tokens per forward batch.")
+    var batch: Int = 256
+    @Flag(name: .customLong("ignore-eos"), help: "Keep generating past end-of-generation tokens.")
+    var ignoreEOS = false
+    @Flag(name: .customLong("no-display-prompt"), help: "Print only the continuation, not the prompt.")
+    var noDisplayPrompt = false
+    @Flag(name: .customLong("no-bos"), help: "Do not add the BOS token even if the vocabulary asks for it.")
+    var noBOS = false
+    @Flag(help: "Print one JSON object (text, token counts, timings) instead of streaming.")
+    var json = false
+
+    func validate() throws {
+        if prompt != nil && promptFile != nil { throw ValidationError("give the prompt with -p or -f, not both") }
+        if count < -1 { throw ValidationError("-n must be -1 or more") }
+        if let context, context < 8 { throw ValidationError("-c must be at least 8") }
+        if batch < 1 { throw ValidationError("-b must be positive") }
+    }
+
+    func run() throws {
+        let text: String
+        if let prompt { text = prompt }
+        else if let promptFile { text = try Terminal.readTextFile(promptFile, what: "the prompt") }
+        else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the prompt") }
+        else { throw CLIError.usage("no prompt: pass -p TEXT, -f FILE, or pipe it on standard input") }
+
+        let model = try loadModel(modelOptions, threads: threadOptions.count)
+        let ctx = context ?? min(model.config.contextLength, 4096)
+        let session = GenerationSession(model: model, contextLength: ctx, batchSize: batch)
+        let promptTokens = model.tokenize(text, addBOS: noBOS ? false : nil)
+        guard !promptTokens.isEmpty else { throw CLIError.usage("the prompt is empty") }
+
+        Terminal.catchInterrupts()
+        if !json && !noDisplayPrompt { Terminal.write(text) }
+        var streamed = ""
+        let result = try runCompletion(session: session, prompt: promptTokens, maxTokens: count,
+                                       sampling: sampling, stopAtEOG: !ignoreEOS) { piece in
+            if json { streamed += piece } else { Terminal.write(piece) }
+        }
+        if json {
+            let out = GenerateJSON(prompt: text, text: streamed, promptTokens: promptTokens.count,
+                                   generatedTokens: result.generated, stopReason: result.stopReason.rawValue,
+                                   loadMs: model.loadSeconds * 1000,
+                                   promptMs: result.promptSeconds * 1000, generationMs: result.generationSeconds * 1000,
+                                   promptTokensPerSecond: result.promptTokensPerSecond,
+                                   generationTokensPerSecond: result.generationTokensPerSecond)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+        } else {
+            Terminal.write("\n")
+            Terminal.status(result.summary)
+        }
+        if result.stopReason == .interrupted { throw CLIError.interrupted }
+    }
+}
+
+struct GenerateJSON: Codable {
+    var prompt: String
+    var text: String
+    var promptTokens: Int
+    var generatedTokens: Int
+    var stopReason: String
+    var loadMs: Double
+    var promptMs: Double
+    var generationMs: Double
+    var promptTokensPerSecond: Double
+    var generationTokensPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case prompt, text
+        case promptTokens = "prompt_tokens", generatedTokens = "generated_tokens", stopReason = "stop_reason"
+        case loadMs = "load_ms", promptMs = "prompt_ms", generationMs = "generation_ms"
+        case promptTokensPerSecond = "prompt_tokens_per_second", generationTokensPerSecond = "generation_tokens_per_second"
+    }
+}
+
+/// How a completion ended and how long it took.
+struct CompletionResult {
+    enum StopReason: String { case endOfGeneration = "eog", length, contextFull = "context_full", interrupted }
+    var generated = 0
+    var stopReason = StopReason.length
+    var promptTokens = 0
+    var promptSeconds = 0.0
+    var generationSeconds = 0.0
+    var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+    var generationTokensPerSecond: Double { generationSeconds > 0 ? Double(generated) / generationSeconds : 0 }
+
+    var summary: String {
+        String(format: "prompt: %d tokens in %.2f s (%.1f t/s) · generated: %d tokens in %.2f s (%.1f t/s) · stop: %@",
+               promptTokens, promptSeconds, promptTokensPerSecond, generated, generationSeconds,
+               generationTokensPerSecond, stopReason.rawValue)
+    }
+}
+
+/// Feeds `prompt` after what the session already holds, then samples until a stop, handing
+/// each new piece of text to `emit`. Shared by `generate` and `chat`.
+func runCompletion(session: GenerationSession, prompt: [Int32], maxTokens: Int, sampling: SamplingOptions,
+                   stopAtEOG: Bool = true, emit: (String) -> Void) throws -> CompletionResult {
+    var result = CompletionResult()
+    result.promptTokens = prompt.count
+    let model = session.model
+    let t0 = Clock.now()
+    try session.prefill(prompt)
+    result.promptSeconds = Clock.now() - t0
+
+    var sampler = sampling.makeSampler()
+    let processors = sampling.processors
+    var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
+    let t1 = Clock.now()
+    while true {
+        if Terminal.interrupted { result.stopReason = .interrupted; break }
+        if maxTokens >= 0 && result.generated >= maxTokens { result.stopReason = .length; break }
+        let token = session.sample(using: &sampler, processors: processors)
+        if stopAtEOG && model.tokenizer.endOfGenerationTokens.contains(token) {
+            result.stopReason = .endOfGeneration
+            break
+        }
+        result.generated += 1
+        emit(detokenizer.append(token))
+        if session.remaining == 0 { result.stopReason = .contextFull; break }
+        try session.feed(token)
+    }
+    emit(detokenizer.flush())
+    result.generationSeconds = Clock.now() - t1
+    return result
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import LLMRuntime
+import Tokenizers
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a GGUF model file holds and the memory a run needs.",
+        discussion: """
+        Reads only the header: fast even for large files. With --json, prints one JSON object \
+        (all sizes in bytes) for scripts.
+
+          llmrun info                       the default model
+          llmrun info -m model.gguf -c 4096 memory at a 4096-token context
+          llmrun info --json | jq .parameters
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length for the memory estimate.")
+    var context: Int = 2048
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+    @Flag(help: "Also list every metadata key and tensor.")
+    var verbose = false
+
+    func validate() throws {
+        if context < 1 { throw ValidationError("-c must be positive") }
+    }
+
+    func run() throws {
+        let path = try modelOptions.resolvedPath()
+        let file = try GGUFFile(path: path)
+        let report = try ModelReport(file: file, context: context)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.text)
+            if verbose {
+                print("\nmetadata:")
+                for (k, v) in file.metadata { print("  \(k) = \(v.summary())") }
+                print("\ntensors:")
+                for t in file.tensors { print("  \(t.name)  \(t.type)  \(t.shapeDescription)") }
+            }
+        }
+    }
+}
+
+/// What `info` reports, in one Codable value so text and JSON say the same thing.
+struct ModelReport: Codable {
+    struct Layers: Codable {
+        var count: Int
+        var headCount: [Int]
+        var kvHeadCount: [Int]
+        var feedForwardLength: [Int]
+    }
+    var path: String
+    var fileSize: Int
+    var ggufVersion: Int
+    var architecture: String
+    var name: String?
+    var runnable: Bool
+    var layers: Layers?
+    var embeddingLength: Int?
+    var headDim: Int?
+    var contextLength: Int?
+    var ropeBase: Float?
+    var ropeDimensions: Int?
+    var normEpsilon: Float?
+    var vocabularySize: Int
+    var tokenizer: String?
+    var preTokenizer: String?
+    var chatTemplate: String?
+    var tensorCount: Int
+    var tensorTypes: [String: Int]
+    var parameters: Int
+    var parametersWithoutEmbedding: Int
+    var memory: MemoryEstimate?
+    var memoryContext: Int
+
+    init(file: GGUFFile, context: Int) throws {
+        path = file.path
+        fileSize = file.fileSize
+        ggufVersion = Int(file.version)
+        architecture = file["general.architecture"]?.stringValue ?? "(none: vocabulary only?)"
+        name = file["general.name"]?.stringValue
+        vocabularySize = file["tokenizer.ggml.tokens"]?.arrayValue?.count ?? 0
+        tokenizer = file["tokenizer.ggml.model"]?.stringValue
+        preTokenizer = file["tokenizer.ggml.pre"]?.stringValue
+        if let jinja = file["tokenizer.chat_template"]?.stringValue {
+            chatTemplate = ChatTemplateKind.detect(from: jinja)?.rawValue ?? "unrecognized"
+        }
+        tensorCount = file.tensors.count
+        tensorTypes = Dictionary(file.tensors.map { ("\($0.type)", 1) }, uniquingKeysWith: +)
+        parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
+        parametersWithoutEmbedding = parameters - (file.tensor(named: "token_embd.weight")?.elementCount ?? 0)
+        memoryContext = context
+        runnable = false
+        if file["general.architecture"] != nil {
+            let config = try ModelConfig(file: file)
+            runnable = ModelConfig.runnableArchitectures.contains(config.architecture)
+            layers = Layers(count: config.blockCount, headCount: config.layers.map(\.headCount),
+                            kvHeadCount: config.layers.map(\.kvHeadCount), feedForwardLength: config.layers.map(\.feedForwardLength))
+            embeddingLength = config.hiddenSize
+            headDim = config.headDim
+            contextLength = config.contextLength
+            ropeBase = config.ropeBase
+            ropeDimensions = config.ropeDimensions
+            normEpsilon = config.normEpsilon
+            vocabularySize = config.vocabularySize
+            memory = MemoryEstimate(file: file, config: config, context: context)
+        }
+    }
+
+    private static func describe(_ values: [Int]) -> String {
+        guard let first = values.first else { return "-" }
+        if values.allSatisfy({ $0 == first }) { return "\(first)" }
+        return "per layer [\(values.map(String.init).joined(separator: ", "))]"
+    }
+
+    var text: String {
+        var lines: [String] = []
+        func add(_ k: String, _ v: String) { lines.append(k.padding(toLength: 22, withPad: " ", startingAt: 0) + v) }
+        add("file", "\(path) (\(formatBytes(fileSize)), GGUF v\(ggufVersion))")
+        add("architecture", architecture + (runnable ? "" : " (not runnable by this build)"))
+        if let name { add("name", name) }
+        if let layers {
+            add("layers", "\(layers.count)")
+            add("embedding length", "\(embeddingLength ?? 0)")
+            add("feed-forward length", ModelReport.describe(layers.feedForwardLength))
+            add("attention heads", ModelReport.describe(layers.headCount))
+            add("KV heads", ModelReport.describe(layers.kvHeadCount))
+            add("head dimension", "\(headDim ?? 0)")
+            add("RoPE", "base \(Int(ropeBase ?? 0)), \(ropeDimensions ?? 0) dimensions")
+            add("context length", "\(contextLength ?? 0) (trained)")
+            add("RMSNorm epsilon", "\(normEpsilon ?? 0)")
+        }
+        add("vocabulary", "\(vocabularySize) tokens (\(tokenizer ?? "none")\(preTokenizer.map { ", pre-tokenizer \($0)" } ?? ""))")
+        add("chat template", chatTemplate ?? "none")
+        let types = tensorTypes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        add("tensors", "\(tensorCount) (\(types))")
+        add("parameters", "\(parameters.formatted()) (\(parametersWithoutEmbedding.formatted()) without the embedding)")
+        if let memory {
+            add("memory at -c \(memoryContext)", "\(formatBytes(memory.totalBytes)): weights \(formatBytes(memory.weightBytes)) + KV cache \(formatBytes(memory.kvCacheBytes)) + scratch \(formatBytes(memory.scratchBytes))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Int {
+    /// 134515008 → "134,515,008".
+    func formatted() -> String {
+        let digits = Array(String(self.magnitude))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return self < 0 ? "-" + out : out
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+
+/// Set by SIGINT; long loops poll it so Ctrl-C stops work cleanly instead of killing the process.
+let interruptRequested = Atomic<Bool>(false)
+
+enum Terminal {
+    static var stdinIsTTY: Bool { isatty(STDIN_FILENO) == 1 }
+    static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var stderrIsTTY: Bool { isatty(STDERR_FILENO) == 1 }
+
+    /// Routes SIGINT to `interruptRequested`. Without SA_RESTART, a blocking read returns
+    /// early so an interactive prompt can notice the interrupt.
+    static func catchInterrupts() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            interruptRequested.store(true, ordering: .relaxed)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+    }
+
+    /// Takes (and clears) a pending interrupt.
+    static func takeInterrupt() -> Bool { interruptRequested.exchange(false, ordering: .relaxed) }
+    static var interrupted: Bool { interruptRequested.load(ordering: .relaxed) }
+
+    static func write(_ s: String) {
+        FileHandle.standardOutput.write(Data(s.utf8))
+    }
+
+    static func status(_ s: String) {
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+
+    /// Reads all of standard input as UTF-8, refusing invalid bytes with a clear error.
+    static func readAllInput(what: String) throws -> String {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CLIError.usage("\(what) on standard input is not valid UTF-8")
+        }
+        return text
+    }
+
+    /// Reads a whole file as UTF-8.
+    static func readTextFile(_ path: String, what: String) throws -> String {
+        guard FileManager.default.fileExists(atPath: path) else { throw CLIError.missingInput("\(path): no such file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.io("\(path): cannot read") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CLIError.usage("\(path): \(what) is not valid UTF-8 text")
+        }
+        return text
+    }
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+struct ProgressBar {
+    let label: String
+    let total: Int
+    private let enabled = Terminal.stderrIsTTY
+    private var lastDrawn = -1
+
+    init(label: String, total: Int) {
+        self.label = label
+        self.total = max(total, 1)
+    }
+
+    mutating func update(_ done: Int, detail: String = "") {
+        guard enabled else { return }
+        let percent = min(100, done * 100 / total)
+        guard percent != lastDrawn || !detail.isEmpty else { return }
+        lastDrawn = percent
+        let width = 30
+        let filled = width * percent / 100
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        FileHandle.standardError.write(Data("\r\u{1B}[2K\(label) \(bar) \(percent)% \(detail)".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}

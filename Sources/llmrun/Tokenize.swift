@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import LLMRuntime
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the token ids (and pieces) a model's tokenizer makes of a text.",
+        discussion: """
+          llmrun tokenize -p "Hello world"          one 'id -> piece' per line
+          llmrun tokenize -p "Hello" --ids          [9906, 1917]
+          echo "text" | llmrun tokenize --json
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: [.customShort("p"), .customLong("prompt")], help: "Text to tokenize (default: standard input).")
+    var prompt: String?
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Read the text from a file.")
+    var file: String?
+    @Flag(name: .customLong("ids"), help: "Print only the ids, as a list.")
+    var idsOnly = false
+    @Flag(name: .customLong("no-bos"), help: "Do not add BOS even if the vocabulary asks for it.")
+    var noBOS = false
+    @Flag(name: .customLong("no-parse-special"), help: "Treat special-token text (like <|im_start|>) as plain text.")
+    var noParseSpecial = false
+    @Flag(help: "Print JSON: ids and pieces.")
+    var json = false
+
+    func run() throws {
+        let text: String
+        if let prompt { text = prompt }
+        else if let file { text = try Terminal.readTextFile(file, what: "the text") }
+        else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the text") }
+        else { throw CLIError.usage("no text: pass -p TEXT, -f FILE, or pipe it on standard input") }
+        let model = try loadModel(modelOptions, threads: 1)
+        let ids = model.tokenize(text, addBOS: noBOS ? false : nil, parseSpecial: !noParseSpecial)
+        let tok = model.tokenizer
+        if json {
+            struct Out: Codable { var ids: [Int32]; var pieces: [String] }
+            let out = Out(ids: ids, pieces: ids.map { String(decoding: tok.decodeBytes([$0]), as: UTF8.self) })
+            print(String(decoding: try JSONEncoder().encode(out), as: UTF8.self))
+        } else if idsOnly {
+            print("[" + ids.map(String.init).joined(separator: ", ") + "]")
+        } else {
+            for id in ids {
+                print(String(format: "%6d -> '%@'", id, String(decoding: tok.decodeBytes([id]), as: UTF8.self)))
+            }
+        }
+    }
+}
