@@ -28,7 +28,7 @@ let package = Package(
             dependencies: ["GGUF", "CKernels", "Tokenizers"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
-        .target(name: "LLMPrune", dependencies: ["LLMRuntime", "GGUF"]),
+        .target(name: "LLMPrune", dependencies: ["LLMRuntime", "GGUF", "CKernels", "Tokenizers"], exclude: ["Resources/README.md"], resources: [.copy("Resources/calibration-c4.txt")]),
         .executableTarget(
             name: "llmrun",
             dependencies: [

@@ -4,7 +4,11 @@
 // on the x86 builds the reference figures come from).
 #include "kernels_internal.h"
 
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #define FP16(h) lr_f16_to_f32_inline(h)
 

@@ -85,7 +85,9 @@ LR_INLINE float lr_f16_to_f32_inline(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t man = h & 0x3ffu;
-    if (exp == 0x1fu) return lr_bits_f32(sign | 0x7f800000u | (man << 13));  // inf / NaN
+    if (exp == 0x1fu) {  // inf, or NaN returned quiet (as F16C and NEON do)
+        return lr_bits_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0u));
+    }
     if (exp != 0) return lr_bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
     // Zero or subnormal: man * 2^-24, exact in f32.
     float v = (float)man * 0x1p-24f;

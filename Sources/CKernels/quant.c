@@ -5,7 +5,11 @@
 
 #include "kernels_internal.h"
 
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 void lr_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n) {
     lr_block_q8_0 *y = dst;

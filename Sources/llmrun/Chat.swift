@@ -23,6 +23,7 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var planOptions: PrunePlanOption
     @OptionGroup var sampling: SamplingOptions
 
     @Option(name: [.customShort("p"), .customLong("prompt")], help: "Ask this one message, answer, and exit.")
@@ -55,7 +56,7 @@ struct Chat: ParsableCommand {
             throw CLIError.usage("the message is empty")
         }
 
-        let model = try loadModel(modelOptions, threads: threadOptions.count)
+        let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let template = try resolveTemplate(model)
         let conversation = Conversation(model: model, template: template, system: system,
                                         contextLength: context ?? min(model.config.contextLength, 4096),
@@ -86,10 +87,13 @@ struct Chat: ParsableCommand {
         try interactive(conversation)
     }
 
-    private func resolveTemplate(_ model: LanguageModel) throws -> ChatTemplateKind {
-        if let chatTemplate, let kind = ChatTemplateKind(rawValue: chatTemplate) { return kind }
-        if let jinja = model.file["tokenizer.chat_template"]?.stringValue {
-            if let kind = ChatTemplateKind.detect(from: jinja) { return kind }
+    private func resolveTemplate(_ model: LanguageModel) throws -> ChatTemplate {
+        let fromFile = ChatTemplate(file: model.file)
+        if let chatTemplate, let kind = ChatTemplateKind(rawValue: chatTemplate) {
+            return fromFile?.kind == kind ? fromFile! : ChatTemplate(kind: kind)
+        }
+        if model.file["tokenizer.chat_template"]?.stringValue != nil {
+            if let fromFile { return fromFile }
             throw CLIError.usage("the model's chat template is not one llmrun recognises; choose one with --chat-template (\(ChatTemplateKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         throw CLIError.usage("the model has no chat template; choose one with --chat-template (\(ChatTemplateKind.allCases.map(\.rawValue).joined(separator: ", "))), or use `llmrun generate` for raw completion")
@@ -99,13 +103,14 @@ struct Chat: ParsableCommand {
         Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /reset, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
         while true {
             Terminal.write("\u{1B}[1m> \u{1B}[0m")
-            guard let line = readLine(strippingNewline: true) else {
-                if Terminal.takeInterrupt() {
-                    clearerr(stdin)
-                    Terminal.write("\n")
-                    Terminal.status("(use /exit or Ctrl-D to leave)")
-                    continue
-                }
+            let line: String
+            switch Terminal.readLine() {
+            case .line(let text): line = text
+            case .interrupted:
+                Terminal.write("\n")
+                Terminal.status("(use /exit or Ctrl-D to leave)")
+                continue
+            case .endOfInput:
                 Terminal.write("\n")
                 return
             }
@@ -144,13 +149,13 @@ struct Chat: ParsableCommand {
 /// context cannot hold them plus room for an answer.
 final class Conversation {
     let model: LanguageModel
-    let template: ChatTemplateKind
+    let template: ChatTemplate
     let system: String?
     let session: GenerationSession
     let answerReserve: Int
     private(set) var turns: [ChatMessage] = []
 
-    init(model: LanguageModel, template: ChatTemplateKind, system: String?, contextLength: Int, answerReserve: Int) {
+    init(model: LanguageModel, template: ChatTemplate, system: String?, contextLength: Int, answerReserve: Int) {
         self.model = model
         self.template = template
         self.system = system

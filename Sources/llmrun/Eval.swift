@@ -24,6 +24,7 @@ struct EvalPerplexity: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var planOptions: PrunePlanOption
     @Option(name: [.customShort("f"), .customLong("file")], help: "Text file to score.")
     var file: String
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Tokens per chunk.")
@@ -43,7 +44,7 @@ struct EvalPerplexity: ParsableCommand {
 
     func run() throws {
         let text = try Terminal.readTextFile(file, what: "the evaluation text")
-        let model = try loadModel(modelOptions, threads: threadOptions.count)
+        let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let evaluator = PerplexityEvaluator(model: model, contextLength: context, batchSize: batch)
         let tokens = evaluator.tokenize(text)
         let total = min(chunks ?? evaluator.availableChunks(tokens), evaluator.availableChunks(tokens))

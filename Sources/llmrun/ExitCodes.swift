@@ -2,6 +2,7 @@ import ArgumentParser
 import GGUF
 import LLMRuntime
 import Tokenizers
+import LLMPrune
 
 /// The one place where domain errors become exit codes (sysexits.h numbering).
 enum ExitCode {
@@ -31,6 +32,12 @@ enum ExitCode {
             case .invalidRequest: return usage
             }
         case is TokenizerError: return dataError
+        case let e as PruneError:
+            switch e {
+            case .budgetInfeasible: return budgetInfeasible
+            case .interrupted: return interrupted
+            case .calibration, .badPlan: return dataError
+            }
         case let e as CLIError: return e.exitCode
         default: return nil
         }

@@ -18,6 +18,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var planOptions: PrunePlanOption
     @OptionGroup var sampling: SamplingOptions
 
     @Option(name: [.customShort("p"), .customLong("prompt")], help: "Prompt text.")
@@ -53,7 +54,7 @@ struct Generate: ParsableCommand {
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the prompt") }
         else { throw CLIError.usage("no prompt: pass -p TEXT, -f FILE, or pipe it on standard input") }
 
-        let model = try loadModel(modelOptions, threads: threadOptions.count)
+        let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let ctx = context ?? min(model.config.contextLength, 4096)
         let session = GenerationSession(model: model, contextLength: ctx, batchSize: batch)
         let promptTokens = model.tokenize(text, addBOS: noBOS ? false : nil)

@@ -85,3 +85,9 @@ struct AnySampler: Sampler {
         base.sample(logits, count: count)
     }
 }
+
+/// --prune-plan: apply a plan written by `llmrun prune --plan-out` at load, in memory.
+struct PrunePlanOption: ParsableArguments {
+    @Option(name: .customLong("prune-plan"), help: "Apply a prune plan (from `llmrun prune --plan-out`) at load, without writing a new file.")
+    var prunePlan: String?
+}

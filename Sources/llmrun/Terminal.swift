@@ -25,6 +25,28 @@ enum Terminal {
     static func takeInterrupt() -> Bool { interruptRequested.exchange(false, ordering: .relaxed) }
     static var interrupted: Bool { interruptRequested.load(ordering: .relaxed) }
 
+    enum LineInput { case line(String), endOfInput, interrupted }
+
+    /// Reads one line from standard input with read(2), so an interrupt (EINTR, since SIGINT is
+    /// caught without SA_RESTART) is told apart from Ctrl-D.
+    static func readLine() -> LineInput {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(STDIN_FILENO, &byte, 1)
+            if n < 0 {
+                if errno == EINTR {
+                    if takeInterrupt() { return .interrupted }
+                    continue
+                }
+                return .endOfInput
+            }
+            if n == 0 { return bytes.isEmpty ? .endOfInput : .line(String(decoding: bytes, as: UTF8.self)) }
+            if byte == UInt8(ascii: "\n") { return .line(String(decoding: bytes, as: UTF8.self)) }
+            bytes.append(byte)
+        }
+    }
+
     static func write(_ s: String) {
         FileHandle.standardOutput.write(Data(s.utf8))
     }

@@ -30,7 +30,7 @@ int lr_kernels_force(const char *name);
 // ---------------------------------------------------------------------------
 // f16 / bf16 <-> f32
 
-/// IEEE binary16 -> f32 (exact, including subnormals, inf and NaN).
+/// IEEE binary16 -> f32 (exact, including subnormals and inf; NaN comes back quiet, as with F16C).
 float lr_f16_to_f32(uint16_t h);
 /// f32 -> binary16, round to nearest even; NaN stays NaN (quiet, sign and top payload kept), as F16C.
 uint16_t lr_f32_to_f16(float f);

@@ -9,6 +9,19 @@ public struct EmbeddingTable: @unchecked Sendable {
     public let rowBytes: Int
     public let data: UnsafeRawPointer   // (vocab, dim)
 
+    /// Binds `token_embd.weight` in place, whatever its format.
+    public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
+        let embd = try TensorBinder(file: file).tensor("token_embd.weight", shape: [config.hiddenSize, config.vocabularySize])
+        guard TensorConversion.canDequantize(embd.type) else {
+            throw .unsupported(path: file.path, detail: "token_embd.weight: tensor type \(embd.type) is not supported by this build")
+        }
+        self.type = embd.type
+        self.vocabularySize = config.vocabularySize
+        self.dimension = config.hiddenSize
+        self.rowBytes = embd.rowBytes
+        self.data = file.data(for: embd).baseAddress!
+    }
+
     public func lookup(_ token: Int32, into out: UnsafeMutablePointer<Float>) {
         _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
     }
@@ -40,6 +53,32 @@ public struct LayerWeights: @unchecked Sendable {
     }
 }
 
+extension LayerWeights {
+    /// Binds block `i` of a file, checking every tensor's shape against the config.
+    public init(file: GGUFFile, config: ModelConfig, layer i: Int) throws(ModelError) {
+        let binder = TensorBinder(file: file)
+        let dim = config.hiddenSize, hd = config.headDim
+        let shape = config.layers[i]
+        let p = "blk.\(i)."
+        let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
+        let hasAttention = shape.headCount > 0
+        let hasMLP = ff > 0
+        self.init(
+            attentionNorm: try binder.vector(p + "attn_norm.weight", count: dim),
+            wq: hasAttention ? try binder.matrix(p + "attn_q.weight", rows: qDim, columns: dim) : nil,
+            wk: hasAttention ? try binder.matrix(p + "attn_k.weight", rows: kvDim, columns: dim) : nil,
+            wv: hasAttention ? try binder.matrix(p + "attn_v.weight", rows: kvDim, columns: dim) : nil,
+            wo: hasAttention ? try binder.matrix(p + "attn_output.weight", rows: dim, columns: qDim) : nil,
+            bq: hasAttention ? try binder.optionalVector(p + "attn_q.bias", count: qDim) : nil,
+            bk: hasAttention ? try binder.optionalVector(p + "attn_k.bias", count: kvDim) : nil,
+            bv: hasAttention ? try binder.optionalVector(p + "attn_v.bias", count: kvDim) : nil,
+            ffnNorm: try binder.vector(p + "ffn_norm.weight", count: dim),
+            gate: hasMLP ? try binder.matrix(p + "ffn_gate.weight", rows: ff, columns: dim) : nil,
+            up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
+            down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil)
+    }
+}
+
 /// All weights of a model, bound to the tensors of a GGUF file (views, no copies, for
 /// formats with a native kernel).
 public struct ModelWeights: @unchecked Sendable {
@@ -53,33 +92,10 @@ public struct ModelWeights: @unchecked Sendable {
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
         let binder = TensorBinder(file: file)
         let dim = config.hiddenSize
-        let hd = config.headDim
-
-        let embd = try binder.tensor("token_embd.weight", shape: [dim, config.vocabularySize])
-        guard TensorConversion.canDequantize(embd.type) else {
-            throw .unsupported(path: file.path, detail: "token_embd.weight: tensor type \(embd.type) is not supported by this build")
-        }
-        tokenEmbedding = EmbeddingTable(type: embd.type, vocabularySize: config.vocabularySize, dimension: dim,
-                                        rowBytes: embd.rowBytes, data: file.data(for: embd).baseAddress!)
+        tokenEmbedding = try EmbeddingTable(file: file, config: config)
         var layers: [LayerWeights] = []
-        for (i, shape) in config.layers.enumerated() {
-            let p = "blk.\(i)."
-            let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
-            let hasAttention = shape.headCount > 0
-            let hasMLP = ff > 0
-            layers.append(LayerWeights(
-                attentionNorm: try binder.vector(p + "attn_norm.weight", count: dim),
-                wq: hasAttention ? try binder.matrix(p + "attn_q.weight", rows: qDim, columns: dim) : nil,
-                wk: hasAttention ? try binder.matrix(p + "attn_k.weight", rows: kvDim, columns: dim) : nil,
-                wv: hasAttention ? try binder.matrix(p + "attn_v.weight", rows: kvDim, columns: dim) : nil,
-                wo: hasAttention ? try binder.matrix(p + "attn_output.weight", rows: dim, columns: qDim) : nil,
-                bq: hasAttention ? try binder.optionalVector(p + "attn_q.bias", count: qDim) : nil,
-                bk: hasAttention ? try binder.optionalVector(p + "attn_k.bias", count: kvDim) : nil,
-                bv: hasAttention ? try binder.optionalVector(p + "attn_v.bias", count: kvDim) : nil,
-                ffnNorm: try binder.vector(p + "ffn_norm.weight", count: dim),
-                gate: hasMLP ? try binder.matrix(p + "ffn_gate.weight", rows: ff, columns: dim) : nil,
-                up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
-                down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil))
+        for i in config.layers.indices {
+            layers.append(try LayerWeights(file: file, config: config, layer: i))
         }
         self.layers = layers
         outputNorm = try binder.vector("output_norm.weight", count: dim)

@@ -1,0 +1,159 @@
+// Backend selection: one table of function pointers per backend, chosen once from CPU
+// features, and the public entry points that go through it.
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "kernels_internal.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#endif
+
+static const lr_kernel_table table_scalar = {
+    .name = "scalar",
+    .vec_dot_q8_0 = lr_vec_dot_q8_0_q8_0_scalar,
+    .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_scalar,
+    .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_scalar,
+    .gemm = lr_gemm_q8_scalar,
+    .dot_f32 = lr_dot_f32_scalar,
+    .axpy_f32 = lr_axpy_f32_scalar,
+    .dot_f32_f16 = lr_dot_f32_f16_scalar,
+    .axpy_f16 = lr_axpy_f16_scalar,
+    .quantize_q8_0 = lr_quantize_row_q8_0_scalar,
+    .f16_to_f32_row = lr_f16_to_f32_row_scalar,
+    .f32_to_f16_row = lr_f32_to_f16_row_scalar,
+    .bf16_to_f32_row = lr_bf16_to_f32_row_scalar,
+    .f32_to_bf16_row = lr_f32_to_bf16_row_scalar,
+};
+
+#if defined(__x86_64__)
+static const lr_kernel_table table_avx2 = {
+    .name = "avx2",
+    .vec_dot_q8_0 = lr_vec_dot_q8_0_q8_0_avx2,
+    .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_avx2,
+    .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_avx2,
+    .gemm = lr_gemm_q8_avx2,
+    .dot_f32 = lr_dot_f32_avx2,
+    .axpy_f32 = lr_axpy_f32_avx2,
+    .dot_f32_f16 = lr_dot_f32_f16_avx2,
+    .axpy_f16 = lr_axpy_f16_avx2,
+    .quantize_q8_0 = lr_quantize_row_q8_0_avx2,
+    .f16_to_f32_row = lr_f16_to_f32_row_f16c,
+    .f32_to_f16_row = lr_f32_to_f16_row_f16c,
+    .bf16_to_f32_row = lr_bf16_to_f32_row_avx2,
+    .f32_to_bf16_row = lr_f32_to_bf16_row_avx2,
+};
+
+static int cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#endif
+
+#if defined(__aarch64__)
+#define NEON_TABLE(NAME, SUFFIX)                                   \
+    {                                                              \
+        .name = NAME,                                              \
+        .vec_dot_q8_0 = lr_vec_dot_q8_0_q8_0_##SUFFIX,             \
+        .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_##SUFFIX,             \
+        .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_##SUFFIX,             \
+        .gemm = lr_gemm_q8_##SUFFIX,                               \
+        .dot_f32 = lr_dot_f32_neon,                                \
+        .axpy_f32 = lr_axpy_f32_neon,                              \
+        .dot_f32_f16 = lr_dot_f32_f16_neon,                        \
+        .axpy_f16 = lr_axpy_f16_neon,                              \
+        .quantize_q8_0 = lr_quantize_row_q8_0_neon,                \
+        .f16_to_f32_row = lr_f16_to_f32_row_neon,                  \
+        .f32_to_f16_row = lr_f32_to_f16_row_neon,                  \
+        .bf16_to_f32_row = lr_bf16_to_f32_row_scalar,              \
+        .f32_to_bf16_row = lr_f32_to_bf16_row_scalar,              \
+    }
+static const lr_kernel_table table_neon = NEON_TABLE("neon", neon);
+static const lr_kernel_table table_neon_dotprod = NEON_TABLE("neon+dotprod", neon_dotprod);
+
+static int cpu_has_dotprod(void) {
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    return 1;  // every Apple arm64 core has it
+#else
+    return 0;
+#endif
+}
+#endif
+
+/// Backends this CPU can run, best first.
+static const lr_kernel_table *available[4];
+static int n_available;
+static _Atomic(const lr_kernel_table *) active;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void detect(void) {
+    int n = 0;
+#if defined(__x86_64__)
+    if (cpu_has_avx2()) available[n++] = &table_avx2;
+#endif
+#if defined(__aarch64__)
+    if (cpu_has_dotprod()) available[n++] = &table_neon_dotprod;
+    available[n++] = &table_neon;
+#endif
+    available[n++] = &table_scalar;
+    n_available = n;
+    atomic_store_explicit(&active, available[0], memory_order_release);
+}
+
+void lr_kernels_init(void) { pthread_once(&init_once, detect); }
+
+const lr_kernel_table *lr_active_table(void) {
+    const lr_kernel_table *t = atomic_load_explicit(&active, memory_order_acquire);
+    if (__builtin_expect(t == NULL, 0)) {
+        lr_kernels_init();
+        t = atomic_load_explicit(&active, memory_order_acquire);
+    }
+    return t;
+}
+
+const char *lr_kernels_backend(void) { return lr_active_table()->name; }
+
+int lr_kernels_force(const char *name) {
+    lr_kernels_init();
+    if (name == NULL) return -1;
+    if (strcmp(name, "auto") == 0) {
+        atomic_store_explicit(&active, available[0], memory_order_release);
+        return 0;
+    }
+    for (int i = 0; i < n_available; i++) {
+        if (strcmp(available[i]->name, name) == 0) {
+            atomic_store_explicit(&active, available[i], memory_order_release);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+// ---------------------------------------------------------------------------
+// Dispatched entry points
+
+void lr_vec_dot_q8_0_q8_0(int n, float *s, const void *w, const void *a) {
+    lr_active_table()->vec_dot_q8_0(n, s, w, a);
+}
+void lr_vec_dot_q4_0_q8_0(int n, float *s, const void *w, const void *a) {
+    lr_active_table()->vec_dot_q4_0(n, s, w, a);
+}
+void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a) {
+    lr_active_table()->vec_dot_q4_1(n, s, w, a);
+}
+
+int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+               const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
+    return lr_active_table()->gemm(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
+}
+
+float lr_dot_f32(const float *x, const float *y, int n) { return lr_active_table()->dot_f32(x, y, n); }
+void lr_axpy_f32(float a, const float *x, float *y, int n) { lr_active_table()->axpy_f32(a, x, y, n); }
+float lr_dot_f32_f16(const float *q, const uint16_t *k, int n) { return lr_active_table()->dot_f32_f16(q, k, n); }
+void lr_axpy_f16(float a, const uint16_t *x, float *y, int n) { lr_active_table()->axpy_f16(a, x, y, n); }

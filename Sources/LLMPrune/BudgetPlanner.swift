@@ -1,0 +1,119 @@
+import Foundation
+import GGUF
+import LLMRuntime
+
+/// What the planner decided for a memory budget.
+public struct BudgetPlan: Sendable, Codable {
+    public var budgetBytes: Int
+    public var context: Int
+    /// Fraction of all parameters to remove (0: none needed).
+    public var ratio: Double
+    public var outputType: String
+    public var noPruningNeeded: Bool
+    /// The pruned model's run-time footprint at `context`: weights + KV cache + scratch + runtime.
+    public var estimatedFootprintBytes: Int
+    public var denseFootprintBytes: Int
+    /// The pruning process's own expected peak resident memory.
+    public var estimatedProcessBytes: Int
+    public var calibrationSamples: Int
+    public var maxSystemSize: Int
+    public var explanation: String
+}
+
+/// Turns a memory budget into a pruning target: the smallest ratio (with the largest output
+/// format that allows a moderate ratio) whose run-time footprint fits, and calibration sizes
+/// that keep the pruning process itself under the budget. Refuses before any work when no
+/// plan fits.
+public enum BudgetPlanner {
+    /// Beyond this, structured pruning without fine-tuning leaves little of a model.
+    public static let maxRatio = 0.6
+    /// Binary, heap and stacks of a running llmrun, beyond the estimated buffers.
+    public static let runtimeOverhead = 24_000_000
+
+    static func bytesPerParameter(_ t: GGMLType) -> Double {
+        switch t {
+        case .q4_0: return 18.0 / 32
+        case .q4_1: return 20.0 / 32
+        case .f16: return 34.0 / 32 + 2  // converted to Q8_0 at load, file kept mapped
+        default: return 34.0 / 32
+        }
+    }
+
+    public static func plan(file: GGUFFile, config: ModelConfig, budget: Int, context: Int,
+                            requestedType: GGMLType?, settings: PruneSettings) throws -> BudgetPlan {
+        let total = file.tensors.reduce(0) { $0 + $1.elementCount }
+        let layerTensors = file.tensors.filter { $0.name.hasPrefix("blk.") }
+        let layerParams = layerTensors.reduce(0) { $0 + $1.elementCount }
+        let fixedWeights = MemoryEstimate(file: file, config: config, context: context).weightBytes
+            - layerTensors.reduce(0) { $0 + (WeightMatrix.nativeTypes.contains($1.type) || $1.shape.count == 1 ? $1.byteCount : GGMLType.q8_0.byteCount(forElements: $1.elementCount) ?? $1.byteCount) }
+        let dense = MemoryEstimate(file: file, config: config, context: context)
+        let kv = dense.kvCacheBytes, scratch = dense.scratchBytes
+        let denseFootprint = dense.totalBytes + runtimeOverhead
+        let gb = { (b: Int) in ByteSize(bytes: b).description }
+
+        let (samples, systemSize, processBytes) = try processPlan(config: config, budget: budget, settings: settings,
+                                                                  embeddingBytes: file.tensor(named: "token_embd.weight")?.byteCount ?? 0)
+        if denseFootprint <= budget && requestedType == nil {
+            return BudgetPlan(budgetBytes: budget, context: context, ratio: 0, outputType: "source", noPruningNeeded: true,
+                              estimatedFootprintBytes: denseFootprint, denseFootprintBytes: denseFootprint,
+                              estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
+                              explanation: "the model already fits: \(gb(denseFootprint)) at -c \(context) within \(gb(budget)); no pruning needed")
+        }
+        let types: [GGMLType] = requestedType.map { [$0] } ?? [.q8_0, .q4_1, .q4_0]
+        let fixed = fixedWeights + kv + scratch + runtimeOverhead
+        var best: (GGMLType, Double, Int)?
+        for t in types {
+            let bpp = bytesPerParameter(t)
+            let needed = Double(fixed) + Double(layerParams) * bpp - Double(budget)
+            let ratio = max(0, needed / (Double(total) * bpp))
+            let footprint = fixed + Int((Double(layerParams) - ratio * Double(total)) * bpp)
+            // Prefer the wider format while the ratio stays moderate; accept any fit last.
+            let moderate = t == types.last ? maxRatio : 0.3
+            if ratio <= moderate && ratio * Double(total) < Double(layerParams) * 0.9 {
+                best = (t, (ratio * 1000).rounded(.up) / 1000, footprint)
+                break
+            }
+        }
+        guard let (type, ratio, footprint) = best else {
+            let t = types.last!
+            let floor = fixed + Int((Double(layerParams) - maxRatio * Double(total)) * bytesPerParameter(t))
+            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, fixed))) (embedding, KV cache and scratch alone take \(gb(fixed))). Raise --budget, lower -c, or pick a smaller model.")
+        }
+        return BudgetPlan(budgetBytes: budget, context: context, ratio: ratio, outputType: "\(type)".lowercased(),
+                          noPruningNeeded: false, estimatedFootprintBytes: footprint, denseFootprintBytes: denseFootprint,
+                          estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
+                          explanation: "dense: \(gb(denseFootprint)) at -c \(context); removing \(String(format: "%.1f", ratio * 100))% of the parameters and writing \(type) gives about \(gb(footprint))")
+    }
+
+    /// Calibration size and least-squares block size for which the pruning process fits.
+    static func processPlan(config: ModelConfig, budget: Int, settings: PruneSettings, embeddingBytes: Int) throws -> (Int, Int, Int) {
+        var samples = settings.calibrationSamples
+        var system = min(settings.maxSystemSize, config.layers.map(\.feedForwardLength).max() ?? 0)
+        func estimate() -> Int { processBytes(config: config, samples: samples, length: settings.sequenceLength, systemSize: system) + embeddingBytes / 4 }
+        while estimate() > budget {
+            if system > 512 { system /= 2 } else if samples > 4 { samples /= 2 } else {
+                throw PruneError.budgetInfeasible("the pruning process itself needs about \(ByteSize(bytes: estimate())) even with the smallest calibration set; raise --budget")
+            }
+        }
+        return (samples, system, estimate())
+    }
+
+    /// Expected peak resident bytes of a pruning run.
+    public static func processBytes(config: ModelConfig, samples: Int, length: Int, systemSize: Int) -> Int {
+        let rows = samples * length
+        let dim = config.hiddenSize
+        var widest = 0
+        for s in config.layers { widest = max(widest, s.feedForwardLength, s.headCount * config.headDim) }
+        let activations = rows * dim * 4 * 2 + rows * widest * 4
+        var layer = 0
+        for s in config.layers {
+            let mlp = 3 * dim * s.feedForwardLength
+            let attention = 2 * dim * s.headCount * config.headDim
+            layer = max(layer, mlp + attention)
+        }
+        let layerBytes = layer * 34 / 32 + dim * widest * 4 * 2
+        let systems = systemSize * systemSize * 8 * 5
+        let state = RunState.byteCount(config: config, maxBatch: length, contextLength: length, threads: 4, logitRows: 1)
+        return activations + layerBytes + systems + state + runtimeOverhead * 2
+    }
+}

@@ -1,0 +1,142 @@
+import CKernels
+
+/// The least-squares system of a sub-layer's output projection over its units (MLP channels or
+/// KV groups): minimise ‖Σ_j m_j Z_j − Y‖² where Z_j is unit j's contribution to the output.
+/// `g = ZᵀZ` (n × n, row-major) and `c = ZᵀY`.
+public struct UnitSystem: Sendable {
+    public let n: Int
+    public var g: [Double]
+    public var c: [Double]
+
+    public init(n: Int, g: [Double], c: [Double]) {
+        precondition(g.count == n * n && c.count == n)
+        self.n = n
+        self.g = g
+        self.c = c
+    }
+
+    /// When the target is the dense output itself, `c = G·1`.
+    public init(gram: [Double], n: Int) {
+        var c = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var s = 0.0
+            for j in 0..<n { s += gram[i * n + j] }
+            c[i] = s
+        }
+        self.init(n: n, g: gram, c: c)
+    }
+}
+
+/// What the elimination kept and why.
+public struct MaskTuningResult: Sendable {
+    /// Kept unit indices, ascending.
+    public var kept: [Int]
+    /// The tuned mask of each kept unit (same order as `kept`).
+    public var masks: [Double]
+    /// Removed units in the order they went, with the reconstruction cost each was scored at.
+    public var removed: [(unit: Int, cost: Double)]
+    /// True when the mask-variance bound stopped the layer before its target.
+    public var stoppedEarly: Bool
+    public var maskMean: Double { masks.isEmpty ? 0 : masks.reduce(0, +) / Double(masks.count) }
+    public var maskVariance: Double {
+        guard !masks.isEmpty else { return 0 }
+        let m = maskMean
+        return masks.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(masks.count)
+    }
+}
+
+/// COMP's neuron selection: repeatedly remove the units whose loss costs least once the others
+/// are re-tuned — cost_j = m_j² / [G⁻¹]_jj, small where unit j is nearly a combination of the
+/// others (G ill-conditioned along it) — in small steps, re-solving the ridge-regularised masks
+/// `G_S m = c_S` after each step.
+public enum MaskTuner {
+    /// - Parameters:
+    ///   - keep: units to keep at the end.
+    ///   - granularity: the kept count stays a multiple of this at every step boundary where the
+    ///     layer may stop (32 for MLP channels, 1 for KV groups).
+    public static func eliminate(_ system: UnitSystem, keep target: Int, granularity: Int = 1,
+                                 ridge: Double, stepFraction: Double, maskVarianceBound: Double) -> MaskTuningResult {
+        let n = system.n
+        var inverse = regularizedInverse(system.g, n: n, ridge: ridge)
+        var kept = Array(0..<n)
+        var masks = solve(inverse, n: n, c: system.c, kept: kept)
+        var removed: [(Int, Double)] = []
+        var stoppedEarly = false
+        let goal = max(0, min(target, n))
+
+        while kept.count > goal {
+            // Step to the next multiple of the granularity, at least stepFraction of what is left.
+            var step = max(1, Int(stepFraction * Double(kept.count)))
+            var next = max(goal, kept.count - step)
+            if granularity > 1 { next = max(goal, (next / granularity) * granularity) }
+            step = kept.count - next
+            if step <= 0 { break }
+
+            // Score once per step, then remove the cheapest one by one with exact downdates.
+            let scored = kept.enumerated().map { (pos, j) -> (Int, Double) in
+                let d = inverse[j * n + j]
+                return (j, d > 0 ? masks[pos] * masks[pos] / d : 0)
+            }.sorted { $0.1 < $1.1 }
+            let victims = scored.prefix(step)
+            var keptSet = Set(kept)
+            for (j, cost) in victims {
+                keptSet.remove(j)
+                let rest = keptSet.sorted().map(Int32.init)
+                inverse.withUnsafeMutableBufferPointer { a in
+                    rest.withUnsafeBufferPointer { r in
+                        lr_inverse_downdate_f64(a.baseAddress!, Int32(n), r.baseAddress!, Int32(r.count), Int32(j))
+                    }
+                }
+                removed.append((j, cost))
+            }
+            let previousKept = kept, previousMasks = masks
+            kept = keptSet.sorted()
+            masks = solve(inverse, n: n, c: system.c, kept: kept)
+            if variance(masks) > maskVarianceBound {
+                // Undo this step: the remaining units can no longer stand in for the removed ones.
+                kept = previousKept
+                masks = previousMasks
+                removed.removeLast(victims.count)
+                stoppedEarly = true
+                break
+            }
+        }
+        return MaskTuningResult(kept: kept, masks: masks, removed: removed, stoppedEarly: stoppedEarly)
+    }
+
+    /// (G + λI)⁻¹ with λ = ridge × mean diagonal; the ridge grows until the factorisation succeeds.
+    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double) -> [Double] {
+        var meanDiag = 0.0
+        for i in 0..<n { meanDiag += g[i * n + i] }
+        meanDiag = max(meanDiag / Double(max(n, 1)), 1e-12)
+        var lambda = ridge * meanDiag
+        var scratch = [Double](repeating: 0, count: n * n)
+        while true {
+            var a = g
+            for i in 0..<n { a[i * n + i] += lambda }
+            let rc = a.withUnsafeMutableBufferPointer { lr_cholesky_f64($0.baseAddress!, Int32(n)) }
+            if rc == 0 {
+                a.withUnsafeMutableBufferPointer { p in
+                    scratch.withUnsafeMutableBufferPointer { lr_cholesky_inverse_f64(p.baseAddress!, Int32(n), $0.baseAddress!) }
+                }
+                return a
+            }
+            lambda = max(lambda * 10, 1e-12)
+        }
+    }
+
+    /// m_S = (A⁻¹)_SS c_S, valid because the downdated inverse is the inverse of A_SS.
+    static func solve(_ inverse: [Double], n: Int, c: [Double], kept: [Int]) -> [Double] {
+        kept.map { i in
+            var s = 0.0
+            for j in kept { s += inverse[i * n + j] * c[j] }
+            return s
+        }
+    }
+
+    static func variance(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return 0 }
+        let m = v.reduce(0, +) / Double(v.count)
+        return v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)
+    }
+}

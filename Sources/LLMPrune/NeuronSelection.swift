@@ -1,0 +1,155 @@
+import LLMRuntime
+
+/// Which units of one sub-layer stay, with the masks (if any) to fold into its output projection.
+public struct UnitSelection: Sendable {
+    public var kept: [Int]
+    public var masks: [Float]?
+    public var stoppedEarly = false
+}
+
+/// Chooses KV groups and MLP channels for each method from what one layer did on the
+/// calibration tokens.
+struct NeuronSelector {
+    let settings: PruneSettings
+    let config: ModelConfig
+    let pool: ThreadPool
+
+    /// Keeps `keep` of the layer's KV groups. `heads` holds the attention heads' outputs (the
+    /// input of `wo`) for every calibration token.
+    func selectGroups(weights w: LayerWeights, shape s: LayerShape, heads: Activations, keep: Int) -> UnitSelection {
+        let groups = s.kvHeadCount, hd = config.headDim
+        let group = s.headCount / max(groups, 1)
+        let qDim = s.headCount * hd, dim = config.hiddenSize
+        guard keep < groups, let wo = w.wo else { return UnitSelection(kept: Array(0..<groups)) }
+        let woF = wo.dequantized()  // (dim, qDim)
+        func columns(_ u: Int) -> Range<Int> { (u * group * hd)..<((u + 1) * group * hd) }
+
+        switch settings.method {
+        case .comp:
+            // Z_u = wo[:, cols_u] · A[:, cols_u]ᵀ per token; G_uv = Σ_t Z_u·Z_v.
+            var z = [[Float]](repeating: [Float](repeating: 0, count: heads.rows * dim), count: groups)
+            for u in 0..<groups {
+                let cols = columns(u)
+                z[u].withUnsafeMutableBufferPointer { zu in
+                    pool.parallelFor(heads.rows) { r, _ in
+                        let a = heads.row(r)
+                        let out = zu.baseAddress! + r * dim
+                        for d in 0..<dim {
+                            var acc: Float = 0
+                            let wrow = woF.withUnsafeBufferPointer { $0.baseAddress! + d * qDim }
+                            for c in cols { acc += wrow[c] * a[c] }
+                            out[d] = acc
+                        }
+                    }
+                }
+            }
+            var g = [Double](repeating: 0, count: groups * groups)
+            for u in 0..<groups {
+                for v in u..<groups {
+                    var acc = 0.0
+                    for i in 0..<(heads.rows * dim) { acc += Double(z[u][i] * z[v][i]) }
+                    g[u * groups + v] = acc
+                    g[v * groups + u] = acc
+                }
+            }
+            let result = MaskTuner.eliminate(UnitSystem(gram: g, n: groups), keep: keep, granularity: 1,
+                                             ridge: settings.ridge, stepFraction: 0, maskVarianceBound: settings.maskVarianceBound)
+            return UnitSelection(kept: result.kept, masks: result.masks.map(Float.init), stoppedEarly: result.stoppedEarly)
+        case .magnitude, .wandaSP, .flap, .layers:
+            let stats = ColumnStatistics(heads, columns: qDim)
+            let wq = w.wq?.dequantized() ?? [], wk = w.wk?.dequantized() ?? [], wv = w.wv?.dequantized() ?? []
+            let scores: [Double] = (0..<groups).map { u in
+                var score = 0.0
+                for c in columns(u) {
+                    var abs = 0.0, sq = 0.0
+                    for d in 0..<dim { let x = Double(woF[d * qDim + c]); abs += x.magnitude; sq += x * x }
+                    switch settings.method {
+                    case .wandaSP: score += abs * stats.norm(c)
+                    case .flap: score += stats.variance(c) * sq
+                    default:
+                        score += sq
+                        for i in 0..<dim { let x = Double(wq[c * dim + i]); score += x * x }
+                    }
+                }
+                if settings.method == .magnitude || settings.method == .layers {
+                    for r in (u * hd)..<((u + 1) * hd) {
+                        for i in 0..<dim {
+                            let k = Double(wk[r * dim + i]), v = Double(wv[r * dim + i])
+                            score += k * k + v * v
+                        }
+                    }
+                }
+                return score
+            }
+            return UnitSelection(kept: topIndices(scores, keep))
+        }
+    }
+
+    /// Keeps `keep` MLP channels. `hidden` holds silu(gate)·up (the input of `down`) for every token.
+    func selectChannels(weights w: LayerWeights, shape s: LayerShape, hidden: Activations, keep: Int) -> UnitSelection {
+        let ff = s.feedForwardLength, dim = config.hiddenSize
+        guard keep < ff, let down = w.down else { return UnitSelection(kept: Array(0..<ff)) }
+        let downF = down.dequantized()  // (dim, ff)
+
+        switch settings.method {
+        case .comp:
+            // The system is ff x ff; beyond `maxSystemSize` channels it is solved in independent
+            // blocks (cross-block correlations ignored) so its memory stays within the budget.
+            let blockCount = (ff + settings.maxSystemSize - 1) / settings.maxSystemSize
+            var kept: [Int] = [], masks: [Float] = []
+            var stopped = false
+            let g = settings.channelGranularity
+            var keepLeft = keep
+            for b in 0..<blockCount {
+                let lo = b * ff / blockCount / g * g, hi = b == blockCount - 1 ? ff : (b + 1) * ff / blockCount / g * g
+                let n = hi - lo
+                let blockKeep = b == blockCount - 1 ? keepLeft : max(g, (keep * n / ff + g / 2) / g * g)
+                keepLeft -= blockKeep
+                let hth = GramMatrix.compute(hidden.pointer + lo, rows: hidden.rows, n: n, ld: hidden.width, pool: pool)
+                var sys = downF.withUnsafeBufferPointer { GramMatrix.compute($0.baseAddress! + lo, rows: dim, n: n, ld: ff, pool: pool) }
+                for i in 0..<(n * n) { sys[i] *= hth[i] }
+                let result = MaskTuner.eliminate(UnitSystem(gram: sys, n: n), keep: blockKeep, granularity: g,
+                                                 ridge: settings.ridge, stepFraction: settings.stepFraction,
+                                                 maskVarianceBound: settings.maskVarianceBound)
+                kept += result.kept.map { $0 + lo }
+                masks += result.masks.map(Float.init)
+                stopped = stopped || result.stoppedEarly
+            }
+            return UnitSelection(kept: kept, masks: masks, stoppedEarly: stopped)
+        case .magnitude, .wandaSP, .flap, .layers:
+            let stats = ColumnStatistics(hidden, columns: ff)
+            var gateF: [Float] = [], upF: [Float] = []
+            if settings.method == .magnitude || settings.method == .layers {
+                gateF = w.gate?.dequantized() ?? []
+                upF = w.up?.dequantized() ?? []
+            }
+            var abs = [Double](repeating: 0, count: ff), sq = [Double](repeating: 0, count: ff)
+            for d in 0..<dim {
+                for j in 0..<ff {
+                    let x = Double(downF[d * ff + j])
+                    abs[j] += x.magnitude
+                    sq[j] += x * x
+                }
+            }
+            let scores: [Double] = (0..<ff).map { j in
+                switch settings.method {
+                case .wandaSP: return abs[j] * stats.norm(j)
+                case .flap: return stats.variance(j) * sq[j]
+                default:
+                    var s = sq[j]
+                    for i in 0..<dim {
+                        let g = Double(gateF[j * dim + i]), u = Double(upF[j * dim + i])
+                        s += g * g + u * u
+                    }
+                    return s
+                }
+            }
+            return UnitSelection(kept: topIndices(scores, keep))
+        }
+    }
+
+    /// The `k` highest-scoring indices, ascending.
+    private func topIndices(_ scores: [Double], _ k: Int) -> [Int] {
+        Array(scores.indices.sorted { scores[$0] > scores[$1] }.prefix(k)).sorted()
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import GGUF
+import LLMRuntime
+
+/// What a pruning run removed, and the masks it tuned: enough to write the pruned model, or to
+/// apply the same pruning in place when a model is loaded (`--prune-plan`).
+public struct PrunePlan: Codable, Sendable {
+    public struct Source: Codable, Sendable {
+        public var path: String
+        public var fileSize: Int
+        public var blockCount: Int
+        public var parameters: Int
+    }
+
+    /// One kept block of the source.
+    public struct Layer: Codable, Sendable {
+        /// Index of the block in the source model.
+        public var source: Int
+        /// Kept KV heads (each with its query heads), ascending; nil keeps all.
+        public var keptKVHeads: [Int]?
+        /// Masks of the kept KV groups, folded into the output projection's columns.
+        public var groupMasks: [Float]?
+        /// Kept MLP channels, ascending; nil keeps all.
+        public var keptChannels: [Int]?
+        /// Masks of the kept channels, folded into the down projection's columns.
+        public var channelMasks: [Float]?
+        /// Importance of the block (1 − mean cos) measured in pass 1.
+        public var importance: Double?
+        public var stoppedEarly: Bool?
+    }
+
+    public var version = 1
+    public var method: PruneMethod
+    public var ratio: Double
+    public var source: Source
+    public var layerImportance: [Double]
+    public var droppedLayers: [Int]
+    public var layers: [Layer]
+    public var parametersAfter: Int
+    public var calibrationTokens: Int
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(self)
+        let tmp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+            throw GGUFError.cannotCreate(path: path, reason: "cannot write the plan")
+        }
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw GGUFError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    public static func read(from path: String) throws -> PrunePlan {
+        guard let data = FileManager.default.contents(atPath: path) else { throw GGUFError.fileNotFound(path: path) }
+        do {
+            return try JSONDecoder().decode(PrunePlan.self, from: data)
+        } catch {
+            throw PruneError.badPlan("\(path): not a prune plan written by llmrun (\(error))")
+        }
+    }
+
+    /// The pruned config: kept blocks with their new shapes.
+    public func apply(to config: ModelConfig) throws -> ModelConfig {
+        var out = config
+        out.layers = try layers.map { l in
+            guard l.source >= 0, l.source < config.blockCount else {
+                throw PruneError.badPlan("block \(l.source) does not exist in a \(config.blockCount)-block model")
+            }
+            return try l.shape(from: config.layers[l.source], config: config)
+        }
+        return out
+    }
+
+    /// Applies the plan to a loaded model (config and weights), in memory.
+    public func apply(config: inout ModelConfig, weights: inout ModelWeights) throws {
+        guard source.blockCount == config.blockCount else {
+            throw PruneError.badPlan("made for a model with \(source.blockCount) blocks, this one has \(config.blockCount)")
+        }
+        let newConfig = try apply(to: config)
+        weights.layers = try layers.map { l in
+            try l.apply(to: weights.layers[l.source], shape: config.layers[l.source], config: config)
+        }
+        config = newConfig
+    }
+}
+
+extension PrunePlan.Layer {
+    func shape(from s: LayerShape, config: ModelConfig) throws -> LayerShape {
+        let group = s.kvHeadCount > 0 ? s.headCount / s.kvHeadCount : 0
+        let kv = keptKVHeads?.count ?? s.kvHeadCount
+        let ff = keptChannels?.count ?? s.feedForwardLength
+        if let k = keptKVHeads, let bad = k.first(where: { $0 < 0 || $0 >= s.kvHeadCount }) {
+            throw PruneError.badPlan("block \(source): KV head \(bad) does not exist (it has \(s.kvHeadCount))")
+        }
+        if let k = keptChannels, let bad = k.first(where: { $0 < 0 || $0 >= s.feedForwardLength }) {
+            throw PruneError.badPlan("block \(source): channel \(bad) does not exist (it has \(s.feedForwardLength))")
+        }
+        if let m = groupMasks, m.count != kv { throw PruneError.badPlan("block \(source): \(m.count) group masks for \(kv) groups") }
+        if let m = channelMasks, m.count != ff { throw PruneError.badPlan("block \(source): \(m.count) channel masks for \(ff) channels") }
+        return LayerShape(headCount: kv * group, kvHeadCount: kv, feedForwardLength: ff)
+    }
+
+    /// The block's weights with this plan's rows and columns kept and masks folded in.
+    public func apply(to w: LayerWeights, shape s: LayerShape, config: ModelConfig, outputType: GGMLType = .q8_0) throws -> LayerWeights {
+        var out = w
+        let hd = config.headDim
+        if let kvKept = keptKVHeads, kvKept.count != s.kvHeadCount {
+            let group = s.headCount / s.kvHeadCount
+            let qHeads = kvKept.flatMap { u in (u * group)..<((u + 1) * group) }
+            let qRows = qHeads.flatMap { h in (h * hd)..<((h + 1) * hd) }
+            let kvRows = kvKept.flatMap { u in (u * hd)..<((u + 1) * hd) }
+            let columnScales = groupMasks.map { m in kvKept.indices.flatMap { i in repeatElement(m[i], count: group * hd) } }
+            out.wq = w.wq?.selectingRows(qRows)
+            out.wk = w.wk?.selectingRows(kvRows)
+            out.wv = w.wv?.selectingRows(kvRows)
+            out.wo = w.wo?.selectingColumns(qRows, scales: columnScales, as: outputType)
+            out.bq = w.bq.map { b in qRows.map { b[$0] } }
+            out.bk = w.bk.map { b in kvRows.map { b[$0] } }
+            out.bv = w.bv.map { b in kvRows.map { b[$0] } }
+        } else if let m = groupMasks, m.contains(where: { $0 != 1 }), let wo = w.wo {
+            let group = s.kvHeadCount > 0 ? s.headCount / s.kvHeadCount : 0
+            let scales = m.flatMap { repeatElement($0, count: group * hd) }
+            out.wo = wo.selectingColumns(Array(0..<wo.columns), scales: scales, as: outputType)
+        }
+        if let kept = keptChannels, kept.count != s.feedForwardLength || channelMasks?.contains(where: { $0 != 1 }) == true {
+            if kept.count % 32 != 0 {
+                throw PruneError.badPlan("block \(source): \(kept.count) MLP channels kept; rows must hold a multiple of 32")
+            }
+            out.gate = w.gate?.selectingRows(kept)
+            out.up = w.up?.selectingRows(kept)
+            out.down = w.down?.selectingColumns(kept, scales: channelMasks, as: outputType)
+        }
+        return out
+    }
+}

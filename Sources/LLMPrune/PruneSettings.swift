@@ -1,0 +1,44 @@
+import GGUF
+
+/// Which importance metric and compensation decide what is removed.
+public enum PruneMethod: String, Sendable, CaseIterable, Codable {
+    /// COMP: layers by importance, then neurons by least-squares cost with mask tuning.
+    case comp
+    /// ShortGPT: whole layers only, by importance.
+    case layers
+    /// Channels and KV groups with the smallest weight norms.
+    case magnitude
+    /// Wanda-SP: Σ|W|·‖x‖ per channel.
+    case wandaSP = "wanda-sp"
+    /// FLAP: fluctuation of each channel's input times its weight norm; removed channels'
+    /// mean output is compensated by rescaling the kept ones (no bias tensor is added).
+    case flap
+}
+
+/// Everything that decides a pruning run.
+public struct PruneSettings: Sendable {
+    public var method: PruneMethod = .comp
+    /// Fraction of all parameters to remove.
+    public var ratio: Double = 0.2
+    /// Share of the removed parameters taken as whole layers (the rest as neurons).
+    public var layerShare: Double = 0.5
+    /// Share of the neuron part taken from attention (KV groups) rather than MLP channels.
+    public var attentionShare: Double = 0.0
+    /// Calibration sequences and their length.
+    public var calibrationSamples = 32
+    public var sequenceLength = 128
+    /// Output tensor format for pruned layers (`nil`: the source's, where it can be written).
+    public var outputType: GGMLType? = .q8_0
+    /// Ridge added to the least-squares systems, relative to the mean of their diagonal.
+    public var ridge = 1e-3
+    /// Units removed per elimination step, as a fraction of those still kept.
+    public var stepFraction = 0.05
+    /// A layer stops pruning early when the variance of its masks exceeds this.
+    public var maskVarianceBound = 0.25
+    /// MLP widths are kept at multiples of this (Q8_0/Q4 rows hold 32 values).
+    public var channelGranularity = 32
+    /// Largest least-squares system solved at once (its memory is about 4·n² doubles).
+    public var maxSystemSize = 2048
+
+    public init() {}
+}

@@ -1,0 +1,150 @@
+import GGUF
+import LLMRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the pruned model as a standard GGUF. Layer tensors are produced one block at a time
+/// and spilled to an unnamed temporary file beside the output (their shapes are only known once
+/// every block is pruned, and the header, which lists them, comes first); the final file is then
+/// streamed out by `GGUFWriter` (hidden until complete, then renamed into place).
+final class PrunedModelWriter {
+    private let source: GGUFFile
+    private let outputPath: String
+    private let outputType: GGMLType?
+    private var spillFD: Int32 = -1
+    private var spillSize = 0
+    private var layerTensors: [(descriptor: GGUFTensorDescriptor, offset: Int)] = []
+
+    init(source: GGUFFile, outputPath: String, outputType: GGMLType?) throws {
+        self.source = source
+        self.outputPath = outputPath
+        self.outputType = outputType
+        let dir = outputPath.contains("/") ? String(outputPath[..<outputPath.lastIndex(of: "/")!]) : "."
+        // O_TMPFILE: the spill has no name, so nothing is left behind whatever happens.
+        spillFD = open(dir.isEmpty ? "/" : dir, 0o20000000 | O_DIRECTORY | O_RDWR | O_CLOEXEC, 0o600)
+        if spillFD < 0 {
+            var template = Array("\(dir)/.llmrun-spill-XXXXXX".utf8CString)
+            spillFD = mkstemp(&template)
+            if spillFD >= 0 { unlink(String(cString: template)) }
+        }
+        guard spillFD >= 0 else {
+            throw GGUFError.cannotCreate(path: outputPath, reason: "cannot create a temporary file in '\(dir)': \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { if spillFD >= 0 { close(spillFD) } }
+
+    /// The format a matrix is written in.
+    private func targetType(for m: WeightMatrix) -> GGMLType {
+        guard let t = outputType else { return m.type }
+        return t
+    }
+
+    /// Appends block `index` of the output, as produced.
+    func append(layer w: LayerWeights, index: Int) throws {
+        let p = "blk.\(index)."
+        try appendVector(p + "attn_norm.weight", w.attentionNorm)
+        if let m = w.wq { try appendMatrix(p + "attn_q.weight", m) }
+        if let m = w.wk { try appendMatrix(p + "attn_k.weight", m) }
+        if let m = w.wv { try appendMatrix(p + "attn_v.weight", m) }
+        if let b = w.bq { try appendVector(p + "attn_q.bias", b) }
+        if let b = w.bk { try appendVector(p + "attn_k.bias", b) }
+        if let b = w.bv { try appendVector(p + "attn_v.bias", b) }
+        if let m = w.wo { try appendMatrix(p + "attn_output.weight", m) }
+        try appendVector(p + "ffn_norm.weight", w.ffnNorm)
+        if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m) }
+        if let m = w.up { try appendMatrix(p + "ffn_up.weight", m) }
+        if let m = w.down { try appendMatrix(p + "ffn_down.weight", m) }
+    }
+
+    private func appendVector(_ name: String, _ v: [Float]) throws {
+        let bytes = v.withUnsafeBytes { Array($0) }
+        try spill(GGUFTensorDescriptor(name: name, shape: [v.count], type: .f32), bytes: bytes)
+    }
+
+    private func appendMatrix(_ name: String, _ m: WeightMatrix) throws {
+        let type = targetType(for: m)
+        let descriptor = GGUFTensorDescriptor(name: name, shape: [m.columns, m.rows], type: type)
+        if type == m.type {
+            try spill(descriptor, bytes: Array(m.bytes))
+            return
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(type.byteCount(forElements: m.rows * m.columns) ?? 0)
+        var row = [Float](repeating: 0, count: m.columns)
+        for r in 0..<m.rows {
+            row.withUnsafeMutableBufferPointer { m.dequantizeRow(r, into: $0.baseAddress!) }
+            guard let q = row.withUnsafeBufferPointer({ TensorConversion.quantize($0.baseAddress!, count: m.columns, to: type) }) else {
+                throw PruneError.badPlan("cannot write tensors as \(type)")
+            }
+            out += q
+        }
+        try spill(descriptor, bytes: out)
+    }
+
+    private func spill(_ d: GGUFTensorDescriptor, bytes: [UInt8]) throws {
+        var done = 0
+        try bytes.withUnsafeBytes { raw in
+            while done < raw.count {
+                let n = pwrite(spillFD, raw.baseAddress! + done, raw.count - done, off_t(spillSize + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw GGUFError.cannotCreate(path: outputPath, reason: "writing the temporary file: \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
+        }
+        layerTensors.append((d, spillSize))
+        spillSize += bytes.count
+    }
+
+    /// Writes the final file: source metadata with the new shapes, the embedding, the pruned
+    /// blocks, the output norm and classifier.
+    func finish(config: ModelConfig, extraMetadata: [(key: String, value: GGUFValue)]) throws {
+        let arch = config.architecture
+        let replaced: Set<String> = ["\(arch).block_count", "\(arch).feed_forward_length", "\(arch).attention.head_count",
+                                     "\(arch).attention.head_count_kv", "\(arch).attention.key_length",
+                                     "\(arch).attention.value_length", "\(arch).rope.dimension_count", "general.file_type"]
+        var metadata = source.metadata.filter { !replaced.contains($0.key) && !$0.key.hasPrefix("llmrun.") }
+        func perLayer(_ f: (LayerShape) -> Int) -> GGUFValue { .array(.int32, config.layers.map { .int32(Int32(f($0))) }) }
+        // Explicit head sizes: with per-layer head counts, llama.cpp cannot derive them from
+        // embedding_length / head_count.
+        metadata += [
+            ("\(arch).block_count", .uint32(UInt32(config.blockCount))),
+            ("\(arch).feed_forward_length", perLayer(\.feedForwardLength)),
+            ("\(arch).attention.head_count", perLayer(\.headCount)),
+            ("\(arch).attention.head_count_kv", perLayer(\.kvHeadCount)),
+            ("\(arch).attention.key_length", .uint32(UInt32(config.headDim))),
+            ("\(arch).attention.value_length", .uint32(UInt32(config.headDim))),
+            ("\(arch).rope.dimension_count", .uint32(UInt32(config.ropeDimensions))),
+        ]
+        if let t = outputType, let fileType = PrunedModelWriter.fileType[t] { metadata.append(("general.file_type", .uint32(fileType))) }
+        metadata += extraMetadata
+
+        let passthroughHead = ["token_embd.weight"].compactMap { source.tensor(named: $0) }
+        let passthroughTail = ["output_norm.weight", "output.weight"].compactMap { source.tensor(named: $0) }
+        func descriptor(_ t: GGUFTensorInfo) -> GGUFTensorDescriptor { GGUFTensorDescriptor(name: t.name, shape: t.shape, type: t.type) }
+        let descriptors = passthroughHead.map(descriptor) + layerTensors.map(\.descriptor) + passthroughTail.map(descriptor)
+        let writer = try GGUFWriter(path: outputPath, metadata: metadata, tensors: descriptors)
+        do {
+            for t in passthroughHead { try writer.writeTensor(named: t.name, bytes: source.data(for: t)) }
+            if spillSize > 0 {
+                let spill = try MappedFile(path: "/proc/self/fd/\(spillFD)")
+                for (d, offset) in layerTensors {
+                    let n = d.byteCount!
+                    try writer.writeTensor(named: d.name, bytes: UnsafeRawBufferPointer(rebasing: spill.bytes[offset..<(offset + n)]))
+                    spill.release(offset: offset, count: n)
+                }
+            }
+            for t in passthroughTail { try writer.writeTensor(named: t.name, bytes: source.data(for: t)) }
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// llama.cpp's `general.file_type` for a uniform output format.
+    static let fileType: [GGMLType: UInt32] = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7]
+}

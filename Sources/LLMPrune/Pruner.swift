@@ -1,0 +1,258 @@
+import GGUF
+import LLMRuntime
+import Tokenizers
+
+/// Where a pruning run is, for progress displays.
+public struct PruneProgress: Sendable {
+    public var phase: String
+    public var layer: Int
+    public var layers: Int
+    public var elapsed: Double
+    public var residentBytes: Int
+}
+
+/// What a pruning run did.
+public struct PruneReport: Codable, Sendable {
+    public var method: String
+    public var ratioTarget: Double
+    public var ratioAchieved: Double
+    public var parametersBefore: Int
+    public var parametersAfter: Int
+    public var parametersBeforeWithoutEmbedding: Int
+    public var parametersAfterWithoutEmbedding: Int
+    public var blocksBefore: Int
+    public var blocksAfter: Int
+    public var droppedLayers: [Int]
+    public var layersStoppedEarly: [Int]
+    public var outputPath: String?
+    public var outputBytes: Int?
+    public var calibrationTokens: Int
+    public var seconds: Double
+    public var peakResidentBytes: Int
+}
+
+/// COMP and its baselines, run layer by layer on a memory-mapped source model.
+///
+/// Pass 1 runs the dense model over the calibration tokens one block at a time and scores each
+/// block's importance. Pass 2 walks the kept blocks again, feeding the *pruned* model's
+/// activations forward, chooses KV groups and MLP channels per block, tunes their masks against
+/// the dense block's output on the same input, folds them in, and appends the finished block to
+/// the output. Only one block's weights and the calibration activations are resident at a time.
+public final class Pruner {
+    public let source: GGUFFile
+    public let config: ModelConfig
+    public let settings: PruneSettings
+    public let pool: ThreadPool
+    let tokenizer: any Tokenizer
+    let counter: ParameterCount
+
+    public init(sourcePath: String, settings: PruneSettings, threads: Int) throws {
+        source = try GGUFFile(path: sourcePath)
+        config = try ModelConfig(file: source)
+        guard ModelConfig.runnableArchitectures.contains(config.architecture) else {
+            throw ModelError.unsupported(path: sourcePath, detail: "architecture '\(config.architecture)' cannot be pruned yet (supported: \(ModelConfig.runnableArchitectures.sorted().joined(separator: ", ")))")
+        }
+        self.settings = settings
+        pool = ThreadPool(threadCount: threads)
+        tokenizer = try TokenizerLoader.load(from: source)
+        counter = ParameterCount(config: config)
+    }
+
+    public var totalParameters: Int { source.tensors.reduce(0) { $0 + $1.elementCount } }
+    public var embeddingParameters: Int { source.tensor(named: "token_embd.weight")?.elementCount ?? 0 }
+
+    /// Tokenizes calibration text into N sequences of T tokens.
+    public func calibration(text: String) throws -> CalibrationSet {
+        try CalibrationSet.make(text: text, tokenizer: tokenizer, count: settings.calibrationSamples,
+                                length: settings.sequenceLength)
+    }
+
+    public func run(calibration: CalibrationSet, outputPath: String?, planPath: String?,
+                    progress: (PruneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> PruneReport {
+        let started = Clock.now()
+        let runner = LayerRunner(config: config, pool: pool, calibration: calibration)
+        let embedding = try EmbeddingTable(file: source, config: config)
+        let blocks = config.blockCount
+        func report(_ phase: String, _ layer: Int) {
+            progress(PruneProgress(phase: phase, layer: layer, layers: blocks, elapsed: Clock.now() - started,
+                                   residentBytes: ProcessMemory.residentBytes))
+        }
+        func checkStop(_ phase: String, _ layer: Int) throws {
+            if shouldStop() {
+                throw PruneError.interrupted("stopped during \(phase) at block \(layer + 1) of \(blocks); nothing was written")
+            }
+        }
+        func release(_ l: Int) {
+            for t in source.tensors where t.name.hasPrefix("blk.\(l).") { source.releasePages(of: t) }
+        }
+
+        // Targets
+        let target = Int(settings.ratio * Double(totalParameters))
+        let layerParams = config.layers.map { counter.layer($0) }
+        let meanLayer = Double(layerParams.reduce(0, +)) / Double(max(blocks, 1))
+        var layerShare: Double
+        switch settings.method {
+        case .comp: layerShare = settings.layerShare
+        case .layers: layerShare = 1
+        case .magnitude, .wandaSP, .flap: layerShare = 0
+        }
+        let dropCount = min(max(0, blocks - 2), Int((Double(target) * layerShare / meanLayer).rounded()))
+
+        // Pass 1: block importance on the dense model.
+        var importance = [Double](repeating: 0, count: blocks)
+        if dropCount > 0 {
+            let x = runner.embed(embedding)
+            for l in 0..<blocks {
+                try checkStop("pass 1 (block importance)", l)
+                report("pass 1: block importance", l)
+                let w = try LayerWeights(file: source, config: config, layer: l)
+                let before = x.copy()
+                runner.apply(.attention, weights: w, shape: config.layers[l], to: x)
+                runner.apply(.feedForward, weights: w, shape: config.layers[l], to: x)
+                importance[l] = 1 - LayerImportance.meanCosine(before, x)
+                release(l)
+            }
+        }
+        let dropped = LayerImportance.layersToDrop(scores: importance, count: dropCount)
+        let droppedSet = Set(dropped)
+        let kept = (0..<blocks).filter { !droppedSet.contains($0) }
+
+        // Neuron targets for the kept blocks.
+        let removedByLayers = dropped.reduce(0) { $0 + layerParams[$1] }
+        let neuronTarget = max(0, target - removedByLayers)
+        let attentionTarget = settings.method == .layers ? 0 : Int(Double(neuronTarget) * settings.attentionShare)
+        let mlpTarget = settings.method == .layers ? 0 : neuronTarget - attentionTarget
+        let channelKeep = mlpKeepCounts(kept: kept, removeParameters: mlpTarget)
+        let groupKeep = groupKeepCounts(kept: kept, removeParameters: attentionTarget, importance: importance)
+
+        // Pass 2: neurons and masks, on the pruned model's activations.
+        let writer = try outputPath.map { try PrunedModelWriter(source: source, outputPath: $0, outputType: settings.outputType) }
+        let selector = NeuronSelector(settings: settings, config: config, pool: pool)
+        var planLayers: [PrunePlan.Layer] = []
+        var newShapes: [LayerShape] = []
+        var stoppedEarly: [Int] = []
+        let x = runner.embed(embedding)
+        let rows = calibration.tokenCount
+        let writeType = settings.outputType ?? .q8_0
+        for (i, l) in kept.enumerated() {
+            try checkStop("pass 2 (neurons and masks)", l)
+            report("pass 2: neurons and masks", l)
+            let dense = try LayerWeights(file: source, config: config, layer: l)
+            let shape = config.layers[l]
+            var plan = PrunePlan.Layer(source: l, importance: dropCount > 0 ? importance[l] : nil)
+
+            // Attention: KV groups.
+            var w = dense
+            var s = shape
+            if let keepGroups = groupKeep[l], keepGroups < shape.kvHeadCount {
+                let heads = Activations(rows: rows, width: shape.headCount * config.headDim)
+                runner.run(.attention, weights: dense, shape: shape, input: x) { state, first in
+                    heads.row(first).update(from: state.att, count: runner.sequenceLength * heads.width)
+                }
+                let sel = selector.selectGroups(weights: dense, shape: shape, heads: heads, keep: keepGroups)
+                plan.keptKVHeads = sel.kept
+                plan.groupMasks = sel.masks
+                if sel.stoppedEarly { stoppedEarly.append(l) }
+            }
+            if plan.keptKVHeads != nil {
+                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
+                s = try plan.shape(from: shape, config: config)
+            }
+            runner.apply(.attention, weights: w, shape: s, to: x)
+
+            // MLP: channels, on the input the pruned attention produced.
+            let keepChannels = channelKeep[i]
+            if keepChannels < shape.feedForwardLength {
+                let hidden = Activations(rows: rows, width: shape.feedForwardLength)
+                runner.run(.feedForward, weights: dense, shape: shape, input: x) { state, first in
+                    hidden.row(first).update(from: state.hb, count: runner.sequenceLength * hidden.width)
+                }
+                let sel = selector.selectChannels(weights: dense, shape: shape, hidden: hidden, keep: keepChannels)
+                if sel.kept.count < shape.feedForwardLength || sel.masks != nil {
+                    plan.keptChannels = sel.kept
+                    plan.channelMasks = sel.masks
+                }
+                if sel.stoppedEarly { stoppedEarly.append(l) }
+                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
+                s = try plan.shape(from: shape, config: config)
+            }
+            runner.apply(.feedForward, weights: w, shape: s, to: x)
+
+            try writer?.append(layer: w, index: i)
+            planLayers.append(plan)
+            newShapes.append(s)
+            release(l)
+        }
+
+        var newConfig = config
+        newConfig.layers = newShapes
+        let after = totalParameters - layerParams.reduce(0, +) + newShapes.reduce(0) { $0 + counter.layer($1) }
+        let plan = PrunePlan(method: settings.method, ratio: settings.ratio,
+                             source: .init(path: source.path, fileSize: source.fileSize, blockCount: blocks, parameters: totalParameters),
+                             layerImportance: importance, droppedLayers: dropped, layers: planLayers,
+                             parametersAfter: after, calibrationTokens: calibration.tokenCount)
+        var outputBytes: Int?
+        if let writer, let outputPath {
+            try checkStop("writing", blocks - 1)
+            report("writing", blocks - 1)
+            try writer.finish(config: newConfig, extraMetadata: [
+                ("llmrun.prune.method", .string(settings.method.rawValue)),
+                ("llmrun.prune.ratio", .float32(Float(settings.ratio))),
+                ("llmrun.prune.source_block_count", .uint32(UInt32(blocks))),
+            ])
+            outputBytes = (try? GGUFFile(path: outputPath))?.fileSize
+        }
+        if let planPath { try plan.write(to: planPath) }
+        return PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
+                           ratioAchieved: 1 - Double(after) / Double(totalParameters),
+                           parametersBefore: totalParameters, parametersAfter: after,
+                           parametersBeforeWithoutEmbedding: totalParameters - embeddingParameters,
+                           parametersAfterWithoutEmbedding: after - embeddingParameters,
+                           blocksBefore: blocks, blocksAfter: kept.count, droppedLayers: dropped,
+                           layersStoppedEarly: stoppedEarly, outputPath: outputPath, outputBytes: outputBytes,
+                           calibrationTokens: calibration.tokenCount, seconds: Clock.now() - started,
+                           peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    /// MLP channels each kept block keeps: the removal spread evenly, in whole multiples of the
+    /// row granularity, never below one granule.
+    func mlpKeepCounts(kept: [Int], removeParameters: Int) -> [Int] {
+        let g = settings.channelGranularity
+        let totalChannels = removeParameters / counter.mlpChannel
+        var remaining = (totalChannels + g / 2) / g  // granules to remove
+        var keep = kept.map { config.layers[$0].feedForwardLength }
+        // Round-robin one granule at a time keeps the spread even.
+        var progressed = true
+        while remaining > 0 && progressed {
+            progressed = false
+            for i in keep.indices where remaining > 0 && keep[i] - g >= g {
+                keep[i] -= g
+                remaining -= 1
+                progressed = true
+            }
+        }
+        return keep
+    }
+
+    /// KV groups each kept block keeps (nil: untouched), removing groups from the least
+    /// important blocks first, at most one per block per round, never the last group.
+    func groupKeepCounts(kept: [Int], removeParameters: Int, importance: [Double]) -> [Int: Int] {
+        guard removeParameters > 0 else { return [:] }
+        var keep: [Int: Int] = [:]
+        for l in kept { keep[l] = config.layers[l].kvHeadCount }
+        let order = kept.sorted { importance[$0] < importance[$1] }
+        var remaining = removeParameters
+        var progressed = true
+        while remaining > 0 && progressed {
+            progressed = false
+            for l in order where remaining > 0 {
+                let s = config.layers[l]
+                guard let k = keep[l], k > 1 else { continue }
+                keep[l] = k - 1
+                remaining -= counter.attentionGroup(queryHeadsPerGroup: s.headCount / max(s.kvHeadCount, 1))
+                progressed = true
+            }
+        }
+        return keep
+    }
+}

@@ -1,0 +1,29 @@
+import GGUF
+
+/// Builds the tokenizer a GGUF model file describes.
+public enum TokenizerLoader {
+    /// - Parameters:
+    ///   - file: the model (or vocabulary-only) GGUF file.
+    ///   - sentencePieceModel: for SentencePiece vocabularies, a `tokenizer.model` file to load
+    ///     instead of building the model from the GGUF vocabulary.
+    public static func load(from file: GGUFFile, sentencePieceModel: String? = nil) throws -> any Tokenizer {
+        guard let model = file["tokenizer.ggml.model"]?.stringValue else {
+            throw TokenizerError.missingKey(path: file.path, key: "tokenizer.ggml.model")
+        }
+        switch model {
+        case "gpt2":
+            return try ByteLevelBPETokenizer(file: file)
+        case "llama":
+            return try SentencePieceTokenizer(file: file, sentencePieceModel: sentencePieceModel)
+        default:
+            throw TokenizerError.unsupportedModel(path: file.path, model: model)
+        }
+    }
+
+    /// Opens `path` and loads its tokenizer.
+    public static func load(path: String, sentencePieceModel: String? = nil) throws -> any Tokenizer {
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch { throw TokenizerError.gguf(error) }
+        return try load(from: file, sentencePieceModel: sentencePieceModel)
+    }
+}

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import LLMPrune
+import LLMRuntime
+
+extension PruneMethod: ExpressibleByArgument {}
+
+/// "2GB", "1.5GiB", "512MB".
+extension ByteSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Shrink a model by structured pruning (no fine-tuning), on this machine.",
+        discussion: """
+        Give a target as --ratio (fraction of all parameters to remove) or --budget (memory the \
+        pruned model may take when run at -c, e.g. 2GB or 1.5GiB: llmrun works out the ratio and \
+        output format, and keeps its own memory under the budget too).
+
+        COMP (default): drops the least important whole layers (1 − cos(input, output) on \
+        calibration text), then removes MLP channels and attention KV groups whose loss the \
+        others can best make up for (least squares on the layer's output), re-tuning the kept \
+        ones' scales; the scales are folded into the weights. The output is a standard GGUF \
+        (llama.cpp loads it). Baselines for comparison: --method layers | magnitude | wanda-sp | flap.
+
+          llmrun prune -m model.gguf --ratio 0.2 -o small.gguf
+          llmrun prune -m model.gguf --budget 1GB -c 2048 -o fits.gguf
+          llmrun prune -m model.gguf --ratio 0.3 --plan-out plan.json -o small.gguf
+          llmrun chat -m model.gguf --prune-plan plan.json     apply a plan at load instead
+
+        Exit 75 (before any work) when the budget cannot be met; exit 0 with a note when the \
+        model fits already. Interrupting leaves nothing at the output path.
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output GGUF (default: next to the source, named after the method and ratio).")
+    var output: String?
+    @Option(help: "Fraction of all parameters to remove, 0 < R < 0.9.")
+    var ratio: Double?
+    @Option(help: "Memory the pruned model may use at -c (e.g. 2GB, 512MiB).")
+    var budget: ByteSize?
+    @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length the budget is planned for.")
+    var context: Int = 2048
+    @Option(help: "comp | layers | magnitude | wanda-sp | flap.")
+    var method: PruneMethod = .comp
+    @Option(help: "Calibration text, one document per line (default: the bundled C4 sample).")
+    var calib: String?
+    @Option(name: .customLong("calib-samples"), help: "Calibration sequences.")
+    var calibSamples: Int = PruneSettings().calibrationSamples
+    @Option(name: .customLong("seq-len"), help: "Tokens per calibration sequence.")
+    var seqLen: Int = PruneSettings().sequenceLength
+    @Option(name: .customLong("out-type"), help: "Format of pruned layers: q8_0, q4_0, q4_1, f16, or source.")
+    var outType: String = "q8_0"
+    @Option(name: .customLong("layer-share"), help: "COMP: share of the target removed as whole layers.")
+    var layerShare: Double = PruneSettings().layerShare
+    @Option(name: .customLong("attention-share"), help: "Share of the neuron part taken from attention KV groups.")
+    var attentionShare: Double = PruneSettings().attentionShare
+    @Option(name: .customLong("plan-out"), help: "Also write a JSON plan (what was removed, masks) to this file.")
+    var planOut: String?
+    @Flag(name: .customLong("dry-run"), help: "Plan only: print the target and estimates, prune nothing.")
+    var dryRun = false
+    @Flag(help: "Print the final report as JSON.")
+    var json = false
+
+    func validate() throws {
+        if (ratio == nil) == (budget == nil) { throw ValidationError("give one target: --ratio R or --budget SIZE") }
+        if let ratio, !(ratio > 0 && ratio < 0.9) { throw ValidationError("--ratio must be between 0 and 0.9") }
+        if calibSamples < 1 || seqLen < 8 { throw ValidationError("--calib-samples must be >= 1 and --seq-len >= 8") }
+        if !(0...1).contains(layerShare) || !(0...1).contains(attentionShare) {
+            throw ValidationError("--layer-share and --attention-share are fractions between 0 and 1")
+        }
+        if outType != "source" && !["q8_0", "q4_0", "q4_1", "f16"].contains(outType.lowercased()) {
+            throw ValidationError("--out-type must be q8_0, q4_0, q4_1, f16 or source")
+        }
+        if context < 1 { throw ValidationError("-c must be positive") }
+    }
+
+    func run() throws {
+        let source = try modelOptions.resolvedPath()
+        var settings = PruneSettings()
+        settings.method = method
+        settings.calibrationSamples = calibSamples
+        settings.sequenceLength = seqLen
+        settings.layerShare = layerShare
+        settings.attentionShare = attentionShare
+        let explicitType: GGMLType? = outType == "source" ? nil : GGMLType(name: outType)
+        settings.outputType = explicitType
+
+        let pruner = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
+        if let budget {
+            let plan = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget.bytes, context: context,
+                                              requestedType: outType == "q8_0" ? nil : explicitType, settings: settings)
+            Terminal.status("budget: \(plan.explanation)")
+            Terminal.status("budget: pruning process expected to peak near \(ByteSize(bytes: plan.estimatedProcessBytes)) (\(plan.calibrationSamples) calibration sequences)")
+            if plan.noPruningNeeded {
+                if json { try printJSON(plan) }
+                return
+            }
+            settings.ratio = plan.ratio
+            settings.outputType = GGMLType(name: plan.outputType)
+            settings.calibrationSamples = plan.calibrationSamples
+            settings.maxSystemSize = plan.maxSystemSize
+            if dryRun { if json { try printJSON(plan) }; return }
+        } else if let ratio {
+            settings.ratio = ratio
+            if dryRun {
+                Terminal.status("would remove \(Int(ratio * Double(pruner.totalParameters)).formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
+                return
+            }
+        }
+        let out = output ?? defaultOutput(source: source, ratio: settings.ratio)
+        if FileManager.default.fileExists(atPath: out), (try? FileManager.default.attributesOfItem(atPath: out)[.type] as? FileAttributeType) == .typeDirectory {
+            throw CLIError(description: "\(out) is a directory", exitCode: ExitCode.cannotCreate)
+        }
+        if URL(fileURLWithPath: out).standardized.path == URL(fileURLWithPath: source).standardized.path {
+            throw CLIError.usage("the output would overwrite the source model; choose another -o")
+        }
+
+        // The pruner reads settings at construction; rebuild it with the final ones.
+        let final = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
+        let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
+        let calibration = try final.calibration(text: text)
+        Terminal.status("pruning \(source) with \(method.rawValue): remove \(String(format: "%.1f", settings.ratio * 100))% of \(final.totalParameters.formatted()) parameters; calibration \(calibration.count) x \(calibration.length) tokens")
+
+        Terminal.catchInterrupts()
+        var bar = ProgressBar(label: "prune", total: 2 * final.config.blockCount + 1)
+        var lastPhase = ""
+        let report: PruneReport
+        do {
+            report = try final.run(calibration: calibration, outputPath: out, planPath: planOut, progress: { p in
+                let step = (p.phase.hasPrefix("pass 1") ? 0 : p.phase.hasPrefix("pass 2") ? final.config.blockCount : 2 * final.config.blockCount) + p.layer
+                bar.update(step, detail: String(format: "%@ · block %d/%d · %.0f s · RSS %@", p.phase, p.layer + 1, p.layers,
+                                                p.elapsed, ByteSize(bytes: p.residentBytes).description))
+                if !Terminal.stderrIsTTY && p.phase != lastPhase {
+                    Terminal.status("prune: \(p.phase)")
+                    lastPhase = p.phase
+                }
+            }, shouldStop: { Terminal.interrupted })
+        } catch let error as PruneError {
+            bar.finish()
+            if case .interrupted = error { throw CLIError(description: "\(error)", exitCode: ExitCode.interrupted) }
+            throw error
+        }
+        bar.finish()
+        if json {
+            try printJSON(report)
+        } else {
+            print(Prune.describe(report))
+        }
+    }
+
+    private func defaultOutput(source: String, ratio: Double) -> String {
+        let url = URL(fileURLWithPath: source)
+        let stem = url.deletingPathExtension().lastPathComponent
+        return url.deletingLastPathComponent().appendingPathComponent("\(stem).\(method.rawValue)-\(Int((ratio * 100).rounded())).gguf").path
+    }
+
+    private func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func describe(_ r: PruneReport) -> String {
+        var lines = [
+            "method             \(r.method)",
+            "parameters         \(r.parametersBefore.formatted()) → \(r.parametersAfter.formatted()) (−\(String(format: "%.1f", r.ratioAchieved * 100))%; without the embedding \(r.parametersBeforeWithoutEmbedding.formatted()) → \(r.parametersAfterWithoutEmbedding.formatted()))",
+            "blocks             \(r.blocksBefore) → \(r.blocksAfter)" + (r.droppedLayers.isEmpty ? "" : " (dropped \(r.droppedLayers.map(String.init).joined(separator: ", ")))"),
+        ]
+        if let path = r.outputPath, let bytes = r.outputBytes { lines.append("output             \(path) (\(formatBytes(bytes)))") }
+        if !r.layersStoppedEarly.isEmpty {
+            lines.append("stopped early      blocks \(r.layersStoppedEarly.map(String.init).joined(separator: ", ")) (mask variance bound)")
+        }
+        lines.append(String(format: "time               %.1f s, peak RSS %@, %d calibration tokens", r.seconds, formatBytes(r.peakResidentBytes), r.calibrationTokens))
+        return lines.joined(separator: "\n")
+    }
+}

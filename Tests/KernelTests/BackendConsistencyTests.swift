@@ -1,0 +1,191 @@
+import CKernels
+import XCTest
+
+/// Every SIMD backend this machine offers against the scalar oracle. Integer block sums are
+/// exact, so the only allowed difference is float accumulation order: 1e-5 of the sum of |terms|.
+final class BackendConsistencyTests: XCTestCase {
+    override func tearDown() {
+        _ = lr_kernels_force("auto")
+        super.tearDown()
+    }
+
+    func testBackendSelection() {
+        lr_kernels_init()
+        let best = String(cString: lr_kernels_backend())
+        XCTAssertEqual(lr_kernels_force("scalar"), 0)
+        XCTAssertEqual(String(cString: lr_kernels_backend()), "scalar")
+        XCTAssertEqual(lr_kernels_force("no-such-backend"), -1)
+        XCTAssertEqual(String(cString: lr_kernels_backend()), "scalar", "a failed force keeps the backend")
+        XCTAssertEqual(lr_kernels_force("auto"), 0)
+        XCTAssertEqual(String(cString: lr_kernels_backend()), best)
+        #if arch(x86_64)
+        XCTAssertEqual(lr_kernels_force("neon"), -1)
+        #elseif arch(arm64)
+        XCTAssertTrue(best == "neon" || best == "neon+dotprod", "aarch64 picked \(best)")
+        #endif
+    }
+
+    func testVecDotsMatchScalar() throws {
+        let backends = availableSIMDBackends()
+        try XCTSkipIf(backends.isEmpty, "no SIMD backend on this CPU")
+        var rng = KernelRNG(seed: 1)
+        for backend in backends {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            for type in DotType.allCases {
+                for n in [32, 64, 96, 576, 1536, 4096] {
+                    for _ in 0..<5 {
+                        let w = type.randomBlocks(n / 32, &rng)
+                        let a = randomActivations(n / 32, &rng)
+                        var ref: Float = 0, got: Float = 0
+                        let mag = w.withUnsafeBufferPointer { wp in
+                            a.withUnsafeBufferPointer { ap in
+                                type.scalarDot(Int32(n), &ref, wp.baseAddress, ap.baseAddress)
+                                type.dispatchedDot(Int32(n), &got, wp.baseAddress, ap.baseAddress)
+                                return type.magnitude(weights: wp.baseAddress!, activations: ap.baseAddress!, count: n)
+                            }
+                        }
+                        XCTAssertLessThanOrEqual(abs(Double(got) - Double(ref)), 1e-5 * mag,
+                                                 "\(backend) \(type) n=\(n): \(got) vs \(ref)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testGemmMatchesScalar() throws {
+        let backends = availableSIMDBackends()
+        try XCTSkipIf(backends.isEmpty, "no SIMD backend on this CPU")
+        var rng = KernelRNG(seed: 2)
+        let rows = 23, ld = 29
+        let ranges = [(0, rows), (3, 20), (5, 7), (22, 23), (1, 6)]
+        for backend in backends {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            for type in DotType.allCases {
+                for k in [32, 96, 576, 1536] {
+                    let nb = k / 32
+                    let wrb = nb * type.blockBytes, arb = nb * 34
+                    let w = type.randomBlocks(rows * nb, &rng)
+                    let a = randomActivations(9 * nb, &rng)
+                    var mags = [Double](repeating: 0, count: 9 * rows)
+                    w.withUnsafeBufferPointer { wp in
+                        a.withUnsafeBufferPointer { ap in
+                            for t in 0..<9 {
+                                for r in 0..<rows {
+                                    mags[t * rows + r] = type.magnitude(weights: wp.baseAddress! + r * wrb,
+                                                                        activations: ap.baseAddress! + t * arb, count: k)
+                                }
+                            }
+                        }
+                    }
+                    for nTok in 1...9 {
+                        for (r0, r1) in ranges {
+                            var out = [Float](repeating: -1, count: 9 * ld)
+                            var ref = out
+                            w.withUnsafeBufferPointer { wp in
+                                a.withUnsafeBufferPointer { ap in
+                                    XCTAssertEqual(lr_gemm_q8(type.ggmlType, wp.baseAddress, wrb, Int32(r0), Int32(r1),
+                                                              ap.baseAddress, arb, Int32(nTok), Int32(k), &out, ld), 0)
+                                    XCTAssertEqual(lr_gemm_q8_scalar(type.ggmlType, wp.baseAddress, wrb, Int32(r0), Int32(r1),
+                                                                     ap.baseAddress, arb, Int32(nTok), Int32(k), &ref, ld), 0)
+                                    for t in 0..<9 {
+                                        for r in 0..<ld {
+                                            let i = t * ld + r
+                                            guard t < nTok, r >= r0, r < r1 else {
+                                                XCTAssertEqual(out[i], -1, "\(backend) wrote outside its range")
+                                                continue
+                                            }
+                                            XCTAssertLessThanOrEqual(abs(Double(out[i]) - Double(ref[i])), 1e-5 * mags[t * rows + r],
+                                                                     "\(backend) \(type) k=\(k) nTok=\(nTok) rows \(r0)..<\(r1) [\(t),\(r)]")
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testGemmRejectsBadArguments() {
+        var out = [Float](repeating: 0, count: 4)
+        let w = [UInt8](repeating: 0, count: 34 * 8)
+        XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q6_K), w, 210, 0, 1, w, 34, 1, 256, &out, 1), -1)
+        XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q8_0), w, 34, 0, 1, w, 34, 1, 33, &out, 1), -1)
+        XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q8_0), w, 34, 2, 1, w, 34, 1, 32, &out, 1), -1)
+    }
+
+    func testActivationQuantizerMatchesReference() {
+        var rng = KernelRNG(seed: 3)
+        let n = 4096
+        var x = (0..<n).map { _ in rng.uniform(-3, 3) }
+        for b in 0..<8 {  // blocks of exact half steps (amax 127 gives d = 1): rounding ties
+            x[b * 32] = 127
+            for j in 1..<32 { x[b * 32 + j] = Float(Int(rng.next() % 254) - 127) + 0.5 }
+        }
+        for j in 0..<32 { x[8 * 32 + j] = 0 }
+        var ref = [UInt8](repeating: 0, count: n / 32 * 34)
+        lr_quantize_row_q8_0_ref(x, &ref, Int64(n))
+        for backend in ["scalar"] + availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            var got = [UInt8](repeating: 0, count: n / 32 * 34)
+            lr_quantize_row_q8_0(x, &got, Int64(n))
+            XCTAssertEqual(got, ref, "\(backend) quantize_row_q8_0")
+        }
+    }
+
+    func testF32HelpersMatchScalar() {
+        var rng = KernelRNG(seed: 4)
+        let n = 4096 + 13
+        let x = (0..<n).map { _ in rng.uniform(-1, 1) }
+        let y = (0..<n).map { _ in rng.uniform(-1, 1) }
+        let h = (0..<n).map { _ in lr_f32_to_f16(rng.uniform(-2, 2)) }
+        for backend in availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 1000, 4096, n] {
+                var mag = 0.0, mag16 = 0.0
+                for i in 0..<len {
+                    mag += abs(Double(x[i] * y[i]))
+                    mag16 += abs(Double(x[i] * lr_f16_to_f32(h[i])))
+                }
+                let l = Int32(len)
+                XCTAssertLessThanOrEqual(abs(Double(lr_dot_f32(x, y, l)) - Double(lr_dot_f32_scalar(x, y, l))), 1e-5 * mag,
+                                         "\(backend) dot_f32 n=\(len)")
+                XCTAssertLessThanOrEqual(abs(Double(lr_dot_f32_f16(x, h, l)) - Double(lr_dot_f32_f16_scalar(x, h, l))),
+                                         1e-5 * mag16, "\(backend) dot_f32_f16 n=\(len)")
+                var y1 = y, y2 = y
+                lr_axpy_f32(0.37, x, &y1, l)
+                lr_axpy_f32_scalar(0.37, x, &y2, l)
+                XCTAssertTrue(zip(y1, y2).allSatisfy { abs($0 - $1) <= 1e-6 * (abs($1) + 1) }, "\(backend) axpy_f32 n=\(len)")
+                y1 = y
+                y2 = y
+                lr_axpy_f16(-1.25, h, &y1, l)
+                lr_axpy_f16_scalar(-1.25, h, &y2, l)
+                XCTAssertTrue(zip(y1, y2).allSatisfy { abs($0 - $1) <= 1e-6 * (abs($1) + 1) }, "\(backend) axpy_f16 n=\(len)")
+            }
+        }
+    }
+
+    func testRowConversionsMatchScalar() {
+        var rng = KernelRNG(seed: 5)
+        let n = 4099
+        let f = (0..<n).map { i -> Float in
+            if i % 101 == 0 { return Float(bitPattern: 0x7F80_0001 | UInt32(truncatingIfNeeded: rng.next()) & 0x7F_FFFF) }
+            return Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))
+        }
+        let h = (0..<n).map { _ in UInt16(truncatingIfNeeded: rng.next()) }
+        for backend in ["scalar"] + availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            var h2 = [UInt16](repeating: 0, count: n)
+            var f2 = [Float](repeating: 0, count: n)
+            lr_f32_to_f16_row(f, &h2, Int64(n))
+            XCTAssertEqual(h2, f.map { lr_f32_to_f16($0) }, "\(backend) f32_to_f16_row")
+            lr_f16_to_f32_row(h, &f2, Int64(n))
+            XCTAssertEqual(f2.map(\.bitPattern), h.map { lr_f16_to_f32($0).bitPattern }, "\(backend) f16_to_f32_row")
+            lr_f32_to_bf16_row(f, &h2, Int64(n))
+            XCTAssertEqual(h2, f.map { lr_f32_to_bf16($0) }, "\(backend) f32_to_bf16_row")
+            lr_bf16_to_f32_row(h, &f2, Int64(n))
+            XCTAssertEqual(f2.map(\.bitPattern), h.map { lr_bf16_to_f32($0).bitPattern }, "\(backend) bf16_to_f32_row")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+import GGUF
+import LLMRuntime
+import TestSupport
+
+final class ForwardPassTests: XCTestCase {
+    /// Our logits against the plain f32 reference on a tiny random model. Activations are
+    /// quantized to 8 bits in our mat-muls, so agreement is close but not exact.
+    private func compareWithReference(_ tiny: TinyModel, file name: String) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = try tiny.write(to: dir.file(name))
+        let model = try LanguageModel(path: path, threads: 2)
+        let tokens: [Int32] = [5, 77, 200, 31, 9, 140, 260, 3]
+        let reference = ReferenceForward(config: model.config, file: model.file).logits(tokens)
+
+        // Batched prefill with logits for every position.
+        let session = GenerationSession(model: model, contextLength: 64, batchSize: 8, logitRows: 8)
+        tokens.withUnsafeBufferPointer {
+            model.transformer.forward($0, start: 0, cache: session.cache, state: session.state, logits: .all)
+        }
+        let vocab = model.config.vocabularySize
+        for t in tokens.indices {
+            let ours = Array(UnsafeBufferPointer(start: session.state.logits + t * vocab, count: vocab))
+            assertClose(ours, reference[t], "position \(t)")
+        }
+
+        // Token-by-token decode through the cache gives the same last logits.
+        let stepwise = GenerationSession(model: model, contextLength: 64)
+        for t in tokens { try stepwise.feed(t) }
+        assertClose(Array(UnsafeBufferPointer(start: stepwise.logits, count: vocab)), reference.last!, "decode")
+    }
+
+    private func assertClose(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count)
+        let scale = b.map(abs).max() ?? 1
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst / scale, 0.03, "\(what): max |diff| \(worst) vs scale \(scale)", file: file, line: line)
+        // And the ranking of the top token agrees.
+        XCTAssertEqual(a.indices.max { a[$0] < a[$1] }, b.indices.max { b[$0] < b[$1] }, "\(what): argmax", file: file, line: line)
+    }
+
+    func testQ8_0TinyModelMatchesReference() throws {
+        try compareWithReference(TinyModel(), file: "q8.gguf")
+    }
+
+    func testQ4_0AndQ4_1TinyModelsMatchReference() throws {
+        var a = TinyModel(); a.matrixType = .q4_0
+        try compareWithReference(a, file: "q40.gguf")
+        var b = TinyModel(); b.matrixType = .q4_1; b.tiedOutput = false
+        try compareWithReference(b, file: "q41.gguf")
+    }
+
+    func testConvertedFormatsAndPerLayerShapes() throws {
+        // F16 and F32 matrices are converted to Q8_0 at load; layers of different widths, as in
+        // a pruned model, with per-layer metadata arrays.
+        var t = TinyModel()
+        t.matrixType = .f16
+        t.embeddingType = .f32
+        t.layers = [LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 96),
+                    LayerShape(headCount: 2, kvHeadCount: 1, feedForwardLength: 160),
+                    LayerShape(headCount: 4, kvHeadCount: 4, feedForwardLength: 32)]
+        t.perLayerArrays = true
+        try compareWithReference(t, file: "mixed.gguf")
+    }
+
+    func testNeoxRoPEOfQwen2() throws {
+        var t = TinyModel()
+        t.architecture = "qwen2"
+        try compareWithReference(t, file: "qwen2.gguf")
+    }
+
+    func testPromptLongerThanContextIsRefused() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let model = try LanguageModel(path: try TinyModel().write(to: dir.file("m.gguf")), threads: 1)
+        let session = GenerationSession(model: model, contextLength: 16)
+        XCTAssertThrowsError(try session.prefill([Int32](repeating: 1, count: 17))) { error in
+            XCTAssertTrue("\(error)".contains("context"), "\(error)")
+        }
+        XCTAssertThrowsError(try session.prefill([100_000]))
+    }
+
+    func testMissingTensorIsNamed() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var t = TinyModel()
+        // Claims a wider MLP than its tensors have.
+        t.layers[1].feedForwardLength = 128
+        let path = dir.file("bad.gguf")
+        try t.write(to: path)
+        let file = try GGUFFile(path: path)
+        var meta = file.metadata
+        if let i = meta.firstIndex(where: { $0.key == "llama.feed_forward_length" }) {
+            meta[i].value = .array(.int32, [.int32(128), .int32(256)])
+        }
+        let bad = dir.file("bad2.gguf")
+        let w = try GGUFWriter(path: bad, metadata: meta, tensors: file.tensors.map { GGUFTensorDescriptor(name: $0.name, shape: $0.shape, type: $0.type) })
+        for tensor in file.tensors { try w.writeTensor(named: tensor.name, bytes: file.data(for: tensor)) }
+        try w.finish()
+        XCTAssertThrowsError(try LanguageModel(path: bad, threads: 1)) { error in
+            XCTAssertTrue("\(error)".contains("blk.1.ffn_gate.weight"), "\(error)")
+            XCTAssertTrue("\(error)".contains("expected 64 x 256"), "\(error)")
+        }
+    }
+}
