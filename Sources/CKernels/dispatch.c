@@ -95,6 +95,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static void detect(void) {
     int n = 0;
 #if defined(__x86_64__)
+    lr_f16_table_init();
     if (cpu_has_avx2()) available[n++] = &table_avx2;
 #endif
 #if defined(__aarch64__)

@@ -9,7 +9,45 @@
 #define AVX2_RM 4  // rows per tile
 #define AVX2_RN 3  // tokens per tile
 
-LR_INLINE LR_TARGET_AVX2 float f16c_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+// Not _cvtsh_ss: clang lowers it to a vpinsrw into the previous result's register, which
+// chains every conversion of a loop onto the last one. vmovd from a GPR starts afresh.
+LR_INLINE LR_TARGET_AVX2 float f16c_to_f32(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
+
+/// Sum of the 32 int8 values at p: bias to unsigned, then sum of absolute differences against 0.
+LR_INLINE LR_TARGET_AVX2 int sum_i8x32(const int8_t *p) {
+    const __m256i biased = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
+    const __m256i s = _mm256_sad_epu8(biased, _mm256_setzero_si256());
+    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
+    return _mm_cvtsi128_si32(t) - 32 * 128;
+}
+
+LR_INLINE float table_f16(const uint8_t *p) { return lr_f16_table[lr_load_u16(p)]; }
+
+static LR_TARGET_AVX2 void avx2_prep_acts(const uint8_t *a, size_t a_row_bytes, int tn, int nb, float *da, float *sa) {
+    for (int t = 0; t < tn; t++) {
+        const uint8_t *row = a + (size_t)t * a_row_bytes;
+        float *d = da + (size_t)t * nb;
+        LR_SCALAR_LOOP
+        for (int b = 0; b < nb; b++) d[b] = table_f16(row + (size_t)b * 34);
+        if (sa) {
+            for (int b = 0; b < nb; b++) sa[(size_t)t * nb + b] = d[b] * (float)sum_i8x32((const int8_t *)row + (size_t)b * 34 + 2);
+        }
+    }
+}
+
+static void avx2_prep_weights(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
+                              float *dw, float *mw) {
+    const size_t bb = lr_weight_block_bytes(wtype);
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *row = w + (size_t)i * w_row_bytes;
+        LR_SCALAR_LOOP
+        for (int b = 0; b < nb; b++) {
+            dw[(size_t)b * stride + i] = table_f16(row + (size_t)b * bb);
+            if (mw) mw[(size_t)b * stride + i] = table_f16(row + (size_t)b * bb + 2);
+        }
+    }
+}
 
 LR_INLINE LR_TARGET_AVX2 float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -63,25 +101,35 @@ LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int 
     const uint8_t *wr[MR];
     const lr_block_q8_0 *at[MN];
     __m256 acc[2][MR][MN];
+    LR_UNROLL
     for (int i = 0; i < RM; i++) wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
+    LR_UNROLL
     for (int j = 0; j < RN; j++) at[j] = (const lr_block_q8_0 *)(c->a + (size_t)(t + j) * c->a_row_bytes);
+    LR_UNROLL
     for (int u = 0; u < U; u++)
+        LR_UNROLL
         for (int i = 0; i < RM; i++)
+            LR_UNROLL
             for (int j = 0; j < RN; j++) acc[u][i][j] = _mm256_setzero_ps();
 
     int b = 0;
     for (; b + U <= nb; b += U) {
+        LR_UNROLL
         for (int u = 0; u < U; u++) {
             __m256i wq[MR];
+            LR_UNROLL
             for (int i = 0; i < RM; i++) {
                 const uint8_t *blk = wr[i] + (size_t)(b + u) * bb;
                 wq[i] = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
                                  : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
             }
+            LR_UNROLL
             for (int j = 0; j < RN; j++) {
                 const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b + u].qs);
                 const __m256i aq_abs = signed_w ? _mm256_abs_epi8(aq) : aq;
-                const __m256 da = _mm256_broadcast_ss(c->da + (size_t)(tc + j) * nb + b + u);
+                __m256 da = _mm256_broadcast_ss(c->da + (size_t)(tc + j) * nb + b + u);
+                LR_OPAQUE(da);
+                LR_UNROLL
                 for (int i = 0; i < RM; i++) {
                     const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq[i], aq, aq_abs, signed_w));
                     const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(c->dw + (size_t)(b + u) * MR + i), da);
@@ -91,10 +139,12 @@ LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int 
         }
     }
     for (; b < nb; b++) {  // odd block left over by the unrolled loop
+        LR_UNROLL
         for (int i = 0; i < RM; i++) {
             const uint8_t *blk = wr[i] + (size_t)b * bb;
             const __m256i wq = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
                                         : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
+            LR_UNROLL
             for (int j = 0; j < RN; j++) {
                 const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b].qs);
                 const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq, aq, _mm256_abs_epi8(aq), signed_w));
@@ -104,10 +154,13 @@ LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int 
         }
     }
 
+    LR_UNROLL
+
     for (int j = 0; j < RN; j++) {
         float corr[MR] = {0};
         if (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1)
             tile_corrections(wtype == LR_TYPE_Q4_0 ? c->dw : c->mw, c->sa + (size_t)(tc + j) * nb, nb, RM, corr);
+        LR_UNROLL
         for (int i = 0; i < RM; i++) {
             __m256 v = acc[0][i][j];
             if (U == 2) v = _mm256_add_ps(v, acc[1][i][j]);
@@ -117,40 +170,50 @@ LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int 
     }
 }
 
-#define AVX2_TILES(NAME, WTYPE)                                                                   \
-    static LR_TARGET_AVX2 void NAME(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt) { \
-        if (nr == AVX2_RM) {                                                                      \
-            switch (nt) {                                                                         \
-            case 1: tile_avx2(c, r, t, tc, AVX2_RM, 1, WTYPE); return;                            \
-            case 2: tile_avx2(c, r, t, tc, AVX2_RM, 2, WTYPE); return;                            \
-            default: tile_avx2(c, r, t, tc, AVX2_RM, 3, WTYPE); return;                           \
-            }                                                                                     \
-        }                                                                                         \
-        switch (nt) {                                                                             \
-        case 1: tile_avx2(c, r, t, tc, 1, 1, WTYPE); return;                                      \
-        case 2: tile_avx2(c, r, t, tc, 1, 2, WTYPE); return;                                      \
-        default: tile_avx2(c, r, t, tc, 1, 3, WTYPE); return;                                     \
-        }                                                                                         \
+// Each tile shape is its own function: inlined together into one big function, the compilers
+// hoist the constants of all shapes and run out of registers for the accumulators.
+#define AVX2_TILE(WNAME, WTYPE, RM, RN)                                                              \
+    static __attribute__((noinline)) LR_TARGET_AVX2 void tile_##WNAME##_##RM##x##RN(                \
+        const lr_tile_ctx *c, int r, int t, int tc) {                                                \
+        tile_avx2(c, r, t, tc, RM, RN, WTYPE);                                                       \
+    }
+#define AVX2_TILES(WNAME, WTYPE)                                                                     \
+    AVX2_TILE(WNAME, WTYPE, 4, 1)                                                                    \
+    AVX2_TILE(WNAME, WTYPE, 4, 2)                                                                    \
+    AVX2_TILE(WNAME, WTYPE, 4, 3)                                                                    \
+    AVX2_TILE(WNAME, WTYPE, 1, 1)                                                                    \
+    AVX2_TILE(WNAME, WTYPE, 1, 2)                                                                    \
+    AVX2_TILE(WNAME, WTYPE, 1, 3)                                                                    \
+    static void tiles_##WNAME##_avx2(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt) { \
+        static void (*const shapes[2][3])(const lr_tile_ctx *, int, int, int) = {                  \
+            {tile_##WNAME##_1x1, tile_##WNAME##_1x2, tile_##WNAME##_1x3},                            \
+            {tile_##WNAME##_4x1, tile_##WNAME##_4x2, tile_##WNAME##_4x3},                            \
+        };                                                                                           \
+        shapes[nr == AVX2_RM][nt - 1](c, r, t, tc);                                                  \
     }
 
 _Static_assert(AVX2_RM == 4 && AVX2_RN == 3, "tile_corrections and AVX2_TILES assume 4 x 3 tiles");
-AVX2_TILES(tiles_q8_0_avx2, LR_TYPE_Q8_0)
-AVX2_TILES(tiles_q4_0_avx2, LR_TYPE_Q4_0)
-AVX2_TILES(tiles_q4_1_avx2, LR_TYPE_Q4_1)
+AVX2_TILES(q8_0, LR_TYPE_Q8_0)
+AVX2_TILES(q4_0, LR_TYPE_Q4_0)
+AVX2_TILES(q4_1, LR_TYPE_Q4_1)
 
 LR_TARGET_AVX2 int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                                    const void *a, size_t a_row_bytes, int n_tok, int k, float *out,
                                    size_t out_ld) {
+    lr_kernels_init();  // fills lr_f16_table (a no-op after the first call)
     switch (wtype) {
     case LR_TYPE_Q8_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             AVX2_RM, AVX2_RN, tiles_q8_0_avx2, f16c_to_f32);
+                             AVX2_RM, AVX2_RN, tiles_q8_0_avx2, avx2_prep_acts,
+                             avx2_prep_weights);
     case LR_TYPE_Q4_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             AVX2_RM, AVX2_RN, tiles_q4_0_avx2, f16c_to_f32);
+                             AVX2_RM, AVX2_RN, tiles_q4_0_avx2, avx2_prep_acts,
+                             avx2_prep_weights);
     case LR_TYPE_Q4_1:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             AVX2_RM, AVX2_RN, tiles_q4_1_avx2, f16c_to_f32);
+                             AVX2_RM, AVX2_RN, tiles_q4_1_avx2, avx2_prep_acts,
+                             avx2_prep_weights);
     default:
         return -1;
     }
@@ -208,7 +271,7 @@ LR_TARGET_AVX2 float lr_dot_f32_f16_avx2(const float *q, const uint16_t *k, int 
     }
     for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), a0);
     float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) s += q[i] * _cvtsh_ss(k[i]);
+    for (; i < n; i++) s += q[i] * f16c_to_f32(k[i]);
     return s;
 }
 
@@ -217,7 +280,7 @@ LR_TARGET_AVX2 void lr_axpy_f16_avx2(float a, const uint16_t *x, float *y, int n
     int i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+    for (; i < n; i++) y[i] += a * f16c_to_f32(x[i]);
 }
 
 #endif

@@ -15,6 +15,15 @@ LR_INLINE float neon_f16_to_f32(uint16_t h) {
     return (float)x;
 }
 
+static void neon_prep_acts(const uint8_t *a, size_t a_row_bytes, int tn, int nb, float *da, float *sa) {
+    lr_prep_acts_generic(a, a_row_bytes, tn, nb, da, sa, neon_f16_to_f32);
+}
+
+static void neon_prep_weights(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
+                              float *dw, float *mw) {
+    lr_prep_weights_generic(w, w_row_bytes, nr, nb, wtype, stride, dw, mw, neon_f16_to_f32);
+}
+
 /// Block dot with widening multiplies: |w*a| <= 127*128, so two products fit an int16 lane.
 LR_INLINE int32x4_t idot_mull(int8x16_t wlo, int8x16_t whi, int8x16_t alo, int8x16_t ahi) {
     int16x8_t p0 = vmull_s8(vget_low_s8(wlo), vget_low_s8(alo));

@@ -113,13 +113,13 @@ NT_ATTR int NT_CAT(lr_gemm_q8, NT_SUFFIX)(int wtype, const void *w, size_t w_row
     switch (wtype) {
     case LR_TYPE_Q8_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             NEON_RM, NEON_RN, NT_TILES_FN(q8_0), neon_f16_to_f32);
+                             NEON_RM, NEON_RN, NT_TILES_FN(q8_0), neon_prep_acts, neon_prep_weights);
     case LR_TYPE_Q4_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             NEON_RM, NEON_RN, NT_TILES_FN(q4_0), neon_f16_to_f32);
+                             NEON_RM, NEON_RN, NT_TILES_FN(q4_0), neon_prep_acts, neon_prep_weights);
     case LR_TYPE_Q4_1:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             NEON_RM, NEON_RN, NT_TILES_FN(q4_1), neon_f16_to_f32);
+                             NEON_RM, NEON_RN, NT_TILES_FN(q4_1), neon_prep_acts, neon_prep_weights);
     default:
         return -1;
     }

@@ -44,6 +44,12 @@ void lr_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n) {
 
 #if defined(__x86_64__)
 
+float lr_f16_table[1 << 16];
+
+void lr_f16_table_init(void) {
+    for (uint32_t h = 0; h < (1u << 16); h++) lr_f16_table[h] = lr_f16_to_f32_inline((uint16_t)h);
+}
+
 LR_TARGET_AVX2 void lr_f16_to_f32_row_f16c(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {

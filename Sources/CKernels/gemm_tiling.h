@@ -48,12 +48,56 @@ LR_INLINE size_t lr_weight_block_bytes(int wtype) {
 
 enum { LR_GEMM_STACK_FLOATS = 6144, LR_GEMM_TOKEN_CHUNK = 32 };
 
-/// Runs a mat-mul with a backend's tile kernel. f16 is the backend's scalar half->float
-/// conversion; pass static inline functions so both get inlined into the caller.
+/// Fills da[t][b] with the scales of activation rows [0, tn) (a points at the first) and, when sa
+/// is not NULL, sa[t][b] = da[t][b] * (sum of the block's int8 values).
+typedef void (*lr_prep_acts_fn)(const uint8_t *a, size_t a_row_bytes, int tn, int nb, float *da, float *sa);
+/// Fills dw[b][stride] (and mw for Q4_1) with the scales of weight rows [0, nr) (w points at the first).
+typedef void (*lr_prep_weights_fn)(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
+                                   float *dw, float *mw);
+
+LR_INLINE uint16_t lr_load_u16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return h;
+}
+
+/// Plain-C preparation, for backends whose scalar half conversion is cheap.
+LR_INLINE void lr_prep_acts_generic(const uint8_t *a, size_t a_row_bytes, int tn, int nb, float *da, float *sa,
+                                    float (*f16)(uint16_t)) {
+    for (int t = 0; t < tn; t++) {
+        const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
+        LR_SCALAR_LOOP
+        for (int b = 0; b < nb; b++) {
+            const float d = f16(ab[b].d);
+            da[(size_t)t * nb + b] = d;
+            if (sa) {
+                int s = 0;
+                for (int j = 0; j < LR_QK; j++) s += ab[b].qs[j];
+                sa[(size_t)t * nb + b] = d * (float)s;
+            }
+        }
+    }
+}
+
+LR_INLINE void lr_prep_weights_generic(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
+                                       float *dw, float *mw, float (*f16)(uint16_t)) {
+    const size_t bb = lr_weight_block_bytes(wtype);
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *row = w + (size_t)i * w_row_bytes;
+        LR_SCALAR_LOOP
+        for (int b = 0; b < nb; b++) {
+            dw[(size_t)b * stride + i] = f16(lr_load_u16(row + (size_t)b * bb));
+            if (mw) mw[(size_t)b * stride + i] = f16(lr_load_u16(row + (size_t)b * bb + 2));
+        }
+    }
+}
+
+/// Runs a mat-mul with a backend's tile kernel and scale preparation. Pass static functions so
+/// they can be inlined into the caller.
 LR_INLINE int lr_gemm_drive(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                             const void *a, size_t a_row_bytes, int n_tok, int k, float *out,
                             size_t out_ld, const int RM, const int RN, lr_tile_fn tile,
-                            float (*f16)(uint16_t)) {
+                            lr_prep_acts_fn prep_acts, lr_prep_weights_fn prep_weights) {
     const size_t bb = lr_weight_block_bytes(wtype);
     if (bb == 0 || k < 0 || k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
     if (row_begin == row_end || n_tok == 0) return 0;
@@ -86,32 +130,10 @@ LR_INLINE int lr_gemm_drive(int wtype, const void *w, size_t w_row_bytes, int ro
 
     for (int t0 = 0; t0 < n_tok; t0 += chunk) {
         const int tn = n_tok - t0 < chunk ? n_tok - t0 : chunk;
-        for (int tt = 0; tt < tn; tt++) {
-            const lr_block_q8_0 *ab = (const lr_block_q8_0 *)((const uint8_t *)a + (size_t)(t0 + tt) * a_row_bytes);
-            for (int b = 0; b < nb; b++) {
-                const float d = f16(ab[b].d);
-                da[(size_t)tt * nb + b] = d;
-                if (need_sa) {
-                    int s = 0;
-                    for (int j = 0; j < LR_QK; j++) s += ab[b].qs[j];
-                    sa[(size_t)tt * nb + b] = d * (float)s;
-                }
-            }
-        }
+        prep_acts((const uint8_t *)a + (size_t)t0 * a_row_bytes, a_row_bytes, tn, nb, da, sa);
         for (int r = row_begin; r < row_end;) {
             const int nr = row_end - r >= RM ? RM : 1;
-            for (int i = 0; i < nr; i++) {
-                const uint8_t *row = (const uint8_t *)w + (size_t)(r + i) * w_row_bytes;
-                for (int b = 0; b < nb; b++) {
-                    uint16_t h;
-                    memcpy(&h, row + (size_t)b * bb, 2);
-                    dw[(size_t)b * RM + i] = f16(h);
-                    if (has_min) {
-                        memcpy(&h, row + (size_t)b * bb + 2, 2);
-                        mw[(size_t)b * RM + i] = f16(h);
-                    }
-                }
-            }
+            prep_weights((const uint8_t *)w + (size_t)r * w_row_bytes, w_row_bytes, nr, nb, wtype, RM, dw, mw);
             for (int tc = 0; tc < tn;) {
                 const int nt = tn - tc < RN ? tn - tc : RN;
                 tile(&c, r, nr, t0 + tc, tc, nt);

@@ -15,6 +15,20 @@
 #endif
 
 #define LR_INLINE static inline __attribute__((always_inline))
+/// Hides a value from the optimizer. Used on a broadcast vector so the compiler keeps
+/// "broadcast-load x, multiply by v" instead of rewriting it as a scalar multiply plus a
+/// register broadcast (one more vector-port instruction in the innermost loop).
+#define LR_OPAQUE(v) __asm__("" : "+x"(v))
+
+/// Fully unrolls the small constant-trip loops of the tile kernels (so accumulators stay in registers).
+#define LR_UNROLL _Pragma("GCC unroll 8")
+/// Keeps a loop of scalar scale conversions scalar: vectorized, the strided loads and stores turn
+/// into chains of inserts and extracts on the vector ports the dot products need.
+#if defined(__clang__)
+#define LR_SCALAR_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define LR_SCALAR_LOOP
+#endif
 
 typedef void (*lr_vec_dot_fn)(int n, float *s, const void *w, const void *a);
 
@@ -48,6 +62,13 @@ void lr_f32_to_bf16_row_scalar(const float *src, uint16_t *dst, int64_t n);
 void lr_quantize_row_q8_0_scalar(const float *src, void *dst, int64_t n);
 
 #if defined(__x86_64__)
+/// Every half's f32 value (256 KiB), filled by lr_kernels_init before an x86 SIMD backend runs.
+/// Kernels convert block scales with one load from it: scalar F16C conversions cost vector-port
+/// shuffles (and compilers chain them through false dependencies), and block scales are too far
+/// apart to convert eight at a time.
+extern float lr_f16_table[1 << 16];
+void lr_f16_table_init(void);
+
 int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                     const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 float lr_dot_f32_avx2(const float *x, const float *y, int n);
@@ -81,17 +102,25 @@ void lr_f32_to_f16_row_neon(const float *src, uint16_t *dst, int64_t n);
 LR_INLINE uint32_t lr_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 LR_INLINE float lr_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
+/// binary16 -> f32 in integer arithmetic only. Kernels convert block scales with this: it runs on
+/// the integer pipes, beside the vector work, and has none of the false dependencies compilers
+/// give scalar F16C conversions. NaN comes back quiet, as F16C and NEON return it.
 LR_INLINE float lr_f16_to_f32_inline(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t man = h & 0x3ffu;
-    if (exp == 0x1fu) {  // inf, or NaN returned quiet (as F16C and NEON do)
-        return lr_bits_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0u));
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t em = h & 0x7fffu;
+    uint32_t bits = (em << 13) + 0x38000000u;  // rebias the exponent from 15 to 127
+    if (em >= 0x7c00u) {                       // inf / NaN: exponent all ones
+        bits += 0x38000000u;
+        if (em > 0x7c00u) bits |= 0x400000u;
+    } else if (em < 0x0400u) {  // zero or subnormal: em * 2^-24, normalised by hand
+        if (em == 0) {
+            bits = 0;
+        } else {
+            const uint32_t top = 31u - (uint32_t)__builtin_clz(em);  // 0..9
+            bits = ((top + 103u) << 23) | ((em << (23u - top)) & 0x7fffffu);
+        }
     }
-    if (exp != 0) return lr_bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
-    // Zero or subnormal: man * 2^-24, exact in f32.
-    float v = (float)man * 0x1p-24f;
-    return sign ? -v : v;
+    return lr_bits_f32(sign | bits);
 }
 
 LR_INLINE uint16_t lr_f32_to_f16_inline(float f) {

@@ -52,6 +52,10 @@ public final class GGUFWriter {
             alignment = Int(a)
         }
         self.alignment = alignment
+        var keys = Set<String>()
+        for (key, _) in metadata where !keys.insert(key).inserted {
+            throw .writerMisuse("metadata key '\(key)' given twice")
+        }
         var names = Set<String>()
         for t in tensors {
             guard names.insert(t.name).inserted else { throw .writerMisuse("tensor '\(t.name)' listed twice") }

@@ -37,6 +37,8 @@ public struct PruneSettings: Sendable {
     public var maskVarianceBound = 0.25
     /// MLP widths are kept at multiples of this (Q8_0/Q4 rows hold 32 values).
     public var channelGranularity = 32
+    /// Every kept block keeps the same shape (for architectures without per-layer shapes in llama.cpp).
+    public var uniformShapes = false
     /// Largest least-squares system solved at once (its memory is about 4·n² doubles).
     public var maxSystemSize = 2048
 

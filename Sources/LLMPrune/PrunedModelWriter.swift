@@ -102,11 +102,25 @@ final class PrunedModelWriter {
     /// Writes the final file: source metadata with the new shapes, the embedding, the pruned
     /// blocks, the output norm and classifier.
     func finish(config: ModelConfig, extraMetadata: [(key: String, value: GGUFValue)]) throws {
-        let arch = config.architecture
-        let replaced: Set<String> = ["\(arch).block_count", "\(arch).feed_forward_length", "\(arch).attention.head_count",
-                                     "\(arch).attention.head_count_kv", "\(arch).attention.key_length",
-                                     "\(arch).attention.value_length", "\(arch).rope.dimension_count", "general.file_type"]
-        var metadata = source.metadata.filter { !replaced.contains($0.key) && !$0.key.hasPrefix("llmrun.") }
+        // llama.cpp's `llama` architecture builds every layer with layer 0's widths; its `deci`
+        // architecture (same tensors, same RoPE) honours per-layer head counts and widths.
+        let uniform = Set(config.layers).count <= 1
+        let sourceArch = config.architecture
+        let arch = !uniform && sourceArch == "llama" ? "deci" : sourceArch
+        let replaced: Set<String> = Set(["block_count", "feed_forward_length", "attention.head_count",
+                                         "attention.head_count_kv", "attention.key_length",
+                                         "attention.value_length", "rope.dimension_count"].map { "\(sourceArch).\($0)" })
+            .union(["general.file_type"])
+        var metadata: [(key: String, value: GGUFValue)] = []
+        for (key, value) in source.metadata where !replaced.contains(key) && !key.hasPrefix("llmrun.") {
+            if key == "general.architecture" {
+                metadata.append((key, .string(arch)))
+            } else if key.hasPrefix(sourceArch + ".") {
+                metadata.append((arch + key.dropFirst(sourceArch.count), value))
+            } else {
+                metadata.append((key, value))
+            }
+        }
         func perLayer(_ f: (LayerShape) -> Int) -> GGUFValue { .array(.int32, config.layers.map { .int32(Int32(f($0))) }) }
         // Explicit head sizes: with per-layer head counts, llama.cpp cannot derive them from
         // embedding_length / head_count.

@@ -52,6 +52,14 @@ public final class Pruner {
         guard ModelConfig.runnableArchitectures.contains(config.architecture) else {
             throw ModelError.unsupported(path: sourcePath, detail: "architecture '\(config.architecture)' cannot be pruned yet (supported: \(ModelConfig.runnableArchitectures.sorted().joined(separator: ", ")))")
         }
+        var settings = settings
+        if config.architecture != "llama" {
+            // Only llama has a per-layer-shape twin in llama.cpp (deci); others keep every block
+            // the same shape: equal MLP widths, whole attention kept, no early stops.
+            settings.uniformShapes = true
+            settings.attentionShare = 0
+            settings.maskVarianceBound = .infinity
+        }
         self.settings = settings
         pool = ThreadPool(threadCount: threads)
         tokenizer = try TokenizerLoader.load(from: source)
@@ -221,6 +229,11 @@ public final class Pruner {
         let totalChannels = removeParameters / counter.mlpChannel
         var remaining = (totalChannels + g / 2) / g  // granules to remove
         var keep = kept.map { config.layers[$0].feedForwardLength }
+        if settings.uniformShapes, !kept.isEmpty {
+            // The same number of granules from every block (rounded down).
+            let each = min(remaining / kept.count, (keep.min()! - g) / g)
+            return keep.map { $0 - each * g }
+        }
         // Round-robin one granule at a time keeps the spread even.
         var progressed = true
         while remaining > 0 && progressed {

@@ -8,24 +8,21 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyBacked {
     public let preTokenizer: PreTokenizerKind
     /// Llama-3 style: a word that is itself a token is emitted without merging.
     public let ignoresMerges: Bool
+    /// Problems that did not stop loading (e.g. an unrecognised `tokenizer.ggml.pre`).
+    public let loadWarnings: [String]
 
     init(file: GGUFFile) throws(TokenizerError) {
         let path = file.path
         let preName = file["tokenizer.ggml.pre"]?.stringValue
-        guard let pre = PreTokenizerKind.forGGUFName(preName) else {
-            throw .unsupportedPreTokenizer(path: path, name: preName ?? "", known: PreTokenizerKind.knownGGUFNames)
-        }
-        preTokenizer = pre
-        ignoresMerges = pre == .llama3
-        let cleanSpaces: Bool
-        switch preName ?? "" {
-        case "deepseek-llm", "deepseek-coder", "command-r", "qwen2", "deepseek-r1-qwen", "smollm", "trillion":
-            cleanSpaces = false
-        default:
-            cleanSpaces = true
-        }
+        let settings = PreTokenizerSettings.forGGUFName(preName)
+        preTokenizer = settings.kind
+        ignoresMerges = settings.ignoreMerges
+        loadWarnings = settings.recognized ? [] : [
+            "\(path): tokenizer.ggml.pre '\(preName ?? "")' is not recognised; using the default pre-tokenizer as llama.cpp does (token ids may differ from the model's own tokenizer)"
+        ]
         vocabulary = try Vocabulary.load(from: file, kind: .byteLevelBPE,
-                                         options: .init(defaultAddBOS: pre == .llama3, cleanSpaces: cleanSpaces))
+                                         options: .init(defaultAddBOS: settings.addBOS, cleanSpaces: settings.cleanSpaces,
+                                                        noBOS: settings.noBOS))
         guard let mergeValues = file["tokenizer.ggml.merges"]?.arrayValue else {
             throw .missingKey(path: path, key: "tokenizer.ggml.merges")
         }

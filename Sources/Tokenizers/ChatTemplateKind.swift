@@ -41,7 +41,7 @@ public enum ChatTemplateKind: String, CaseIterable, Sendable {
         var out = ""
         switch self {
         case .chatml:
-            if let def = defaultSystemPrompt, messages.first?.role != "system" {
+            if let def = defaultSystemPrompt, let first = messages.first, first.role != "system" {
                 out += "<|im_start|>system\n\(def)<|im_end|>\n"
             }
             for m in messages {

@@ -19,37 +19,20 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     case deepseekLLM = "deepseek-llm"
     /// DeepSeek Coder: `[\r\n]`, `\s?\p{L}+`, `\s?\p{P}+`, `[一-龥ࠀ-一가-퟿]+`, `\p{N}`.
     case deepseekCoder = "deepseek-coder"
+    /// Falcon: ``[\p{P}\$\+<=>\^~\|`]+``, then GPT-2, then `[0-9][0-9][0-9]`.
+    case falcon
 
-    /// The kind for a `tokenizer.ggml.pre` value, with the name families llama.cpp groups together.
+    /// The kind for a `tokenizer.ggml.pre` value, with the name families llama.cpp groups
+    /// together; nil for names it does not know (llama.cpp then falls back to `default`).
     public static func forGGUFName(_ name: String?) -> PreTokenizerKind? {
         guard let name, !name.isEmpty else { return .default }
-        switch name {
-        case "default": return .default
-        case "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
-             "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais", "trillion":
-            return .gpt2
-        case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b":
-            return .smollm
-        case "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2":
-            return .llama3
-        case "qwen2", "deepseek-r1-qwen", "megrez":
-            return .qwen2
-        case "deepseek-llm": return .deepseekLLM
-        case "deepseek-coder": return .deepseekCoder
-        default: return nil
-        }
+        return PreTokenizerSettings.table[name]?.kind
     }
-
-    /// Names `forGGUFName` accepts, for error messages.
-    static let knownGGUFNames = [
-        "default", "gpt-2", "phi-2", "roberta-bpe", "mpt", "olmo", "jais", "trillion", "starcoder", "refact",
-        "command-r", "smollm", "codeshell", "exaone", "minerva-7b", "llama3", "llama-v3", "llama-bpe", "falcon3",
-        "pixtral", "qwen2", "deepseek-r1-qwen", "megrez", "deepseek-llm", "deepseek-coder",
-    ]
 
     var stages: [PreTokenizerStage] {
         switch self {
-        case .default: return [.punctuationRuns, .gpt2, .numberRuns, .asciiDigitTriples]
+        case .default: return [.punctuationRuns(backtick: false), .gpt2, .numberRuns, .asciiDigitTriples]
+        case .falcon: return [.punctuationRuns(backtick: true), .gpt2, .asciiDigitTriples]
         case .gpt2: return [.gpt2]
         case .smollm: return [.singleNumbers, .gpt2]
         case .llama3: return [.llama3(maxDigits: 3)]
@@ -59,6 +42,20 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
         case .deepseekCoder:
             return [.lineBreakChar, .spaceThenLetters, .spaceThenPunctuation, .cjkRuns, .singleNumbers]
         }
+    }
+
+    /// The words `text` is split into before BPE (for inspection and tests; special tokens are
+    /// not cut out here).
+    public func words(in text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        let cps = CodepointText(utf8: bytes)
+        var out: [String] = []
+        var s = 0
+        for e in split(cps) {
+            out.append(String(decoding: bytes[cps.byteOffsets[s]..<cps.byteOffsets[e]], as: UTF8.self))
+            s = e
+        }
+        return out
     }
 
     /// Splits `text` into words, returned as code point ranges (as end indices, in order).
@@ -82,6 +79,60 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     }
 }
 
+/// What llama.cpp derives from a `tokenizer.ggml.pre` name besides the split patterns.
+struct PreTokenizerSettings {
+    var kind: PreTokenizerKind
+    /// A word that is itself a token is emitted without merging (Llama-3, Tekken).
+    var ignoreMerges = false
+    /// llama.cpp's `clean_spaces` when detokenizing.
+    var cleanSpaces = true
+    /// Default for `add_bos_token` when the file does not say.
+    var addBOS = false
+    /// The vocabulary has no BOS (ChatGLM-4).
+    var noBOS = false
+    /// False when the name was not recognised and the default was used.
+    var recognized = true
+
+    init(kind: PreTokenizerKind, ignoreMerges: Bool = false, cleanSpaces: Bool = true, addBOS: Bool = false,
+         noBOS: Bool = false, recognized: Bool = true) {
+        self.kind = kind
+        self.ignoreMerges = ignoreMerges
+        self.cleanSpaces = cleanSpaces
+        self.addBOS = addBOS
+        self.noBOS = noBOS
+        self.recognized = recognized
+    }
+
+    /// Settings for a name; unknown or missing names get the default pre-tokenizer, as in llama.cpp.
+    static func forGGUFName(_ name: String?) -> PreTokenizerSettings {
+        guard let name, let known = table[name] else { return .init(kind: .default, recognized: false) }
+        return known
+    }
+
+    static let table: [String: PreTokenizerSettings] = {
+        var t: [String: PreTokenizerSettings] = ["default": .init(kind: .default)]
+        for n in ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"] {
+            t[n] = .init(kind: .llama3, ignoreMerges: true, addBOS: true)
+        }
+        for n in ["dbrx", "smaug-bpe"] { t[n] = .init(kind: .llama3) }
+        for n in ["glm4", "chatglm-bpe"] { t[n] = .init(kind: .llama3, noBOS: true) }
+        for n in ["qwen2", "deepseek-r1-qwen", "kormo"] { t[n] = .init(kind: .qwen2, cleanSpaces: false) }
+        for n in ["megrez", "stablelm2"] { t[n] = .init(kind: .qwen2) }
+        t["hunyuan"] = .init(kind: .qwen2, cleanSpaces: false)
+        for n in ["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum",
+                  "jina-v1-en", "jina-v2-code", "roberta-bpe", "exaone4", "mpt", "olmo", "jais"] {
+            t[n] = .init(kind: .gpt2)
+        }
+        for n in ["trillion", "granite-docling"] { t[n] = .init(kind: .gpt2, cleanSpaces: false) }
+        for n in ["starcoder", "refact", "codeshell", "exaone", "minerva-7b"] { t[n] = .init(kind: .smollm) }
+        for n in ["smollm", "command-r"] { t[n] = .init(kind: .smollm, cleanSpaces: false) }
+        t["deepseek-llm"] = .init(kind: .deepseekLLM, cleanSpaces: false)
+        t["deepseek-coder"] = .init(kind: .deepseekCoder, cleanSpaces: false)
+        t["falcon"] = .init(kind: .falcon)
+        return t
+    }()
+}
+
 /// One regex of a pre-tokenizer, as a scanner over code points.
 enum PreTokenizerStage: Sendable {
     case gpt2
@@ -89,7 +140,7 @@ enum PreTokenizerStage: Sendable {
     case singleNumbers          // \p{N}
     case numberRuns             // \p{N}+
     case asciiDigitTriples      // [0-9][0-9][0-9]
-    case punctuationRuns        // [\p{P}\$\+<=>\^~\|]+
+    case punctuationRuns(backtick: Bool)  // [\p{P}\$\+<=>\^~\|]+ (falcon adds `)
     case lineBreakChar          // [\r\n]
     case spaceThenLetters       // \s?\p{L}+
     case spaceThenPunctuation   // \s?\p{P}+
@@ -130,9 +181,11 @@ enum PreTokenizerStage: Sendable {
         case .asciiDigitTriples:
             guard p + 3 <= end else { return 0 }
             return Scan.isASCIIDigit(cps[p]) && Scan.isASCIIDigit(cps[p + 1]) && Scan.isASCIIDigit(cps[p + 2]) ? 3 : 0
-        case .punctuationRuns:
+        case .punctuationRuns(let backtick):
             var q = p
-            while q < end, fl[q].contains(.punctuation) || Scan.isExtraPunctuationSymbol(cps[q]) { q += 1 }
+            while q < end, fl[q].contains(.punctuation) || Scan.isExtraPunctuationSymbol(cps[q]) || (backtick && cps[q] == 0x60) {
+                q += 1
+            }
             return q - p
         case .lineBreakChar: return cps[p] == 0x0A || cps[p] == 0x0D ? 1 : 0
         case .spaceThenLetters: return Scan.optionalSpaceThenRun(fl, p, end) { $0.contains(.letter) }
@@ -313,8 +366,10 @@ enum DeepSeekClasses {
         return lo < table.count && table[lo].contains(c)
     }
 
+    // Written as in llama.cpp's source; the escaped characters are compatibility forms that
+    // Unicode normalization would otherwise change (U+1F7D, U+1FD3, U+1FDB, U+1FBE, U+2126, U+212A).
     static let letters = ranges(
-        "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃")
+        "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u{1F7D}ᾀ-ᾴᾶ-ᾼ\u{1FBE}ῂ-ῄῆ-ῌῐ-\u{1FD3}ῖ-\u{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u{2126}ℨ\u{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃")
     // U+3000 (ideographic space) is left out: llama.cpp hands non-ASCII whitespace to std::wregex as
     // U+000B, so it never matches a literal class.
     static let punctuation = ranges("!-/:-~！-／：-～‘-‟、-。")

@@ -29,8 +29,6 @@ struct SentencePieceModelProto {
         let n = v.count
         // SentencePiece rejects empty and repeated pieces; llama.cpp resolves a repeated string to
         // its last id, so earlier copies (and empty strings) get unmatchable placeholder names.
-        var lastIndex: [[UInt8]: Int] = [:]
-        for i in 0..<n { lastIndex[Array(v.texts[i].utf8)] = i }
         var unk = v.unk.map(Int.init) ?? -1
         if unk < 0 { unk = v.types.firstIndex(of: .unknown) ?? v.types.firstIndex(of: .control) ?? 0 }
         pieces.reserveCapacity(n)
@@ -45,7 +43,7 @@ struct SentencePieceModelProto {
                 type = .normal
             }
             if i == unk { type = .unknown }
-            if text.isEmpty || lastIndex[text] != i {
+            if text.isEmpty || v.idForBytes[text] != Int32(i) {
                 text = Array("\u{F8FF}llmrun-unreachable-\(i)\u{F8FF}".utf8)
                 if type != .unknown { type = .control }
             }

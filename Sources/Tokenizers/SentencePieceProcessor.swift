@@ -10,8 +10,8 @@ final class SentencePieceProcessor: @unchecked Sendable {
         guard let h = csp_new() else { throw .sentencePiece(source: path, message: "out of memory") }
         handle = h
         if csp_load_file(handle, path) != 0 {
+            // every stored property is set, so deinit frees the handle
             let message = String(cString: csp_last_error(handle))
-            csp_free(handle)
             throw .sentencePiece(source: path, message: message)
         }
     }
@@ -22,8 +22,8 @@ final class SentencePieceProcessor: @unchecked Sendable {
         handle = h
         let status = bytes.withUnsafeBytes { csp_load_serialized(handle, $0.baseAddress, $0.count) }
         if status != 0 {
+            // every stored property is set, so deinit frees the handle
             let message = String(cString: csp_last_error(handle))
-            csp_free(handle)
             throw .sentencePiece(source: source, message: message)
         }
     }

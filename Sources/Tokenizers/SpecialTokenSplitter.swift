@@ -50,30 +50,27 @@ extension Vocabulary {
 
     /// The special tokens (in matching order) that occur anywhere in `bytes`.
     private func specialTokensOccurring(in bytes: [UInt8], parseSpecial: Bool) -> [SpecialToken] {
-        let usable = specialTokens.enumerated().filter { parseSpecial || $0.element.alwaysMatched }
-        guard !usable.isEmpty else { return [] }
-        var byFirstByte = [[Int]](repeating: [], count: 256)
-        for (index, special) in usable { byFirstByte[Int(special.bytes[0])].append(index) }
+        guard !specialTokens.isEmpty else { return [] }
         var found = [Bool](repeating: false, count: specialTokens.count)
-        var remaining = usable.count
+        var any = false
         bytes.withUnsafeBufferPointer { buf in
             let n = buf.count
-            var p = 0
-            while p < n && remaining > 0 {
-                let list = byFirstByte[Int(buf[p])]
-                if !list.isEmpty {
-                    for index in list where !found[index] {
-                        let t = specialTokens[index].bytes
-                        if p + t.count <= n {
-                            var k = 1
-                            while k < t.count && buf[p + k] == t[k] { k += 1 }
-                            if k == t.count { found[index] = true; remaining -= 1 }
-                        }
+            for p in 0..<n {
+                let list = specialTokensByFirstByte[Int(buf[p])]
+                if list.isEmpty { continue }
+                for index in list where !found[index] {
+                    let special = specialTokens[index]
+                    guard parseSpecial || special.alwaysMatched else { continue }
+                    let t = special.bytes
+                    if p + t.count <= n {
+                        var k = 1
+                        while k < t.count && buf[p + k] == t[k] { k += 1 }
+                        if k == t.count { found[index] = true; any = true }
                     }
                 }
-                p += 1
             }
         }
+        guard any else { return [] }
         return specialTokens.indices.filter { found[$0] }.map { specialTokens[$0] }
     }
 

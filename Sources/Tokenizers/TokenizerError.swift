@@ -8,8 +8,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
     case invalidValue(path: String, key: String, detail: String)
     /// `tokenizer.ggml.model` names a tokenizer this build does not implement.
     case unsupportedModel(path: String, model: String)
-    /// `tokenizer.ggml.pre` names a pre-tokenizer this build does not implement.
-    case unsupportedPreTokenizer(path: String, name: String, known: [String])
     /// libsentencepiece rejected the model.
     case sentencePiece(source: String, message: String)
     /// Reading the model file failed.
@@ -23,8 +21,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
             return "\(path): metadata key '\(key)': \(detail)"
         case .unsupportedModel(let path, let model):
             return "\(path): tokenizer.ggml.model '\(model)' is not supported; supported are 'gpt2' (byte-level BPE) and 'llama' (SentencePiece)"
-        case .unsupportedPreTokenizer(let path, let name, let known):
-            return "\(path): tokenizer.ggml.pre '\(name)' is not supported; supported are: \(known.joined(separator: ", "))"
         case .sentencePiece(let source, let message):
             return "\(source): SentencePiece could not load the model: \(message)"
         case .gguf(let error):

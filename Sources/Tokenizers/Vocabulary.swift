@@ -49,6 +49,8 @@ struct Vocabulary: Sendable {
     let endOfGeneration: Set<Int32>
     /// Longest first, the order llama.cpp matches them in.
     let specialTokens: [SpecialToken]
+    /// Indices into `specialTokens` by first byte, for finding which ones occur in a text.
+    let specialTokensByFirstByte: [[Int]]
     /// `llama_token_to_piece(token, special: true)` for every token.
     let pieces: [[UInt8]]
 
@@ -61,6 +63,8 @@ struct Vocabulary: Sendable {
     struct Options {
         var defaultAddBOS: Bool
         var cleanSpaces: Bool
+        /// The pre-tokenizer has no BOS token (llama.cpp clears it for ChatGLM-4).
+        var noBOS = false
     }
 
     /// Reads the vocabulary of `file`. `kind` comes from `tokenizer.ggml.model`; `options` carries
@@ -76,7 +80,7 @@ struct Vocabulary: Sendable {
             guard let s = v.stringValue else {
                 throw .invalidValue(path: path, key: "tokenizer.ggml.tokens", detail: "entry \(i) is not a string")
             }
-            texts.append(s)
+            texts.append(s.isEmpty ? "[EMPTY_\(i)]" : s)  // llama.cpp's name for empty tokens
         }
         let n = texts.count
         guard n > 0 else { throw .invalidValue(path: path, key: "tokenizer.ggml.tokens", detail: "the vocabulary is empty") }
@@ -111,15 +115,15 @@ struct Vocabulary: Sendable {
             if let def, def >= 0, Int(def) < n { return def }
             return nil
         }
-        let bos = specialID("bos_token_id", default: kind == .sentencePiece ? 1 : 11)
+        let bos = specialID("bos_token_id", default: options.noBOS ? nil : (kind == .sentencePiece ? 1 : 11))
         let eos = specialID("eos_token_id", default: kind == .sentencePiece ? 2 : 11)
         let unk = specialID("unknown_token_id", default: kind == .sentencePiece ? 0 : nil)
         let pad = specialID("padding_token_id", default: nil)
         var eot = specialID("eot_token_id", default: nil)
         var eom = specialID("eom_token_id", default: nil)
-        var fimPre = specialID("fim_pre_token_id", default: nil)
-        var fimSuf = specialID("fim_suf_token_id", default: nil)
-        var fimMid = specialID("fim_mid_token_id", default: nil)
+        var fimPre = specialID("fim_pre_token_id", default: nil) ?? specialID("prefix_token_id", default: nil)
+        var fimSuf = specialID("fim_suf_token_id", default: nil) ?? specialID("suffix_token_id", default: nil)
+        var fimMid = specialID("fim_mid_token_id", default: nil) ?? specialID("middle_token_id", default: nil)
         var fimPad = specialID("fim_pad_token_id", default: nil)
         var fimRep = specialID("fim_rep_token_id", default: nil)
         var fimSep = specialID("fim_sep_token_id", default: nil)
@@ -142,12 +146,21 @@ struct Vocabulary: Sendable {
             promote(eot)
         }
         if eom == nil { eom = find(["<|eom_id|>"]); promote(eom) }
-        if fimPre == nil { fimPre = find(["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "▁<PRE>"]); promote(fimPre) }
-        if fimSuf == nil { fimSuf = find(["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "▁<SUF>"]); promote(fimSuf) }
-        if fimMid == nil { fimMid = find(["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "▁<MID>"]); promote(fimMid) }
+        if fimPre == nil {
+            fimPre = find(["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>"])
+            promote(fimPre)
+        }
+        if fimSuf == nil {
+            fimSuf = find(["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>"])
+            promote(fimSuf)
+        }
+        if fimMid == nil {
+            fimMid = find(["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>"])
+            promote(fimMid)
+        }
         if fimPad == nil { fimPad = find(["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>"]); promote(fimPad) }
         if fimRep == nil { fimRep = find(["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]); promote(fimRep) }
-        if fimSep == nil { fimSep = find(["<|file_sep|>", "<file_sep>"]); promote(fimSep) }
+        if fimSep == nil { fimSep = find(["<|file_sep|>"]); promote(fimSep) }
 
         var eog = Set<Int32>()
         for t in [fimPad, fimRep, fimSep] { if let t { eog.insert(t) } }
@@ -155,7 +168,17 @@ struct Vocabulary: Sendable {
                      "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"] {
             if let t = id(text) { eog.insert(t); promote(t) }
         }
+        // gpt-oss (harmony) tokens llama.cpp always renders
+        for text in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
+            if let t = id(text) { types[Int(t)] = .userDefined }
+        }
         for t in [eos, eot, eom] { if let t { eog.insert(t) } }
+        // harmony: with <|return|> and <|call|> ending generation, <|end|> does not
+        if let r = id("<|return|>"), let c = id("<|call|>"), let e = id("<|end|>"),
+           eog.contains(r), eog.contains(c), eog.contains(e) {
+            eog.remove(e)
+            types[Int(e)] = .userDefined
+        }
 
         // Special tokens, longest first; per-model strip attributes as llama.cpp sets them.
         let modelName = (file["general.name"]?.stringValue ?? "").lowercased()
@@ -206,7 +229,9 @@ struct Vocabulary: Sendable {
         return Vocabulary(kind: kind, texts: texts, types: types, scores: scores, idForBytes: idForBytes,
                           bos: bos, eos: eos, eot: eot, eom: eom, unk: unk, pad: pad,
                           addBOS: addBOS, addEOS: addEOS, addSpacePrefix: addSpacePrefix, cleanSpaces: cleanSpaces,
-                          endOfGeneration: eog, specialTokens: specials, pieces: pieces)
+                          endOfGeneration: eog, specialTokens: specials,
+                          specialTokensByFirstByte: (0..<256).map { b in specials.indices.filter { Int(specials[$0].bytes[0]) == b } },
+                          pieces: pieces)
     }
 
     /// `▁` (U+2581) → space.

@@ -50,7 +50,9 @@ struct Chat: ParsableCommand {
     func run() throws {
         let oneShot: String?
         if let prompt { oneShot = prompt }
-        else if !Terminal.stdinIsTTY { oneShot = try Terminal.readAllInput(what: "the message") }
+        else if !Terminal.stdinIsTTY {
+            oneShot = try Terminal.readAllInput(what: "the message").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         else { oneShot = nil }
         if let oneShot, oneShot.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw CLIError.usage("the message is empty")

@@ -86,6 +86,8 @@ final class ChatTemplateTests: XCTestCase {
             template.render([.user("What is 2+2?")], addGenerationPrompt: true, bos: nil),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
                 + "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n")
+        // An empty conversation renders nothing but the generation prompt.
+        XCTAssertEqual(template.render([], addGenerationPrompt: true, bos: nil), "<|im_start|>assistant\n")
         // A given system message replaces it.
         XCTAssertEqual(
             template.render([.system("Be brief."), .user("Hi")], addGenerationPrompt: false, bos: nil),

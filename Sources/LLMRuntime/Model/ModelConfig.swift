@@ -7,7 +7,7 @@ public enum RoPEStyle: String, Sendable {
 }
 
 /// The shape of one transformer block. Pruned models give every layer its own.
-public struct LayerShape: Sendable, Equatable, Codable {
+public struct LayerShape: Sendable, Hashable, Codable {
     public var headCount: Int
     public var kvHeadCount: Int
     public var feedForwardLength: Int
@@ -37,7 +37,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var blockCount: Int { layers.count }
 
     /// Architectures whose forward pass is implemented.
-    public static let runnableArchitectures: Set<String> = ["llama", "qwen2"]
+    /// `deci` is llama with per-layer shapes (what pruned llama models are written as).
+    public static let runnableArchitectures: Set<String> = ["llama", "qwen2", "deci"]
 }
 
 extension ModelConfig {
@@ -121,7 +122,7 @@ extension ModelConfig {
         self.contextLength = try int("context_length", default: 2048)
         self.ropeBase = try float("rope.freq_base", default: 10000)
         self.ropeDimensions = try int("rope.dimension_count", default: headDim)
-        self.ropeStyle = arch == "llama" ? .normal : .neox
+        self.ropeStyle = arch == "llama" || arch == "deci" ? .normal : .neox
         self.normEpsilon = try float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.hasAttentionBias = file.tensor(named: "blk.0.attn_q.bias") != nil
     }

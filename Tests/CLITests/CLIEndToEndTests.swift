@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+import TestSupport
+
+final class CLIEndToEndTests: XCTestCase {
+    func testInfoOnDefaultModel() throws {
+        _ = try CLI.requireDefaultModel()
+        let r = try CLI.run(["info"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for expected in ["llama", "layers                30", "embedding length      576", "feed-forward length   1536",
+                         "attention heads       9", "KV heads              3", "base 100000", "49152 tokens (gpt2, pre-tokenizer smollm)",
+                         "chat template         chatml", "134,515,008"] {
+            XCTAssertTrue(r.stdout.contains(expected), "info should show \(expected):\n\(r.stdout)")
+        }
+        let json = try CLI.run(["info", "--json", "-c", "512"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["parameters"] as? Int, 134_515_008)
+        XCTAssertEqual((object?["layers"] as? [String: Any])?["count"] as? Int, 30)
+    }
+
+    func testGreedyGenerationMatchesLlamaCpp() throws {
+        _ = try CLI.requireDefaultModel()
+        let r = try CLI.run(["generate", "-p", "The capital of France is", "-n", "32", "--temp", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // llama.cpp's greedy continuation (../shared/reference/greedy-llamacpp.txt).
+        XCTAssertTrue(r.stdout.hasPrefix("The capital of France is Paris.\n\nThe United States has a population of approximately 3"), r.stdout)
+        let json = try CLI.run(["generate", "-p", "Once upon a time", "-n", "8", "--temp", "0", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["generated_tokens"] as? Int, 8)
+        XCTAssertNotNil(object?["generation_tokens_per_second"])
+    }
+
+    func testSameSeedSameOutput() throws {
+        _ = try CLI.requireDefaultModel()
+        let args = ["generate", "-p", "My favourite food is", "-n", "16", "-s", "1234", "--temp", "1.0", "--no-display-prompt"]
+        let a = try CLI.run(args), b = try CLI.run(args)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.stdout, b.stdout)
+        let c = try CLI.run(["generate", "-p", "My favourite food is", "-n", "16", "-s", "99", "--temp", "1.0", "--no-display-prompt"])
+        XCTAssertNotEqual(a.stdout, c.stdout)
+    }
+
+    func testPipedChatAnswersAndExits() throws {
+        _ = try CLI.requireDefaultModel()
+        // Greedy, SmolLM2-135M answers this phrasing correctly (llama.cpp gives the same text).
+        let r = try CLI.run(["chat", "--temp", "0", "-n", "48"], stdin: "what is the capital of france?\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("The capital of France is Paris."), r.stdout)
+        XCTAssertFalse(r.stdout.contains("<|im_end|>"))
+        // With the default sampler it still answers, ends, and exits 0.
+        let sampled = try CLI.run(["chat", "-s", "4", "-n", "48"], stdin: "What is the capital of France?\n")
+        XCTAssertEqual(sampled.status, 0, sampled.stderr)
+        XCTAssertFalse(sampled.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    func testBadInputsGiveDistinctExitCodes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let missing = try CLI.run(["info", "-m", dir.file("nope.gguf")])
+        XCTAssertEqual(missing.status, 66, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("no such file"))
+
+        let html = dir.file("page.gguf")
+        FileManager.default.createFile(atPath: html, contents: Data("<!DOCTYPE html><html>404</html>".utf8))
+        let h = try CLI.run(["info", "-m", html])
+        XCTAssertEqual(h.status, 65)
+        XCTAssertTrue(h.stderr.contains("HTML"), h.stderr)
+
+        let usage = try CLI.run(["generate", "--top-p", "7", "-p", "x"])
+        XCTAssertEqual(usage.status, 64, usage.stderr)
+        let template = try CLI.run(["chat", "--chat-template", "nonsense", "-p", "hi"])
+        XCTAssertEqual(template.status, 64, template.stderr)
+        let noPrompt = try CLI.run(["generate", "-p", ""], stdin: "")
+        XCTAssertNotEqual(noPrompt.status, 0)
+    }
+
+    func testTruncatedModelIsRefused() throws {
+        let model = try CLI.requireDefaultModel()
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let cut = dir.file("cut.gguf")
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: model))
+        FileManager.default.createFile(atPath: cut, contents: handle.readData(ofLength: 50_000_000))
+        try handle.close()
+        let r = try CLI.run(["generate", "-m", cut, "-p", "hi", "-n", "1"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("truncated") || r.stderr.contains("data"), r.stderr)
+    }
+
+    func testPromptLongerThanContext() throws {
+        _ = try CLI.requireDefaultModel()
+        let r = try CLI.run(["generate", "-c", "16", "-p", String(repeating: "word ", count: 100), "-n", "4"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("context"), r.stderr)
+    }
+
+    func testTokenizeMatchesReference() throws {
+        _ = try CLI.requireDefaultModel()
+        let r = try CLI.run(["tokenize", "-p", "Hello world", "--ids"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[19556, 905]")
+    }
+
+    func testHelpTeaches() throws {
+        let r = try CLI.run(["prune", "--help"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("--budget"))
+        XCTAssertTrue(r.stdout.contains("Exit 75"))
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+import LLMRuntime
+import TestSupport
+
+final class CLIPruneTests: XCTestCase {
+    func testPruneTinyModelByRatioAndApplyPlan() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var t = TinyModel()
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 128), count: 4)
+        let src = try t.write(to: dir.file("tiny.gguf"))
+        let calib = dir.file("calib.txt")
+        try (0..<80).map { "line \($0) of some calibration text that goes on for a while \($0 * 3)" }.joined(separator: "\n")
+            .write(toFile: calib, atomically: true, encoding: .utf8)
+        let out = dir.file("small.gguf"), plan = dir.file("plan.json")
+        let r = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", out, "--plan-out", plan, "--calib", calib,
+                             "--calib-samples", "4", "--seq-len", "32", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        XCTAssertLessThan(report?["parametersAfter"] as? Int ?? .max, report?["parametersBefore"] as? Int ?? 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+
+        let viaFile = try CLI.run(["generate", "-m", out, "-p", "the", "-n", "5", "--temp", "0", "--no-display-prompt"])
+        let viaPlan = try CLI.run(["generate", "-m", src, "--prune-plan", plan, "-p", "the", "-n", "5", "--temp", "0", "--no-display-prompt"])
+        XCTAssertEqual(viaFile.status, 0, viaFile.stderr)
+        XCTAssertEqual(viaFile.stdout, viaPlan.stdout)
+    }
+
+    func testImpossibleBudgetExits75BeforeWork() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let src = try TinyModel().write(to: dir.file("tiny.gguf"))
+        let out = dir.file("x.gguf")
+        let r = try CLI.run(["prune", "-m", src, "--budget", "10KB", "-o", out])
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertTrue(r.stderr.contains("budget"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let fits = try CLI.run(["prune", "-m", src, "--budget", "2GB", "-o", out])
+        XCTAssertEqual(fits.status, 0, fits.stderr)
+        XCTAssertTrue(fits.stderr.contains("no pruning needed"), fits.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    /// SIGKILL in the middle of a prune leaves no file at the output path and the source intact.
+    func testKilledPruneLeavesNoOutput() throws {
+        let model = try CLI.requireDefaultModel()
+        guard let binary = CLI.binary else { throw XCTSkip("not built") }
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let out = dir.file("killed.gguf")
+        let before = try FileManager.default.attributesOfItem(atPath: model)[.modificationDate] as? Date
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["prune", "-m", model, "--ratio", "0.2", "-o", out, "--calib-samples", "4"]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 4)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: model)[.modificationDate] as? Date, before)
+    }
+
+    /// SIGINT stops cleanly: exit 130, a note of how far it got, no output file.
+    func testInterruptedPruneSaysHowFarItGot() throws {
+        let model = try CLI.requireDefaultModel()
+        guard let binary = CLI.binary else { throw XCTSkip("not built") }
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let out = dir.file("int.gguf")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["prune", "-m", model, "--ratio", "0.2", "-o", out, "--calib-samples", "4"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 4)
+        kill(p.processIdentifier, SIGINT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, text)
+        XCTAssertTrue(text.contains("block"), text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+}

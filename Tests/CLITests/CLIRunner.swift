@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+import TestSupport
+
+/// Runs the built `llmrun` binary and captures what a user or script would see.
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum CLI {
+    /// The release binary (Tools/test builds it first), else the debug one.
+    static var binary: String? {
+        let root = Fixtures.repositoryRoot
+        return [root + "/.build/release/llmrun", root + "/.build/debug/llmrun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+        guard let binary else { throw XCTSkip("llmrun is not built: run `swift build -c release` first") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: Fixtures.repositoryRoot)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "LLMRUN_MODEL")
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Drain both pipes while the process runs so a chatty child cannot block.
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func requireDefaultModel() throws -> String {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else {
+            throw XCTSkip("default model missing: run Tools/fetch-model")
+        }
+        return Fixtures.defaultModel
+    }
+}

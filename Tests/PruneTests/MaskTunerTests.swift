@@ -1,0 +1,92 @@
+import XCTest
+import CKernels
+@testable import LLMPrune
+
+final class MaskTunerTests: XCTestCase {
+    /// Units as columns of Z (tokens x units); G = ZᵀZ, c = Zᵀy with y = Z·1 (the dense output).
+    private func system(_ z: [[Double]]) -> UnitSystem {
+        let n = z[0].count, rows = z.count
+        var g = [Double](repeating: 0, count: n * n)
+        for r in 0..<rows { for i in 0..<n { for j in 0..<n { g[i * n + j] += z[r][i] * z[r][j] } } }
+        return UnitSystem(gram: g, n: n)
+    }
+
+    func testRemovesTheUnitOthersCanReplaceAndRetunesMasks() {
+        // Unit 3 = 2 x unit 0: removing it costs nothing once unit 0's mask becomes 3.
+        var rng = SystemRandomNumberGenerator()
+        let rows = 200
+        var z: [[Double]] = []
+        for _ in 0..<rows {
+            let a = Double.random(in: -1...1, using: &rng), b = Double.random(in: -1...1, using: &rng)
+            let c = Double.random(in: -1...1, using: &rng)
+            z.append([a, b, c, 2 * a])
+        }
+        let r = MaskTuner.eliminate(system(z), keep: 3, ridge: 1e-9, stepFraction: 0, maskVarianceBound: 10)
+        XCTAssertEqual(r.kept, [0, 1, 2])
+        XCTAssertEqual(r.removed.map(\.unit), [3])
+        XCTAssertEqual(r.masks[0], 3, accuracy: 1e-4)
+        XCTAssertEqual(r.masks[1], 1, accuracy: 1e-4)
+        XCTAssertEqual(r.masks[2], 1, accuracy: 1e-4)
+        XCTAssertEqual(r.removed[0].cost, 0, accuracy: 1e-6)
+    }
+
+    func testKeepsTheUnitThatCannotBeReplaced() {
+        // Unit 0 is large and independent; units 1 and 2 are near copies of each other.
+        var z: [[Double]] = []
+        for i in 0..<100 {
+            let t = Double(i) / 10
+            z.append([5 * sin(t), cos(t), cos(t) * 1.001 + 0.0001 * sin(3 * t)])
+        }
+        let r = MaskTuner.eliminate(system(z), keep: 2, ridge: 1e-9, stepFraction: 0, maskVarianceBound: 10)
+        XCTAssertTrue(r.kept.contains(0))
+        XCTAssertEqual(r.kept.count, 2)
+        // The survivor of the pair takes over the other's share.
+        XCTAssertEqual(r.masks[1], 2, accuracy: 0.05)
+    }
+
+    func testGranularityAndEarlyStop() {
+        var z: [[Double]] = []
+        for i in 0..<400 { z.append((0..<96).map { j in sin(Double(i * (j + 1)) * 0.37) }) }
+        let g = MaskTuner.eliminate(system(z), keep: 32, granularity: 32, ridge: 1e-6, stepFraction: 0.1, maskVarianceBound: 100)
+        XCTAssertEqual(g.kept.count, 32)
+        // A tight variance bound stops before the target, at a multiple of the granularity.
+        let tight = MaskTuner.eliminate(system(z), keep: 32, granularity: 32, ridge: 1e-6, stepFraction: 0.1, maskVarianceBound: 1e-9)
+        XCTAssertTrue(tight.stoppedEarly)
+        XCTAssertEqual(tight.kept.count % 32, 0)
+        XCTAssertGreaterThan(tight.kept.count, 32)
+    }
+
+    func testCholeskyInverseAndDowndate() {
+        let n = 5
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n { a[i * n + j] = 1 / Double(i + j + 1) } ; a[i * n + i] += 1 }
+        let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0)
+        for i in 0..<n {
+            for j in 0..<n {
+                var s = 0.0
+                for k in 0..<n { s += a[i * n + k] * inv[k * n + j] }
+                XCTAssertEqual(s, i == j ? 1 : 0, accuracy: 1e-9)
+            }
+        }
+        // Downdating index 2 gives the inverse of the matrix without row/column 2.
+        var d = inv
+        let keep: [Int32] = [0, 1, 3, 4]
+        d.withUnsafeMutableBufferPointer { lr_inverse_downdate_f64($0.baseAddress!, Int32(n), keep, 4, 2) }
+        var sub = [Double]()
+        for i in keep { for j in keep { sub.append(a[Int(i) * n + Int(j)]) } }
+        let direct = MaskTuner.regularizedInverse(sub, n: 4, ridge: 0)
+        for (p, i) in keep.enumerated() {
+            for (q, j) in keep.enumerated() { XCTAssertEqual(d[Int(i) * n + Int(j)], direct[p * 4 + q], accuracy: 1e-9) }
+        }
+    }
+
+    func testByteSizes() {
+        XCTAssertEqual(ByteSize(parsing: "2GB")?.bytes, 2_000_000_000)
+        XCTAssertEqual(ByteSize(parsing: "1.5GiB")?.bytes, 1_610_612_736)
+        XCTAssertEqual(ByteSize(parsing: "512MiB")?.bytes, 536_870_912)
+        XCTAssertEqual(ByteSize(parsing: "100MB")?.bytes, 100_000_000)
+        XCTAssertEqual(ByteSize(parsing: "12345")?.bytes, 12345)
+        XCTAssertNil(ByteSize(parsing: "lots"))
+        XCTAssertNil(ByteSize(parsing: "-1GB"))
+    }
+}

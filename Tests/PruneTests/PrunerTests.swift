@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+import GGUF
+@testable import LLMPrune
+import LLMRuntime
+import TestSupport
+
+final class PrunerTests: XCTestCase {
+    private func tinyModel(_ dir: TemporaryDirectory, layers: Int = 4) throws -> String {
+        var t = TinyModel()
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 128), count: layers)
+        return try t.write(to: dir.file("tiny.gguf"))
+    }
+
+    private var calibrationText: String {
+        (0..<60).map { "the sentence number \($0) is here, and then the next one comes in a stream of text \($0 * 7)." }
+            .joined(separator: "\n")
+    }
+
+    private func settings(_ method: PruneMethod, ratio: Double) -> PruneSettings {
+        var s = PruneSettings()
+        s.method = method
+        s.ratio = ratio
+        s.calibrationSamples = 4
+        s.sequenceLength = 32
+        return s
+    }
+
+    func testEveryMethodWritesALoadableModelOfTheTargetSize() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let source = try tinyModel(dir)
+        for method in PruneMethod.allCases {
+            var s = settings(method, ratio: 0.3)
+            s.attentionShare = method == .comp ? 0.3 : 0
+            let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let out = dir.file("\(method.rawValue).gguf")
+            let report = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out,
+                                        planPath: dir.file("\(method.rawValue).json"))
+            XCTAssertLessThan(report.parametersAfter, report.parametersBefore, "\(method)")
+            let model = try LanguageModel(path: out, threads: 1)
+            XCTAssertEqual(model.config.blockCount, report.blocksAfter)
+            // The file's parameter count is what the report says.
+            XCTAssertEqual(model.file.tensors.reduce(0) { $0 + $1.elementCount }, report.parametersAfter, "\(method)")
+            if method == .layers { XCTAssertLessThan(report.blocksAfter, 4) }
+            if method == .magnitude { XCTAssertEqual(report.blocksAfter, 4) }
+            let session = GenerationSession(model: model, contextLength: 32)
+            try session.prefill([1, 2, 3, 4])
+            XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite))
+        }
+    }
+
+    /// The plan applied at load gives the same logits as the file the pruner wrote.
+    func testPlanAppliedAtLoadMatchesWrittenFile() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let source = try tinyModel(dir)
+        var s = settings(.comp, ratio: 0.25)
+        s.attentionShare = 0.3
+        let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+        let out = dir.file("p.gguf"), planPath = dir.file("p.json")
+        _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: planPath)
+        let plan = try PrunePlan.read(from: planPath)
+        let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
+        let viaFile = try LanguageModel(path: out, threads: 1)
+        XCTAssertEqual(viaPlan.config.layers, viaFile.config.layers)
+        let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
+        try a.prefill([5, 6, 7, 8, 9]); try b.prefill([5, 6, 7, 8, 9])
+        let n = viaFile.config.vocabularySize
+        for i in 0..<n { XCTAssertEqual(a.logits[i], b.logits[i], accuracy: 1e-3 * max(1, abs(b.logits[i]))) }
+    }
+
+    func testNonUniformLlamaIsWrittenAsDeciForLlamaCpp() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let source = try tinyModel(dir)
+        let pruner = try Pruner(sourcePath: source, settings: settings(.comp, ratio: 0.3), threads: 2)
+        let out = dir.file("d.gguf")
+        _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: nil)
+        let f = try GGUFFile(path: out)
+        let arch = f["general.architecture"]?.stringValue
+        let config = try ModelConfig(file: f)
+        if Set(config.layers).count > 1 {
+            XCTAssertEqual(arch, "deci")
+            XCTAssertNotNil(f["deci.feed_forward_length"]?.arrayValue)
+        } else {
+            XCTAssertEqual(arch, "llama")
+        }
+        XCTAssertEqual(f["\(arch!).attention.key_length"]?.intValue, 16)
+    }
+
+    func testInterruptLeavesNothingBehind() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let source = try tinyModel(dir)
+        let pruner = try Pruner(sourcePath: source, settings: settings(.comp, ratio: 0.3), threads: 2)
+        let out = dir.file("never.gguf")
+        var calls = 0
+        XCTAssertThrowsError(try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out,
+                                            planPath: nil, shouldStop: { calls += 1; return calls > 3 })) { error in
+            guard case PruneError.interrupted = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["tiny.gguf"])
+    }
+
+    func testBudgetPlanner() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let file = try GGUFFile(path: try tinyModel(dir))
+        let config = try ModelConfig(file: file)
+        let s = PruneSettings()
+        let roomy = try BudgetPlanner.plan(file: file, config: config, budget: 4_000_000_000, context: 64, requestedType: nil, settings: s)
+        XCTAssertTrue(roomy.noPruningNeeded)
+        XCTAssertThrowsError(try BudgetPlanner.plan(file: file, config: config, budget: 1_000, context: 64, requestedType: nil, settings: s)) { error in
+            guard case PruneError.budgetInfeasible = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testCalibrationNeedsEnoughText() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let pruner = try Pruner(sourcePath: try tinyModel(dir), settings: settings(.comp, ratio: 0.2), threads: 1)
+        XCTAssertThrowsError(try pruner.calibration(text: "too short"))
+        let c = try pruner.calibration(text: calibrationText)
+        XCTAssertEqual(c.length, 32)
+        XCTAssertEqual(c.count, 4)
+    }
+}
