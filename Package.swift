@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "llmrun",
             dependencies: [
-                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers",
+                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -36,15 +36,18 @@ static LR_TARGET_AVX2 void avx2_prep_acts(const uint8_t *a, size_t a_row_bytes, 
     }
 }
 
+/// Weight scales (and Q4_1 mins) row-major, [nr][nb]: the tiles multiply them eight blocks at a
+/// time with the activation scales.
 static void avx2_prep_weights(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
                               float *dw, float *mw) {
+    (void)stride;
     const size_t bb = lr_weight_block_bytes(wtype);
     for (int i = 0; i < nr; i++) {
         const uint8_t *row = w + (size_t)i * w_row_bytes;
         LR_SCALAR_LOOP
         for (int b = 0; b < nb; b++) {
-            dw[(size_t)b * stride + i] = table_f16(row + (size_t)b * bb);
-            if (mw) mw[(size_t)b * stride + i] = table_f16(row + (size_t)b * bb + 2);
+            dw[(size_t)i * nb + b] = table_f16(row + (size_t)b * bb);
+            if (mw) mw[(size_t)i * nb + b] = table_f16(row + (size_t)b * bb + 2);
         }
     }
 }
@@ -56,21 +59,14 @@ LR_INLINE LR_TARGET_AVX2 float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/// Offset terms of a Q4 tile for one token: corr[i] = sum_b src[b][i] * sa[b], src laid out [nb][MR]
-/// (weight scales for Q4_0, mins for Q4_1).
-LR_INLINE LR_TARGET_AVX2 void tile_corrections(const float *src, const float *sa, int nb, const int RM,
-                                               float corr[AVX2_RM]) {
-    if (RM == 4) {
-        __m128 v = _mm_setzero_ps();
-        for (int b = 0; b < nb; b++) v = _mm_fmadd_ps(_mm_loadu_ps(src + (size_t)b * 4), _mm_set1_ps(sa[b]), v);
-        _mm_storeu_ps(corr, v);
-    } else {
-        for (int i = 0; i < RM; i++) {
-            float s = 0.0f;
-            for (int b = 0; b < nb; b++) s += src[(size_t)b * AVX2_RM + i] * sa[b];
-            corr[i] = s;
-        }
-    }
+/// sum(x[i] * y[i]) over a row's blocks (the Q4 offset terms).
+LR_INLINE LR_TARGET_AVX2 float dot_blocks(const float *x, const float *y, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+    float s = hsum_ps(acc);
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
 }
 
 /// 32 unsigned nibbles of a Q4 block: low nibbles in bytes 0..15, high nibbles in 16..31.
@@ -89,84 +85,123 @@ LR_INLINE LR_TARGET_AVX2 __m256i block_isum(__m256i wq, __m256i aq, __m256i aq_a
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
+enum { TILE_BLOCKS = 64 };  // blocks whose scale products a tile computes ahead
+
 /// One RM x RN tile of any of the three weight types; RM, RN and wtype are constants at every call.
-/// Small tiles unroll the block loop by two so the FMA chains overlap.
+///
+/// The two integer multiplies per block pair (maddubs, madd) share one port on common x86 cores,
+/// so every other vector op in the loop costs throughput. The scale products dw * da are therefore
+/// computed ahead, eight blocks per multiply, and the loop only broadcasts them from memory.
 LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int tc, const int RM,
                                         const int RN, const int wtype) {
     enum { MR = AVX2_RM, MN = AVX2_RN };
     const int nb = c->nb;
-    const int U = RM * RN <= 2 ? 2 : 1;
     const size_t bb = lr_weight_block_bytes(wtype);
     const int signed_w = wtype == LR_TYPE_Q8_0;
     const uint8_t *wr[MR];
     const lr_block_q8_0 *at[MN];
-    __m256 acc[2][MR][MN];
+    __m256 acc[MR][MN];
+    float prod[MR][MN][TILE_BLOCKS];
     LR_UNROLL
-    for (int i = 0; i < RM; i++) wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
+    for (int i = 0; i < RM; i++) {
+        wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
+        LR_UNROLL
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    }
     LR_UNROLL
     for (int j = 0; j < RN; j++) at[j] = (const lr_block_q8_0 *)(c->a + (size_t)(t + j) * c->a_row_bytes);
-    LR_UNROLL
-    for (int u = 0; u < U; u++)
-        LR_UNROLL
-        for (int i = 0; i < RM; i++)
-            LR_UNROLL
-            for (int j = 0; j < RN; j++) acc[u][i][j] = _mm256_setzero_ps();
 
-    int b = 0;
-    for (; b + U <= nb; b += U) {
+    for (int b0 = 0; b0 < nb; b0 += TILE_BLOCKS) {
+        const int bn = nb - b0 < TILE_BLOCKS ? nb - b0 : TILE_BLOCKS;
         LR_UNROLL
-        for (int u = 0; u < U; u++) {
+        for (int i = 0; i < RM; i++) {
+            LR_UNROLL
+            for (int j = 0; j < RN; j++) {
+                const float *dw = c->dw + (size_t)i * nb + b0;
+                const float *da = c->da + (size_t)(tc + j) * nb + b0;
+                int b = 0;
+                for (; b + 8 <= bn; b += 8)
+                    _mm256_storeu_ps(prod[i][j] + b, _mm256_mul_ps(_mm256_loadu_ps(dw + b), _mm256_loadu_ps(da + b)));
+                for (; b < bn; b++) prod[i][j][b] = dw[b] * da[b];
+            }
+        }
+        for (int b = 0; b < bn; b++) {
             __m256i wq[MR];
             LR_UNROLL
             for (int i = 0; i < RM; i++) {
-                const uint8_t *blk = wr[i] + (size_t)(b + u) * bb;
+                const uint8_t *blk = wr[i] + (size_t)(b0 + b) * bb;
+                _mm_prefetch((const char *)blk + AVX2_RM * c->w_row_bytes, _MM_HINT_T0);
                 wq[i] = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
                                  : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
             }
             LR_UNROLL
             for (int j = 0; j < RN; j++) {
-                const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b + u].qs);
+                const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b0 + b].qs);
                 const __m256i aq_abs = signed_w ? _mm256_abs_epi8(aq) : aq;
-                __m256 da = _mm256_broadcast_ss(c->da + (size_t)(tc + j) * nb + b + u);
-                LR_OPAQUE(da);
                 LR_UNROLL
                 for (int i = 0; i < RM; i++) {
                     const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq[i], aq, aq_abs, signed_w));
-                    const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(c->dw + (size_t)(b + u) * MR + i), da);
-                    acc[u][i][j] = _mm256_fmadd_ps(sum, d, acc[u][i][j]);
+                    acc[i][j] = _mm256_fmadd_ps(sum, _mm256_broadcast_ss(&prod[i][j][b]), acc[i][j]);
                 }
-            }
-        }
-    }
-    for (; b < nb; b++) {  // odd block left over by the unrolled loop
-        LR_UNROLL
-        for (int i = 0; i < RM; i++) {
-            const uint8_t *blk = wr[i] + (size_t)b * bb;
-            const __m256i wq = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
-                                        : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
-            LR_UNROLL
-            for (int j = 0; j < RN; j++) {
-                const __m256i aq = _mm256_loadu_si256((const __m256i *)at[j][b].qs);
-                const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq, aq, _mm256_abs_epi8(aq), signed_w));
-                const __m256 d = _mm256_set1_ps(c->dw[(size_t)b * MR + i] * c->da[(size_t)(tc + j) * nb + b]);
-                acc[0][i][j] = _mm256_fmadd_ps(sum, d, acc[0][i][j]);
             }
         }
     }
 
     LR_UNROLL
-
     for (int j = 0; j < RN; j++) {
-        float corr[MR] = {0};
-        if (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1)
-            tile_corrections(wtype == LR_TYPE_Q4_0 ? c->dw : c->mw, c->sa + (size_t)(tc + j) * nb, nb, RM, corr);
+        const float *sa = c->sa + (size_t)(tc + j) * nb;
         LR_UNROLL
         for (int i = 0; i < RM; i++) {
-            __m256 v = acc[0][i][j];
-            if (U == 2) v = _mm256_add_ps(v, acc[1][i][j]);
-            const float s = hsum_ps(v);
-            c->out[(size_t)(t + j) * c->out_ld + (size_t)(r + i)] = wtype == LR_TYPE_Q4_0 ? s - 8.0f * corr[i] : s + corr[i];
+            float s = hsum_ps(acc[i][j]);
+            if (wtype == LR_TYPE_Q4_0) s -= 8.0f * dot_blocks(c->dw + (size_t)i * nb, sa, nb);
+            if (wtype == LR_TYPE_Q4_1) s += dot_blocks(c->mw + (size_t)i * nb, sa, nb);
+            c->out[(size_t)(t + j) * c->out_ld + (size_t)(r + i)] = s;
         }
+    }
+}
+
+/// Mat-vec rows (one token, RM = 4 or 1) reading the weight scales straight from the blocks.
+LR_INLINE LR_TARGET_AVX2 void matvec_avx2(const lr_tile_ctx *c, int r, int t, int tc, const int RM, const int wtype) {
+    enum { MR = AVX2_RM };
+    const int nb = c->nb;
+    const size_t bb = lr_weight_block_bytes(wtype);
+    const int signed_w = wtype == LR_TYPE_Q8_0;
+    const uint8_t *wr[MR];
+    const lr_block_q8_0 *at = (const lr_block_q8_0 *)(c->a + (size_t)t * c->a_row_bytes);
+    const float *da = c->da + (size_t)tc * nb;
+    const float *sa = wtype == LR_TYPE_Q8_0 ? NULL : c->sa + (size_t)tc * nb;
+    __m256 acc[MR];
+    float corr[MR];
+    LR_UNROLL
+    for (int i = 0; i < RM; i++) {
+        wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
+        acc[i] = _mm256_setzero_ps();
+        corr[i] = 0.0f;
+    }
+    for (int b = 0; b < nb; b++) {
+        const __m256i aq = _mm256_loadu_si256((const __m256i *)at[b].qs);
+        const __m256i aq_abs = signed_w ? _mm256_abs_epi8(aq) : aq;
+        __m256 dav = _mm256_broadcast_ss(da + b);
+        LR_OPAQUE(dav);
+        LR_UNROLL
+        for (int i = 0; i < RM; i++) {
+            const uint8_t *blk = wr[i] + (size_t)b * bb;
+            // the same block of the next row tile: rows are read 4 at a time, which the hardware
+            // prefetchers follow less well than one stream
+            _mm_prefetch((const char *)blk + AVX2_RM * c->w_row_bytes, _MM_HINT_T0);
+            const __m256i wq = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
+                                        : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
+            const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq, aq, aq_abs, signed_w));
+            const float dw = table_f16(blk);
+            acc[i] = _mm256_fmadd_ps(sum, _mm256_mul_ps(_mm256_set1_ps(dw), dav), acc[i]);
+            if (wtype == LR_TYPE_Q4_0) corr[i] += dw * sa[b];
+            if (wtype == LR_TYPE_Q4_1) corr[i] += table_f16(blk + 2) * sa[b];
+        }
+    }
+    LR_UNROLL
+    for (int i = 0; i < RM; i++) {
+        const float s = hsum_ps(acc[i]);
+        c->out[(size_t)t * c->out_ld + (size_t)(r + i)] = wtype == LR_TYPE_Q4_0 ? s - 8.0f * corr[i] : s + corr[i];
     }
 }
 
@@ -184,15 +219,27 @@ LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int 
     AVX2_TILE(WNAME, WTYPE, 1, 1)                                                                    \
     AVX2_TILE(WNAME, WTYPE, 1, 2)                                                                    \
     AVX2_TILE(WNAME, WTYPE, 1, 3)                                                                    \
+    static __attribute__((noinline)) LR_TARGET_AVX2 void matvec_##WNAME##_4(                         \
+        const lr_tile_ctx *c, int r, int t, int tc) {                                                \
+        matvec_avx2(c, r, t, tc, 4, WTYPE);                                                          \
+    }                                                                                                \
+    static __attribute__((noinline)) LR_TARGET_AVX2 void matvec_##WNAME##_1(                         \
+        const lr_tile_ctx *c, int r, int t, int tc) {                                                \
+        matvec_avx2(c, r, t, tc, 1, WTYPE);                                                          \
+    }                                                                                                \
     static void tiles_##WNAME##_avx2(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt) { \
         static void (*const shapes[2][3])(const lr_tile_ctx *, int, int, int) = {                  \
             {tile_##WNAME##_1x1, tile_##WNAME##_1x2, tile_##WNAME##_1x3},                            \
             {tile_##WNAME##_4x1, tile_##WNAME##_4x2, tile_##WNAME##_4x3},                            \
         };                                                                                           \
+        if (c->dw == NULL) {                                                                         \
+            (nr == AVX2_RM ? matvec_##WNAME##_4 : matvec_##WNAME##_1)(c, r, t, tc);                  \
+            return;                                                                                  \
+        }                                                                                            \
         shapes[nr == AVX2_RM][nt - 1](c, r, t, tc);                                                  \
     }
 
-_Static_assert(AVX2_RM == 4 && AVX2_RN == 3, "tile_corrections and AVX2_TILES assume 4 x 3 tiles");
+_Static_assert(AVX2_RM == 4 && AVX2_RN == 3, "AVX2_TILES instantiates 4 x 1..3 tiles");
 AVX2_TILES(q8_0, LR_TYPE_Q8_0)
 AVX2_TILES(q4_0, LR_TYPE_Q4_0)
 AVX2_TILES(q4_1, LR_TYPE_Q4_1)
@@ -205,15 +252,15 @@ LR_TARGET_AVX2 int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes,
     case LR_TYPE_Q8_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
                              AVX2_RM, AVX2_RN, tiles_q8_0_avx2, avx2_prep_acts,
-                             avx2_prep_weights);
+                             avx2_prep_weights, 1);
     case LR_TYPE_Q4_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
                              AVX2_RM, AVX2_RN, tiles_q4_0_avx2, avx2_prep_acts,
-                             avx2_prep_weights);
+                             avx2_prep_weights, 1);
     case LR_TYPE_Q4_1:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
                              AVX2_RM, AVX2_RN, tiles_q4_1_avx2, avx2_prep_acts,
-                             avx2_prep_weights);
+                             avx2_prep_weights, 1);
     default:
         return -1;
     }

@@ -31,6 +31,7 @@ LR_INLINE NT_ATTR void NT_TILE(const lr_tile_ctx *c, int r, int t, int tc, const
             int8x16_t wlo[MR], whi[MR];
             for (int i = 0; i < RM; i++) {
                 const uint8_t *blk = wr[i] + (size_t)bu * bb;
+                __builtin_prefetch(blk + NEON_RM * c->w_row_bytes);  // same block, next row tile
                 if (wtype == LR_TYPE_Q8_0) {
                     wlo[i] = vld1q_s8((const int8_t *)blk + 2);
                     whi[i] = vld1q_s8((const int8_t *)blk + 18);
@@ -113,13 +114,13 @@ NT_ATTR int NT_CAT(lr_gemm_q8, NT_SUFFIX)(int wtype, const void *w, size_t w_row
     switch (wtype) {
     case LR_TYPE_Q8_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             NEON_RM, NEON_RN, NT_TILES_FN(q8_0), neon_prep_acts, neon_prep_weights);
+                             NEON_RM, NEON_RN, NT_TILES_FN(q8_0), neon_prep_acts, neon_prep_weights, 0);
     case LR_TYPE_Q4_0:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             NEON_RM, NEON_RN, NT_TILES_FN(q4_0), neon_prep_acts, neon_prep_weights);
+                             NEON_RM, NEON_RN, NT_TILES_FN(q4_0), neon_prep_acts, neon_prep_weights, 0);
     case LR_TYPE_Q4_1:
         return lr_gemm_drive(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                             NEON_RM, NEON_RN, NT_TILES_FN(q4_1), neon_prep_acts, neon_prep_weights);
+                             NEON_RM, NEON_RN, NT_TILES_FN(q4_1), neon_prep_acts, neon_prep_weights, 0);
     default:
         return -1;
     }

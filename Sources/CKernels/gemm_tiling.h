@@ -93,11 +93,14 @@ LR_INLINE void lr_prep_weights_generic(const uint8_t *w, size_t w_row_bytes, int
 }
 
 /// Runs a mat-mul with a backend's tile kernel and scale preparation. Pass static functions so
-/// they can be inlined into the caller.
+/// they can be inlined into the caller. With matvec_reads_scales set, single-token chunks (mat-vec)
+/// get no prepared weight scales (ctx dw and mw NULL) and the tile reads them itself: with no
+/// other token to share them, converting into an array first only adds a store and a load per block.
 LR_INLINE int lr_gemm_drive(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                             const void *a, size_t a_row_bytes, int n_tok, int k, float *out,
                             size_t out_ld, const int RM, const int RN, lr_tile_fn tile,
-                            lr_prep_acts_fn prep_acts, lr_prep_weights_fn prep_weights) {
+                            lr_prep_acts_fn prep_acts, lr_prep_weights_fn prep_weights,
+                            const int matvec_reads_scales) {
     const size_t bb = lr_weight_block_bytes(wtype);
     if (bb == 0 || k < 0 || k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
     if (row_begin == row_end || n_tok == 0) return 0;
@@ -131,9 +134,12 @@ LR_INLINE int lr_gemm_drive(int wtype, const void *w, size_t w_row_bytes, int ro
     for (int t0 = 0; t0 < n_tok; t0 += chunk) {
         const int tn = n_tok - t0 < chunk ? n_tok - t0 : chunk;
         prep_acts((const uint8_t *)a + (size_t)t0 * a_row_bytes, a_row_bytes, tn, nb, da, sa);
+        const int prep = !(matvec_reads_scales && tn == 1);
+        c.dw = prep ? dw : NULL;
+        c.mw = prep ? mw : NULL;
         for (int r = row_begin; r < row_end;) {
             const int nr = row_end - r >= RM ? RM : 1;
-            prep_weights((const uint8_t *)w + (size_t)r * w_row_bytes, w_row_bytes, nr, nb, wtype, RM, dw, mw);
+            if (prep) prep_weights((const uint8_t *)w + (size_t)r * w_row_bytes, w_row_bytes, nr, nb, wtype, RM, dw, mw);
             for (int tc = 0; tc < tn;) {
                 const int nt = tn - tc < RN ? tn - tc : RN;
                 tile(&c, r, nr, t0 + tc, tc, nt);

@@ -139,12 +139,13 @@ public final class GGUFFile: @unchecked Sendable {
         // Data section: starts at the next multiple of the alignment.
         let headerEnd = reader.position
         let dataOffset = (headerEnd + alignment - 1) / alignment * alignment
-        guard dataOffset <= mapping.size else {
+        // A file without tensors (a vocabulary-only GGUF) may end right after its metadata.
+        guard dataOffset <= mapping.size || raw.isEmpty else {
             throw .malformed(path: path, field: "tensor data", expected: "data after the header at byte \(dataOffset)",
                              found: "the file ends at byte \(mapping.size)")
         }
-        self.dataOffset = dataOffset
-        let dataSize = mapping.size - dataOffset
+        self.dataOffset = min(dataOffset, mapping.size)
+        let dataSize = mapping.size - self.dataOffset
         for t in raw {
             let field = "tensor '\(t.name)'"
             guard let bytes = t.type.byteCount(forElements: t.shape.reduce(1, *)) else {

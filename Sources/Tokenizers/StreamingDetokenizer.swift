@@ -5,7 +5,7 @@
 /// (SentencePiece drops the leading space of the first token only; clean-up rules such as
 /// `" ,"` → `","` look at neighbours) come out exactly as a one-shot decode, and a character
 /// whose UTF-8 bytes arrive in several byte tokens (emoji, CJK) is held back until complete.
-public struct StreamingDetokenizer {
+public struct StreamingDetokenizer: Sendable {
     public let tokenizer: any Tokenizer
     /// Render control tokens (e.g. `<|im_end|>`) as their text instead of nothing.
     public let renderSpecial: Bool

@@ -1,0 +1,175 @@
+import ArgumentParser
+import CKernels
+import Foundation
+import LLMRuntime
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prompt processing and generation speed, as llama-bench does.",
+        discussion: """
+        pp N: a prompt of N tokens fed in batches on an empty cache; tg N: N tokens generated one \
+        at a time. Each test runs once unmeasured, then -r times; figures are tokens/s, mean ± \
+        standard deviation. Uses the same code path as chat and generate.
+
+          llmrun bench                            pp128 and tg64 at the default thread count
+          llmrun bench -p 128 -n 64 -t 1,2 -r 5 -o json
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt lengths to test (comma-separated; 0 skips).")
+    var prompts: String = "128"
+    @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generation lengths to test (comma-separated; 0 skips).")
+    var generations: String = "64"
+    @Option(name: [.customShort("t"), .customLong("threads")], help: "Thread counts to test (comma-separated).")
+    var threads: String = "\(ThreadPool.processorCount)"
+    @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Measured runs per test.")
+    var repetitions: Int = 5
+    @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Prompt tokens per forward batch.")
+    var batch: Int = 256
+    @Option(name: [.customShort("o"), .customLong("output")], help: "md, json or jsonl.")
+    var output: String = "md"
+
+    private func list(_ s: String, _ name: String) throws -> [Int] {
+        let values = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("\(name) takes comma-separated non-negative numbers, got '\(s)'")
+        }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        _ = try list(prompts, "-p"); _ = try list(generations, "-n")
+        if try list(threads, "-t").contains(0) { throw ValidationError("-t values must be positive") }
+        if repetitions < 1 { throw ValidationError("-r must be positive") }
+        if !["md", "json", "jsonl"].contains(output) { throw ValidationError("-o must be md, json or jsonl") }
+    }
+
+    func run() throws {
+        let path = try modelOptions.resolvedPath()
+        var results: [BenchResult] = []
+        if output == "md" {
+            print("| model | size | params | backend | threads | test | t/s |")
+            print("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+        }
+        for t in try list(threads, "-t") {
+            let model = try LanguageModel(path: path, threads: t)
+            let tests = try list(prompts, "-p").filter { $0 > 0 }.map { (p: $0, n: 0) } + list(generations, "-n").filter { $0 > 0 }.map { (p: 0, n: $0) }
+            for test in tests {
+                let context = max(test.p + test.n, 16)
+                let session = GenerationSession(model: model, contextLength: context, batchSize: batch)
+                var samples: [Double] = []
+                for run in 0...repetitions {
+                    let seconds = try measure(session: session, prompt: test.p, generate: test.n)
+                    if run > 0 { samples.append(seconds) }  // run 0 warms caches and threads
+                }
+                let r = BenchResult(model: model, threads: t, prompt: test.p, generate: test.n, samples: samples)
+                results.append(r)
+                switch output {
+                case "md": print(r.markdownRow)
+                case "jsonl": print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+                default: break
+                }
+            }
+        }
+        if output == "json" {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else if output == "md" {
+            Terminal.status(String(format: "load %.0f ms · peak RSS %@", (results.first?.loadMs ?? 0), formatBytes(ProcessMemory.peakResidentBytes)))
+        }
+    }
+
+    /// Seconds for one run of the test. Token ids are fixed pseudo-random ones, as llama-bench uses.
+    private func measure(session: GenerationSession, prompt: Int, generate: Int) throws -> Double {
+        session.reset()
+        var rng = SplitMix64(seed: 42)
+        let vocab = UInt64(session.model.config.vocabularySize)
+        if prompt > 0 {
+            let tokens = (0..<prompt).map { _ in Int32(rng.next() % vocab) }
+            let t0 = Clock.now()
+            try session.prefill(tokens)
+            return Clock.now() - t0
+        }
+        var sampler = GreedySampler()
+        try session.prefill([Int32(rng.next() % vocab)])
+        let t0 = Clock.now()
+        for _ in 0..<generate {
+            let token = session.sample(using: &sampler)
+            try session.feed(token)
+        }
+        return Clock.now() - t0
+    }
+}
+
+/// One row of results, with llama-bench's JSON field names where they exist.
+struct BenchResult: Encodable {
+    var modelFilename: String
+    var modelType: String
+    var modelSize: Int
+    var modelParams: Int
+    var backend: String
+    var threads: Int
+    var prompt: Int
+    var generate: Int
+    var samplesNs: [Int]
+    var loadMs: Double
+    var peakRSS: Int
+
+    init(model: LanguageModel, threads: Int, prompt: Int, generate: Int, samples: [Double]) {
+        modelFilename = model.path
+        modelType = "\(model.config.architecture) \(model.config.blockCount)L"
+        modelSize = model.file.fileSize
+        modelParams = model.file.tensors.reduce(0) { $0 + $1.elementCount }
+        backend = "CPU (\(String(cString: lr_kernels_backend())))"
+        self.threads = threads
+        self.prompt = prompt
+        self.generate = generate
+        samplesNs = samples.map { Int($0 * 1e9) }
+        loadMs = model.loadSeconds * 1000
+        peakRSS = ProcessMemory.peakResidentBytes
+    }
+
+    var tokens: Int { prompt + generate }
+    var samplesTs: [Double] { samplesNs.map { Double(tokens) / (Double($0) / 1e9) } }
+    var avgTs: Double { samplesTs.reduce(0, +) / Double(max(samplesTs.count, 1)) }
+    var stddevTs: Double {
+        guard samplesTs.count > 1 else { return 0 }
+        let m = avgTs
+        return (samplesTs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samplesTs.count - 1)).squareRoot()
+    }
+    var test: String { prompt > 0 ? "pp\(prompt)" : "tg\(generate)" }
+
+    var markdownRow: String {
+        String(format: "| %@ | %@ | %@ | %@ | %d | %@ | %.2f ± %.2f |", modelType, formatBytes(modelSize),
+               String(format: "%.2f M", Double(modelParams) / 1e6), backend, threads, test, avgTs, stddevTs)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelFilename = "model_filename", modelType = "model_type", modelSize = "model_size"
+        case modelParams = "model_n_params", backend = "backends", threads = "n_threads", prompt = "n_prompt"
+        case generate = "n_gen", samplesNs = "samples_ns", loadMs = "load_ms", peakRSS = "peak_rss_bytes"
+        case avgTs = "avg_ts", stddevTs = "stddev_ts", samplesTs = "samples_ts", test, avgNs = "avg_ns"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelFilename, forKey: .modelFilename)
+        try c.encode(modelType, forKey: .modelType)
+        try c.encode(modelSize, forKey: .modelSize)
+        try c.encode(modelParams, forKey: .modelParams)
+        try c.encode(backend, forKey: .backend)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(generate, forKey: .generate)
+        try c.encode(samplesNs, forKey: .samplesNs)
+        try c.encode(samplesNs.reduce(0, +) / max(samplesNs.count, 1), forKey: .avgNs)
+        try c.encode(avgTs, forKey: .avgTs)
+        try c.encode(stddevTs, forKey: .stddevTs)
+        try c.encode(samplesTs, forKey: .samplesTs)
+        try c.encode(test, forKey: .test)
+        try c.encode(loadMs, forKey: .loadMs)
+        try c.encode(peakRSS, forKey: .peakRSS)
+    }
+}
