@@ -7,7 +7,7 @@
 #include <immintrin.h>
 
 #define AVX2_RM 4  // rows per tile
-#define AVX2_RN 3  // tokens per tile
+#define AVX2_RN 2  // tokens per tile (4 x 2 keeps the 8 accumulators, weights and temporaries in 16 registers)
 
 // Not _cvtsh_ss: clang lowers it to a vpinsrw into the previous result's register, which
 // chains every conversion of a loop onto the last one. vmovd from a GPR starts afresh.
@@ -161,26 +161,32 @@ LR_INLINE LR_TARGET_AVX2 void tile_avx2(const lr_tile_ctx *c, int r, int t, int 
 }
 
 /// Mat-vec rows (one token, RM = 4 or 1) reading the weight scales straight from the blocks.
+/// The Q4 offsets are folded in per block so that nothing but the accumulators stays live:
+///   Q4_0: maddubs(q, a) - maddubs(8, a) = pairwise sums of (q - 8) * a, exact in int16;
+///   Q4_1: m * (da * sum(a)) is added into lane 0 of the accumulator (a vmovss load puts sa
+///         there with the other lanes zero).
 LR_INLINE LR_TARGET_AVX2 void matvec_avx2(const lr_tile_ctx *c, int r, int t, int tc, const int RM, const int wtype) {
     enum { MR = AVX2_RM };
     const int nb = c->nb;
     const size_t bb = lr_weight_block_bytes(wtype);
     const int signed_w = wtype == LR_TYPE_Q8_0;
     const uint8_t *wr[MR];
+    const size_t prefetch_ahead = AVX2_RM * c->w_row_bytes;
     const lr_block_q8_0 *at = (const lr_block_q8_0 *)(c->a + (size_t)t * c->a_row_bytes);
     const float *da = c->da + (size_t)tc * nb;
-    const float *sa = wtype == LR_TYPE_Q8_0 ? NULL : c->sa + (size_t)tc * nb;
+    const float *sa = wtype == LR_TYPE_Q4_1 ? c->sa + (size_t)tc * nb : NULL;
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[MR];
-    float corr[MR];
     LR_UNROLL
     for (int i = 0; i < RM; i++) {
         wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
         acc[i] = _mm256_setzero_ps();
-        corr[i] = 0.0f;
     }
     for (int b = 0; b < nb; b++) {
         const __m256i aq = _mm256_loadu_si256((const __m256i *)at[b].qs);
         const __m256i aq_abs = signed_w ? _mm256_abs_epi8(aq) : aq;
+        const __m256i a8 = wtype == LR_TYPE_Q4_0 ? _mm256_maddubs_epi16(_mm256_set1_epi8(8), aq) : aq;
+        const __m256 sav = wtype == LR_TYPE_Q4_1 ? _mm256_zextps128_ps256(_mm_load_ss(sa + b)) : _mm256_setzero_ps();
         __m256 dav = _mm256_broadcast_ss(da + b);
         LR_OPAQUE(dav);
         LR_UNROLL
@@ -188,21 +194,23 @@ LR_INLINE LR_TARGET_AVX2 void matvec_avx2(const lr_tile_ctx *c, int r, int t, in
             const uint8_t *blk = wr[i] + (size_t)b * bb;
             // the same block of the next row tile: rows are read 4 at a time, which the hardware
             // prefetchers follow less well than one stream
-            _mm_prefetch((const char *)blk + AVX2_RM * c->w_row_bytes, _MM_HINT_T0);
-            const __m256i wq = signed_w ? _mm256_loadu_si256((const __m256i *)(blk + 2))
-                                        : unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2));
-            const __m256 sum = _mm256_cvtepi32_ps(block_isum(wq, aq, aq_abs, signed_w));
-            const float dw = table_f16(blk);
-            acc[i] = _mm256_fmadd_ps(sum, _mm256_mul_ps(_mm256_set1_ps(dw), dav), acc[i]);
-            if (wtype == LR_TYPE_Q4_0) corr[i] += dw * sa[b];
-            if (wtype == LR_TYPE_Q4_1) corr[i] += table_f16(blk + 2) * sa[b];
+            _mm_prefetch((const char *)blk + prefetch_ahead, _MM_HINT_T0);
+            __m256i p;
+            if (signed_w) {
+                p = _mm256_maddubs_epi16(aq_abs, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(blk + 2)), aq));
+            } else {
+                p = _mm256_maddubs_epi16(unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2)), aq);
+                if (wtype == LR_TYPE_Q4_0) p = _mm256_sub_epi16(p, a8);
+            }
+            const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+            acc[i] = _mm256_fmadd_ps(sum, _mm256_mul_ps(_mm256_set1_ps(table_f16(blk)), dav), acc[i]);
+            // (a second accumulator for this would shorten the dependency chain, but the extra
+            // registers make the compiler spill)
+            if (wtype == LR_TYPE_Q4_1) acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(table_f16(blk + 2)), sav, acc[i]);
         }
     }
     LR_UNROLL
-    for (int i = 0; i < RM; i++) {
-        const float s = hsum_ps(acc[i]);
-        c->out[(size_t)t * c->out_ld + (size_t)(r + i)] = wtype == LR_TYPE_Q4_0 ? s - 8.0f * corr[i] : s + corr[i];
-    }
+    for (int i = 0; i < RM; i++) c->out[(size_t)t * c->out_ld + (size_t)(r + i)] = hsum_ps(acc[i]);
 }
 
 // Each tile shape is its own function: inlined together into one big function, the compilers
@@ -215,10 +223,8 @@ LR_INLINE LR_TARGET_AVX2 void matvec_avx2(const lr_tile_ctx *c, int r, int t, in
 #define AVX2_TILES(WNAME, WTYPE)                                                                     \
     AVX2_TILE(WNAME, WTYPE, 4, 1)                                                                    \
     AVX2_TILE(WNAME, WTYPE, 4, 2)                                                                    \
-    AVX2_TILE(WNAME, WTYPE, 4, 3)                                                                    \
     AVX2_TILE(WNAME, WTYPE, 1, 1)                                                                    \
     AVX2_TILE(WNAME, WTYPE, 1, 2)                                                                    \
-    AVX2_TILE(WNAME, WTYPE, 1, 3)                                                                    \
     static __attribute__((noinline)) LR_TARGET_AVX2 void matvec_##WNAME##_4(                         \
         const lr_tile_ctx *c, int r, int t, int tc) {                                                \
         matvec_avx2(c, r, t, tc, 4, WTYPE);                                                          \
@@ -228,9 +234,9 @@ LR_INLINE LR_TARGET_AVX2 void matvec_avx2(const lr_tile_ctx *c, int r, int t, in
         matvec_avx2(c, r, t, tc, 1, WTYPE);                                                          \
     }                                                                                                \
     static void tiles_##WNAME##_avx2(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt) { \
-        static void (*const shapes[2][3])(const lr_tile_ctx *, int, int, int) = {                  \
-            {tile_##WNAME##_1x1, tile_##WNAME##_1x2, tile_##WNAME##_1x3},                            \
-            {tile_##WNAME##_4x1, tile_##WNAME##_4x2, tile_##WNAME##_4x3},                            \
+        static void (*const shapes[2][2])(const lr_tile_ctx *, int, int, int) = {                  \
+            {tile_##WNAME##_1x1, tile_##WNAME##_1x2},                                                \
+            {tile_##WNAME##_4x1, tile_##WNAME##_4x2},                                                \
         };                                                                                           \
         if (c->dw == NULL) {                                                                         \
             (nr == AVX2_RM ? matvec_##WNAME##_4 : matvec_##WNAME##_1)(c, r, t, tc);                  \
@@ -239,7 +245,7 @@ LR_INLINE LR_TARGET_AVX2 void matvec_avx2(const lr_tile_ctx *c, int r, int t, in
         shapes[nr == AVX2_RM][nt - 1](c, r, t, tc);                                                  \
     }
 
-_Static_assert(AVX2_RM == 4 && AVX2_RN == 3, "AVX2_TILES instantiates 4 x 1..3 tiles");
+_Static_assert(AVX2_RM == 4 && AVX2_RN == 2, "AVX2_TILES instantiates 4 x 1..2 tiles and 4-row mat-vecs");
 AVX2_TILES(q8_0, LR_TYPE_Q8_0)
 AVX2_TILES(q4_0, LR_TYPE_Q4_0)
 AVX2_TILES(q4_1, LR_TYPE_Q4_1)

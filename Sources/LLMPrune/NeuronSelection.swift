@@ -5,6 +5,8 @@ public struct UnitSelection: Sendable {
     public var kept: [Int]
     public var masks: [Float]?
     public var stoppedEarly = false
+    /// Re-fitted output-projection columns over the kept units, (dim, kept) row-major.
+    public var refitted: [Float]?
 }
 
 /// Chooses KV groups and MLP channels for each method from what one layer did on the
@@ -106,6 +108,11 @@ struct NeuronSelector {
                 let blockKeep = b == blockCount - 1 ? keepLeft : max(g, (keep * n / ff + g / 2) / g * g)
                 keepLeft -= blockKeep
                 let hth = GramMatrix.compute(hidden.pointer + lo, rows: hidden.rows, n: n, ld: hidden.width, pool: pool)
+                if settings.compensation == .refit && blockCount == 1 {
+                    let r = ColumnRefit.prune(gram: hth, weights: downF, rows: dim, n: ff, keep: blockKeep, granularity: g,
+                                              ridge: settings.ridge, stepFraction: settings.stepFraction)
+                    return UnitSelection(kept: r.kept, masks: nil, refitted: r.weights)
+                }
                 var sys = downF.withUnsafeBufferPointer { GramMatrix.compute($0.baseAddress! + lo, rows: dim, n: n, ld: ff, pool: pool) }
                 for i in 0..<(n * n) { sys[i] *= hth[i] }
                 let result = MaskTuner.eliminate(UnitSystem(gram: sys, n: n), keep: blockKeep, granularity: g,

@@ -27,6 +27,8 @@ public struct PrunePlan: Codable, Sendable {
         /// Importance of the block (1 − mean cos) measured in pass 1.
         public var importance: Double?
         public var stoppedEarly: Bool?
+        /// The down projection was re-fitted (its weights are only in the written model).
+        public var refitted: Bool?
     }
 
     public var version = 1
@@ -38,6 +40,7 @@ public struct PrunePlan: Codable, Sendable {
     public var layers: [Layer]
     public var parametersAfter: Int
     public var calibrationTokens: Int
+    public var compensation: Compensation?
 
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
@@ -76,6 +79,9 @@ public struct PrunePlan: Codable, Sendable {
 
     /// Applies the plan to a loaded model (config and weights), in memory.
     public func apply(config: inout ModelConfig, weights: inout ModelWeights) throws {
+        if layers.contains(where: { $0.refitted == true }) {
+            throw PruneError.badPlan("this plan re-fitted weights (--compensation refit), which only the written model holds; load that file instead")
+        }
         guard source.blockCount == config.blockCount else {
             throw PruneError.badPlan("made for a model with \(source.blockCount) blocks, this one has \(config.blockCount)")
         }

@@ -15,6 +15,14 @@ public enum PruneMethod: String, Sendable, CaseIterable, Codable {
     case flap
 }
 
+/// How COMP makes up for removed MLP channels.
+public enum Compensation: String, Sendable, CaseIterable, Codable {
+    /// One least-squares scale per kept channel, folded into its column (COMP's mask tuning).
+    case masks
+    /// The kept columns of the down projection re-fitted by least squares (structured OBS).
+    case refit
+}
+
 /// Everything that decides a pruning run.
 public struct PruneSettings: Sendable {
     public var method: PruneMethod = .comp
@@ -24,6 +32,12 @@ public struct PruneSettings: Sendable {
     public var layerShare: Double = 0.5
     /// Share of the neuron part taken from attention (KV groups) rather than MLP channels.
     public var attentionShare: Double = 0.0
+    /// COMP: neuron removal per block ∝ importance^(−exponent) (0: spread evenly).
+    public var allocationExponent = 0.0
+    /// No block loses more than this share of its MLP channels.
+    public var maxLayerChannelShare = 0.75
+    /// COMP's compensation for removed MLP channels.
+    public var compensation: Compensation = .masks
     /// Calibration sequences and their length.
     public var calibrationSamples = 32
     public var sequenceLength = 128

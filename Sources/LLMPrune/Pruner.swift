@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import LLMRuntime
 import Tokenizers
@@ -106,9 +107,10 @@ public final class Pruner {
         }
         let dropCount = min(max(0, blocks - 2), Int((Double(target) * layerShare / meanLayer).rounded()))
 
-        // Pass 1: block importance on the dense model.
+        // Pass 1: block importance on the dense model (drops layers, and steers where neurons go).
         var importance = [Double](repeating: 0, count: blocks)
-        if dropCount > 0 {
+        let needImportance = dropCount > 0 || (settings.method == .comp && settings.allocationExponent != 0)
+        if needImportance {
             let x = runner.embed(embedding)
             for l in 0..<blocks {
                 try checkStop("pass 1 (block importance)", l)
@@ -130,7 +132,8 @@ public final class Pruner {
         let neuronTarget = max(0, target - removedByLayers)
         let attentionTarget = settings.method == .layers ? 0 : Int(Double(neuronTarget) * settings.attentionShare)
         let mlpTarget = settings.method == .layers ? 0 : neuronTarget - attentionTarget
-        let channelKeep = mlpKeepCounts(kept: kept, removeParameters: mlpTarget)
+        let channelKeep = mlpKeepCounts(kept: kept, removeParameters: mlpTarget,
+                                        weights: needImportance && settings.method == .comp ? kept.map { pow(max(importance[$0], 1e-6), -settings.allocationExponent) } : nil)
         let groupKeep = groupKeepCounts(kept: kept, removeParameters: attentionTarget, importance: importance)
 
         // Pass 2: neurons and masks, on the pruned model's activations.
@@ -147,7 +150,7 @@ public final class Pruner {
             report("pass 2: neurons and masks", l)
             let dense = try LayerWeights(file: source, config: config, layer: l)
             let shape = config.layers[l]
-            var plan = PrunePlan.Layer(source: l, importance: dropCount > 0 ? importance[l] : nil)
+            var plan = PrunePlan.Layer(source: l, importance: needImportance ? importance[l] : nil)
 
             // Attention: KV groups.
             var w = dense
@@ -183,6 +186,10 @@ public final class Pruner {
                 if sel.stoppedEarly { stoppedEarly.append(l) }
                 w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
                 s = try plan.shape(from: shape, config: config)
+                if let refitted = sel.refitted {
+                    w.down = WeightMatrix(values: refitted, rows: config.hiddenSize, columns: sel.kept.count, type: writeType)
+                    plan.refitted = true
+                }
             }
             runner.apply(.feedForward, weights: w, shape: s, to: x)
 
@@ -195,7 +202,7 @@ public final class Pruner {
         var newConfig = config
         newConfig.layers = newShapes
         let after = totalParameters - layerParams.reduce(0, +) + newShapes.reduce(0) { $0 + counter.layer($1) }
-        let plan = PrunePlan(method: settings.method, ratio: settings.ratio,
+        var plan = PrunePlan(method: settings.method, ratio: settings.ratio,
                              source: .init(path: source.path, fileSize: source.fileSize, blockCount: blocks, parameters: totalParameters),
                              layerImportance: importance, droppedLayers: dropped, layers: planLayers,
                              parametersAfter: after, calibrationTokens: calibration.tokenCount)
@@ -210,6 +217,7 @@ public final class Pruner {
             ])
             outputBytes = (try? GGUFFile(path: outputPath))?.fileSize
         }
+        plan.compensation = settings.method == .comp ? settings.compensation : nil
         if let planPath { try plan.write(to: planPath) }
         return PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
                            ratioAchieved: 1 - Double(after) / Double(totalParameters),
@@ -222,9 +230,10 @@ public final class Pruner {
                            peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
-    /// MLP channels each kept block keeps: the removal spread evenly, in whole multiples of the
-    /// row granularity, never below one granule.
-    func mlpKeepCounts(kept: [Int], removeParameters: Int) -> [Int] {
+    /// MLP channels each kept block keeps, in whole multiples of the row granularity and never
+    /// below one granule. Without weights the removal is spread evenly; with weights, a block's
+    /// share of it is proportional to its weight (capped at `maxLayerChannelShare` of its channels).
+    func mlpKeepCounts(kept: [Int], removeParameters: Int, weights: [Double]? = nil) -> [Int] {
         let g = settings.channelGranularity
         let totalChannels = removeParameters / counter.mlpChannel
         var remaining = (totalChannels + g / 2) / g  // granules to remove
@@ -234,15 +243,21 @@ public final class Pruner {
             let each = min(remaining / kept.count, (keep.min()! - g) / g)
             return keep.map { $0 - each * g }
         }
-        // Round-robin one granule at a time keeps the spread even.
-        var progressed = true
-        while remaining > 0 && progressed {
-            progressed = false
-            for i in keep.indices where remaining > 0 && keep[i] - g >= g {
-                keep[i] -= g
-                remaining -= 1
-                progressed = true
+        let floor = keep.map { max(g, Int(Double($0) * (1 - settings.maxLayerChannelShare)) / g * g) }
+        let w = weights ?? Array(repeating: 1, count: kept.count)
+        // Hand out granules one at a time to the block furthest below its weighted share.
+        var removed = [Int](repeating: 0, count: kept.count)
+        let totalWeight = w.reduce(0, +)
+        while remaining > 0 {
+            var best = -1, bestDeficit = -Double.infinity
+            for i in keep.indices where keep[i] - g >= floor[i] {
+                let deficit = w[i] / totalWeight - Double(removed[i]) / Double(max(1, removed.reduce(0, +) + 1))
+                if deficit > bestDeficit { bestDeficit = deficit; best = i }
             }
+            if best < 0 { break }
+            keep[best] -= g
+            removed[best] += 1
+            remaining -= 1
         }
         return keep
     }

@@ -56,7 +56,7 @@ struct Bench: ParsableCommand {
             let model = try LanguageModel(path: path, threads: t)
             let tests = try list(prompts, "-p").filter { $0 > 0 }.map { (p: $0, n: 0) } + list(generations, "-n").filter { $0 > 0 }.map { (p: 0, n: $0) }
             for test in tests {
-                let context = max(test.p + test.n, 16)
+                let context = max(test.p + test.n + 1, 16)
                 let session = GenerationSession(model: model, contextLength: context, batchSize: batch)
                 var samples: [Double] = []
                 for run in 0...repetitions {

@@ -4,8 +4,8 @@ import LLMRuntime
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a model: perplexity on a text.",
-        subcommands: [EvalPerplexity.self]
+        abstract: "Measure a model: perplexity on a text, accuracy on multiple-choice questions.",
+        subcommands: [EvalPerplexity.self, EvalMultipleChoice.self]
     )
 }
 
@@ -67,5 +67,77 @@ struct EvalPerplexity: ParsableCommand {
                          result.perplexity, result.uncertainty, result.chunks, context, result.scoredTokens, result.seconds))
         }
         if Terminal.interrupted { throw CLIError.interrupted }
+    }
+}
+
+struct EvalMultipleChoice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mc",
+        abstract: "Zero-shot multiple-choice accuracy (acc, acc_norm), scored as lm-evaluation-harness does.",
+        discussion: """
+        Each line of a task file is {"context", "choices": [...], "label"} or, for WinoGrande, \
+        {"contexts": [...], "continuation", "label"}. Several -f files give a table and the mean.
+
+          llmrun eval mc -f arc_easy_validation.jsonl --limit 200
+          llmrun eval mc -f piqa.jsonl -f hellaswag.jsonl --json
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var planOptions: PrunePlanOption
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Task file (JSONL); repeat for several tasks.")
+    var files: [String]
+    @Option(help: "Score only the first N items of each task.")
+    var limit: Int?
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one task file with -f") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+    }
+
+    func run() throws {
+        var tasks: [(String, [MultipleChoiceItem])] = []
+        for file in files {
+            let text = try Terminal.readTextFile(file, what: "the task file")
+            var items: [MultipleChoiceItem] = []
+            for (n, line) in text.split(separator: "\n").enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                do { items.append(try MultipleChoiceItem(json: String(line))) } catch {
+                    throw CLIError(description: "\(file):\(n + 1): \(error)", exitCode: ExitCode.dataError)
+                }
+                if let limit, items.count >= limit { break }
+            }
+            let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent.replacingOccurrences(of: "_validation", with: "")
+            tasks.append((name, items))
+        }
+        let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
+        let evaluator = MultipleChoiceEvaluator(model: model)
+        Terminal.catchInterrupts()
+        var results: [MultipleChoiceResult] = []
+        for (name, items) in tasks {
+            var bar = ProgressBar(label: name, total: items.count)
+            let r = try evaluator.evaluate(task: name, items: items) { done in
+                bar.update(done, detail: "\(done)/\(items.count)")
+                return !Terminal.interrupted
+            }
+            bar.finish()
+            results.append(r)
+            if !json {
+                print(String(format: "%-22@ %5d items  acc %.4f  acc_norm %.4f  (%.0f s)", name as NSString, r.items, r.accuracy, r.normalizedAccuracy, r.seconds))
+            }
+            if Terminal.interrupted { throw CLIError.interrupted }
+        }
+        let meanNorm = results.map(\.normalizedAccuracy).reduce(0, +) / Double(max(results.count, 1))
+        let meanAcc = results.map(\.accuracy).reduce(0, +) / Double(max(results.count, 1))
+        if json {
+            struct Out: Codable { var tasks: [MultipleChoiceResult]; var mean_acc: Double; var mean_acc_norm: Double }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(Out(tasks: results, mean_acc: meanAcc, mean_acc_norm: meanNorm)), as: UTF8.self))
+        } else if results.count > 1 {
+            print(String(format: "%-22@ %5@        acc %.4f  acc_norm %.4f", "mean" as NSString, "" as NSString, meanAcc, meanNorm))
+        }
     }
 }

@@ -5,6 +5,7 @@ import LLMPrune
 import LLMRuntime
 
 extension PruneMethod: ExpressibleByArgument {}
+extension Compensation: ExpressibleByArgument {}
 
 /// "2GB", "1.5GiB", "512MB".
 extension ByteSize: ExpressibleByArgument {
@@ -59,6 +60,10 @@ struct Prune: ParsableCommand {
     var layerShare: Double = PruneSettings().layerShare
     @Option(name: .customLong("attention-share"), help: "Share of the neuron part taken from attention KV groups.")
     var attentionShare: Double = PruneSettings().attentionShare
+    @Option(name: .customLong("allocation-exponent"), help: "COMP: spread neuron removal over blocks in proportion to importance^-x (0: evenly).")
+    var allocationExponent: Double = PruneSettings().allocationExponent
+    @Option(help: "COMP's compensation for removed MLP channels: masks (one scale per kept channel) or refit (least-squares re-fit of the down projection).")
+    var compensation: Compensation = .masks
     @Option(name: .customLong("plan-out"), help: "Also write a JSON plan (what was removed, masks) to this file.")
     var planOut: String?
     @Flag(name: .customLong("dry-run"), help: "Plan only: print the target and estimates, prune nothing.")
@@ -87,6 +92,8 @@ struct Prune: ParsableCommand {
         settings.sequenceLength = seqLen
         settings.layerShare = layerShare
         settings.attentionShare = attentionShare
+        settings.compensation = compensation
+        settings.allocationExponent = allocationExponent
         let explicitType: GGMLType? = outType == "source" ? nil : GGMLType(name: outType)
         settings.outputType = explicitType
 

@@ -107,6 +107,39 @@ final class BackendConsistencyTests: XCTestCase {
         }
     }
 
+    /// k = 32768 needs more scratch than the kernels keep on the stack (the heap path).
+    func testGemmWithVeryLongRows() throws {
+        let backends = availableSIMDBackends()
+        try XCTSkipIf(backends.isEmpty, "no SIMD backend on this CPU")
+        var rng = KernelRNG(seed: 6)
+        let rows = 5, k = 32768, nTok = 3, nb = k / 32
+        for backend in backends {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            for type in DotType.allCases {
+                let w = type.randomBlocks(rows * nb, &rng)
+                let a = randomActivations(nTok * nb, &rng)
+                let wrb = nb * type.blockBytes, arb = nb * 34
+                var out = [Float](repeating: 0, count: nTok * rows), ref = out
+                w.withUnsafeBufferPointer { wp in
+                    a.withUnsafeBufferPointer { ap in
+                        XCTAssertEqual(lr_gemm_q8(type.ggmlType, wp.baseAddress, wrb, 0, Int32(rows), ap.baseAddress, arb,
+                                                  Int32(nTok), Int32(k), &out, rows), 0)
+                        XCTAssertEqual(lr_gemm_q8_scalar(type.ggmlType, wp.baseAddress, wrb, 0, Int32(rows), ap.baseAddress,
+                                                         arb, Int32(nTok), Int32(k), &ref, rows), 0)
+                        for t in 0..<nTok {
+                            for r in 0..<rows {
+                                let mag = type.magnitude(weights: wp.baseAddress! + r * wrb,
+                                                         activations: ap.baseAddress! + t * arb, count: k)
+                                XCTAssertLessThanOrEqual(abs(Double(out[t * rows + r]) - Double(ref[t * rows + r])), 1e-5 * mag,
+                                                         "\(backend) \(type) [\(t),\(r)]")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testGemmRejectsBadArguments() {
         var out = [Float](repeating: 0, count: 4)
         let w = [UInt8](repeating: 0, count: 34 * 8)
