@@ -9,10 +9,6 @@
 #define AVX2_RM 4  // rows per tile
 #define AVX2_RN 2  // tokens per tile (4 x 2 keeps the 8 accumulators, weights and temporaries in 16 registers)
 
-// Not _cvtsh_ss: clang lowers it to a vpinsrw into the previous result's register, which
-// chains every conversion of a loop onto the last one. vmovd from a GPR starts afresh.
-LR_INLINE LR_TARGET_AVX2 float f16c_to_f32(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
-
 /// Sum of the 32 int8 values at p: bias to unsigned, then sum of absolute differences against 0.
 LR_INLINE LR_TARGET_AVX2 int sum_i8x32(const int8_t *p) {
     const __m256i biased = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
@@ -22,6 +18,7 @@ LR_INLINE LR_TARGET_AVX2 int sum_i8x32(const int8_t *p) {
     return _mm_cvtsi128_si32(t) - 32 * 128;
 }
 
+/// The f32 value of the half stored at p (see lr_f16_table for why a table).
 LR_INLINE float table_f16(const uint8_t *p) { return lr_f16_table[lr_load_u16(p)]; }
 
 static LR_TARGET_AVX2 void avx2_prep_acts(const uint8_t *a, size_t a_row_bytes, int tn, int nb, float *da, float *sa) {
@@ -324,7 +321,7 @@ LR_TARGET_AVX2 float lr_dot_f32_f16_avx2(const float *q, const uint16_t *k, int 
     }
     for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), a0);
     float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) s += q[i] * f16c_to_f32(k[i]);
+    for (; i < n; i++) s += q[i] * lr_f16_to_f32_inline(k[i]);
     return s;
 }
 
@@ -333,7 +330,7 @@ LR_TARGET_AVX2 void lr_axpy_f16_avx2(float a, const uint16_t *x, float *y, int n
     int i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * f16c_to_f32(x[i]);
+    for (; i < n; i++) y[i] += a * lr_f16_to_f32_inline(x[i]);
 }
 
 #endif

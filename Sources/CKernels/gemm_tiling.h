@@ -2,13 +2,13 @@
 //
 // Output rows are walked in tiles of RM rows and tokens in tiles of RN, so each weight block
 // loaded into a register serves RN tokens and each activation block serves RM rows. Tokens
-// are taken in chunks small enough that the chunk's activations stay in L2 while every row
+// are taken in chunks small enough that the chunk's activations stay in cache while every row
 // tile streams past them. Block scales are converted to f32 once: activations' per chunk,
-// weights' per row tile (then reused by every token tile).
+// weights' per row tile (then reused by every token tile) -- except in mat-vecs, where a backend
+// may read the weight scales inside its kernel instead (see matvec_reads_scales).
 //
-// Q4_0 and Q4_1 tiles work on the unsigned nibbles q in 0..15 and fold the offset in after the
-// block loop: Q4_0 = sum_b dw*da*sum(q*a) - 8 * sum_b dw * (da*sum(a)), Q4_1 likewise with + m.
-// The per-block activation terms da*sum(a) are prepared once per chunk ("sa").
+// Q4 offsets (the -8 of Q4_0, the min m of Q4_1) need the activation terms da * sum(a) per block,
+// prepared once per chunk ("sa"); how a backend folds them in is its own business.
 #ifndef LR_GEMM_TILING_H
 #define LR_GEMM_TILING_H
 
@@ -17,8 +17,8 @@
 #include "kernels_internal.h"
 
 /// What a tile kernel reads. Token-indexed arrays are relative to the current chunk and laid out
-/// [token][nb]; weight scales belong to the current row tile and are laid out [nb][RM], so one
-/// vector load gets a block's scales for all rows of the tile.
+/// [token][nb]; weight scales belong to the current row tile, in the layout the backend's
+/// prep_weights writes (RM * nb floats each).
 typedef struct {
     const uint8_t *w;
     size_t w_row_bytes;
@@ -27,8 +27,8 @@ typedef struct {
     int nb;           // blocks per row
     const float *da;  // activation block scales
     const float *sa;  // activation scale * sum of the block's int8 values (Q4 types)
-    const float *dw;  // weight block scales, [nb][RM]
-    const float *mw;  // weight block mins (Q4_1), [nb][RM]
+    const float *dw;  // weight block scales, or NULL when the tile reads them itself
+    const float *mw;  // weight block mins (Q4_1)
     float *out;
     size_t out_ld;
 } lr_tile_ctx;
@@ -51,7 +51,8 @@ enum { LR_GEMM_STACK_FLOATS = 6144, LR_GEMM_TOKEN_CHUNK = 32 };
 /// Fills da[t][b] with the scales of activation rows [0, tn) (a points at the first) and, when sa
 /// is not NULL, sa[t][b] = da[t][b] * (sum of the block's int8 values).
 typedef void (*lr_prep_acts_fn)(const uint8_t *a, size_t a_row_bytes, int tn, int nb, float *da, float *sa);
-/// Fills dw[b][stride] (and mw for Q4_1) with the scales of weight rows [0, nr) (w points at the first).
+/// Fills dw (and mw for Q4_1) with the scales of weight rows [0, nr) (w points at the first), in the
+/// backend's layout; stride is the tile's row count RM (room for RM * nb floats each).
 typedef void (*lr_prep_weights_fn)(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
                                    float *dw, float *mw);
 
@@ -79,6 +80,7 @@ LR_INLINE void lr_prep_acts_generic(const uint8_t *a, size_t a_row_bytes, int tn
     }
 }
 
+/// Layout [nb][stride]: one vector load gets a block's scales for all rows of the tile.
 LR_INLINE void lr_prep_weights_generic(const uint8_t *w, size_t w_row_bytes, int nr, int nb, int wtype, int stride,
                                        float *dw, float *mw, float (*f16)(uint16_t)) {
     const size_t bb = lr_weight_block_bytes(wtype);

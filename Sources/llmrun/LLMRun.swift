@@ -20,7 +20,7 @@ struct LLMRun: ParsableCommand {
         Exit codes: 0 ok, 64 usage, 65 bad model data, 66 input missing, 73 cannot create \
         output, 74 I/O error, 75 budget infeasible, 130 interrupted.
         """,
-        subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self]
+        subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self]
     )
 
     static func main() {

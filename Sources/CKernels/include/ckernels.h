@@ -114,6 +114,8 @@ void lr_vec_dot_q4_1_q8_0_neon_dotprod(int n, float *s, const void *w, const voi
 // A: n_tok Q8_0 activation rows of k values, row t at (const char *)a + t * a_row_bytes.
 // out[t * out_ld + r] = dot(W row r, A row t) for r in [row_begin, row_end), t in [0, n_tok).
 // k must be a multiple of 32. Threads split the work by calling this on disjoint row ranges.
+// Int8 values must lie in -127..127, as every Q8_0 quantizer writes them (-128 would overflow the
+// x86 sign trick). Uses about 28 KiB of stack (more k than 32768 or so moves scratch to the heap).
 // Returns 0, or -1 for an unsupported wtype or bad arguments.
 int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
