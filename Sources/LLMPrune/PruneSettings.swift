@@ -28,12 +28,15 @@ public struct PruneSettings: Sendable {
     public var method: PruneMethod = .comp
     /// Fraction of all parameters to remove.
     public var ratio: Double = 0.2
-    /// Share of the removed parameters taken as whole layers (the rest as neurons).
-    public var layerShare: Double = 0.5
+    /// Share of the removed parameters taken as whole layers (the rest as neurons). Measured on
+    /// SmolLM2-135M at ratio 0.2 (wiki perplexity, 10 chunks): 0 → 45.4, 0.25 → 47.1, 0.5 → 50.6
+    /// with even neuron spread; small models lose more to whole layers than to neurons.
+    public var layerShare: Double = 0
     /// Share of the neuron part taken from attention (KV groups) rather than MLP channels.
     public var attentionShare: Double = 0.0
-    /// COMP: neuron removal per block ∝ importance^(−exponent) (0: spread evenly).
-    public var allocationExponent = 0.0
+    /// COMP: neuron removal per block ∝ importance^(−exponent) (0: spread evenly). Measured as
+    /// above: 0 → 45.4, 1 → 39.9, 2 → 40.4.
+    public var allocationExponent = 1.0
     /// No block loses more than this share of its MLP channels.
     public var maxLayerChannelShare = 0.75
     /// COMP's compensation for removed MLP channels.

@@ -173,6 +173,7 @@ public final class Pruner {
 
             // MLP: channels, on the input the pruned attention produced.
             let keepChannels = channelKeep[i]
+            var mlpApplied = false
             if keepChannels < shape.feedForwardLength {
                 let hidden = Activations(rows: rows, width: shape.feedForwardLength)
                 runner.run(.feedForward, weights: dense, shape: shape, input: x) { state, first in
@@ -190,8 +191,14 @@ public final class Pruner {
                     w.down = WeightMatrix(values: refitted, rows: config.hiddenSize, columns: sel.kept.count, type: writeType)
                     plan.refitted = true
                 }
+                // Gate and up rows are kept unchanged, so the pruned MLP's hidden activations are
+                // the captured ones restricted to the kept channels: only `down` needs running.
+                if let down = w.down {
+                    addProjection(down, of: hidden, columns: sel.kept, to: x, pool: pool)
+                    mlpApplied = true
+                }
             }
-            runner.apply(.feedForward, weights: w, shape: s, to: x)
+            if !mlpApplied { runner.apply(.feedForward, weights: w, shape: s, to: x) }
 
             try writer?.append(layer: w, index: i)
             planLayers.append(plan)
@@ -228,6 +235,28 @@ public final class Pruner {
                            layersStoppedEarly: stoppedEarly, outputPath: outputPath, outputBytes: outputBytes,
                            calibrationTokens: calibration.tokenCount, seconds: Clock.now() - started,
                            peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    /// `x += W · h[:, columns]` for every calibration token, with the same int8 mat-mul the
+    /// runtime uses.
+    func addProjection(_ w: WeightMatrix, of h: Activations, columns: [Int], to x: Activations, pool: ThreadPool) {
+        let chunk = 128, k = columns.count, dim = x.width
+        var xq = QuantizedActivations(maxRows: chunk, maxColumns: k)
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: chunk * k)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: chunk * dim)
+        defer { gathered.deallocate(); out.deallocate() }
+        var r0 = 0
+        while r0 < h.rows {
+            let n = min(chunk, h.rows - r0)
+            for r in 0..<n {
+                let src = h.row(r0 + r), dst = gathered + r * k
+                for (c, j) in columns.enumerated() { dst[c] = src[j] }
+            }
+            xq.quantize(gathered, rows: n, columns: k, pool: pool)
+            pool.matmul(w, xq, into: out, outStride: dim)
+            Ops.add(out, into: x.row(r0), count: n * dim)
+            r0 += n
+        }
     }
 
     /// MLP channels each kept block keeps, in whole multiples of the row granularity and never

@@ -691,7 +691,7 @@ static _Atomic int helper_gen, helper_done, helper_quit;
 
 static void *helper_main(void *unused) {
     (void)unused;
-    int seen = atomic_load(&helper_gen);
+    int seen = 0;  // bench_one resets the generation to 0 before starting this thread
     for (;;) {
         int g;
         while ((g = atomic_load(&helper_gen)) == seen)

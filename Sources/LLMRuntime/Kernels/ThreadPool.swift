@@ -93,7 +93,9 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func workerLoop(index: Int) {
-        var seen = generation.load(ordering: .acquiring)
+        // Generation 0 is the pool's state at creation. Reading the current value here instead
+        // would let a thread that starts late miss the first region, and its caller wait forever.
+        var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
