@@ -49,10 +49,7 @@ public enum ColumnRefit {
                         for r in 0..<rows { wi[r] -= f * wj[r] }
                     }
                 }
-                let rest = kept.map(Int32.init)
-                inverse.withUnsafeMutableBufferPointer { a in
-                    rest.withUnsafeBufferPointer { lr_inverse_downdate_f64(a.baseAddress!, Int32(n), $0.baseAddress!, Int32($0.count), Int32(j)) }
-                }
+                MaskTuner.downdate(&inverse, n: n, keep: kept.map(Int32.init), removing: j, pool: nil)
             }
         }
         var out = [Float](repeating: 0, count: rows * kept.count)

@@ -1,4 +1,5 @@
 import CKernels
+import LLMRuntime
 
 /// The least-squares system of a sub-layer's output projection over its units (MLP channels or
 /// KV groups): minimise ‖Σ_j m_j Z_j − Y‖² where Z_j is unit j's contribution to the output.
@@ -55,7 +56,8 @@ public enum MaskTuner {
     ///   - granularity: the kept count stays a multiple of this at every step boundary where the
     ///     layer may stop (32 for MLP channels, 1 for KV groups).
     public static func eliminate(_ system: UnitSystem, keep target: Int, granularity: Int = 1,
-                                 ridge: Double, stepFraction: Double, maskVarianceBound: Double) -> MaskTuningResult {
+                                 ridge: Double, stepFraction: Double, maskVarianceBound: Double,
+                                 pool: ThreadPool? = nil) -> MaskTuningResult {
         let n = system.n
         var inverse = regularizedInverse(system.g, n: n, ridge: ridge)
         var kept = Array(0..<n)
@@ -82,11 +84,7 @@ public enum MaskTuner {
             for (j, cost) in victims {
                 keptSet.remove(j)
                 let rest = keptSet.sorted().map(Int32.init)
-                inverse.withUnsafeMutableBufferPointer { a in
-                    rest.withUnsafeBufferPointer { r in
-                        lr_inverse_downdate_f64(a.baseAddress!, Int32(n), r.baseAddress!, Int32(r.count), Int32(j))
-                    }
-                }
+                downdate(&inverse, n: n, keep: rest, removing: j, pool: pool)
                 removed.append((j, cost))
             }
             let previousKept = kept, previousMasks = masks
@@ -102,6 +100,25 @@ public enum MaskTuner {
             }
         }
         return MaskTuningResult(kept: kept, masks: masks, removed: removed, stoppedEarly: stoppedEarly)
+    }
+
+    /// Removes unit `j` from the inverse, the kept rows split over the pool (rows are independent).
+    static func downdate(_ inverse: inout [Double], n: Int, keep: [Int32], removing j: Int, pool: ThreadPool?) {
+        inverse.withUnsafeMutableBufferPointer { a in
+            keep.withUnsafeBufferPointer { r in
+                let base = a.baseAddress!, rows = r.baseAddress!
+                guard let pool, r.count >= 256 else {
+                    lr_inverse_downdate_f64(base, Int32(n), rows, Int32(r.count), Int32(j))
+                    return
+                }
+                let parts = pool.threadCount * 2
+                let per = (r.count + parts - 1) / parts
+                pool.parallelFor(parts) { p, _ in
+                    let lo = p * per, hi = min(r.count, lo + per)
+                    if lo < hi { lr_inverse_downdate_f64(base, Int32(n), rows + lo, Int32(hi - lo), Int32(j)) }
+                }
+            }
+        }
     }
 
     /// (G + λI)⁻¹ with λ = ridge × mean diagonal; the ridge grows until the factorisation succeeds.

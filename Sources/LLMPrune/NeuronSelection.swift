@@ -117,7 +117,7 @@ struct NeuronSelector {
                 for i in 0..<(n * n) { sys[i] *= hth[i] }
                 let result = MaskTuner.eliminate(UnitSystem(gram: sys, n: n), keep: blockKeep, granularity: g,
                                                  ridge: settings.ridge, stepFraction: settings.stepFraction,
-                                                 maskVarianceBound: settings.maskVarianceBound)
+                                                 maskVarianceBound: settings.maskVarianceBound, pool: pool)
                 kept += result.kept.map { $0 + lo }
                 masks += result.masks.map(Float.init)
                 stopped = stopped || result.stoppedEarly

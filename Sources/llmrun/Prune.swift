@@ -85,6 +85,9 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
+        // The pruner allocates and frees large per-block buffers; glibc's adaptive mmap threshold
+        // would keep each freed one in the heap and the resident size would climb block by block.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
         let source = try modelOptions.resolvedPath()
         var settings = PruneSettings()
         settings.method = method
@@ -186,3 +189,7 @@ struct Prune: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
+
+/// glibc's mallopt(3); <malloc.h> is not part of Swift's Glibc module.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
