@@ -51,9 +51,12 @@ public enum BudgetPlanner {
         let denseFootprint = dense.totalBytes + runtimeOverhead
         let gb = { (b: Int) in ByteSize(bytes: b).description }
 
-        let (samples, systemSize, processBytes) = try processPlan(config: config, budget: budget, settings: settings,
-                                                                  embeddingBytes: file.tensor(named: "token_embd.weight")?.byteCount ?? 0)
+        func processPlan() throws -> (Int, Int, Int) {
+            try BudgetPlanner.processPlan(config: config, budget: budget, settings: settings,
+                                          embeddingBytes: file.tensor(named: "token_embd.weight")?.byteCount ?? 0)
+        }
         if denseFootprint <= budget && requestedType == nil {
+            let (samples, systemSize, processBytes) = try processPlan()
             return BudgetPlan(budgetBytes: budget, context: context, ratio: 0, outputType: "source", noPruningNeeded: true,
                               estimatedFootprintBytes: denseFootprint, denseFootprintBytes: denseFootprint,
                               estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
@@ -79,6 +82,9 @@ public enum BudgetPlanner {
             let floor = fixed + Int((Double(layerParams) - maxRatio * Double(total)) * bytesPerParameter(t))
             throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, fixed))) (embedding, KV cache and scratch alone take \(gb(fixed))). Raise --budget, lower -c, or pick a smaller model.")
         }
+        // The model's footprint decides first (its explanation is the useful one); then the
+        // pruning process must fit too.
+        let (samples, systemSize, processBytes) = try processPlan()
         return BudgetPlan(budgetBytes: budget, context: context, ratio: ratio, outputType: "\(type)".lowercased(),
                           noPruningNeeded: false, estimatedFootprintBytes: footprint, denseFootprintBytes: denseFootprint,
                           estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
