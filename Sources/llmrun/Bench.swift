@@ -67,15 +67,13 @@ struct Bench: ParsableCommand {
                 results.append(r)
                 switch output {
                 case "md": print(r.markdownRow)
-                case "jsonl": print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+                case "jsonl": try printJSON(r, pretty: false)
                 default: break
                 }
             }
         }
         if output == "json" {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            try printJSON(results)
         } else if output == "md" {
             Terminal.status(String(format: "load %.0f ms · peak RSS %@", (results.first?.loadMs ?? 0), formatBytes(ProcessMemory.peakResidentBytes)))
         }

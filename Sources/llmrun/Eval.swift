@@ -59,9 +59,7 @@ struct EvalPerplexity: ParsableCommand {
         }
         bar.finish()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try printJSON(result, pretty: false)
         } else {
             print(String(format: "PPL = %.4f +/- %.5f  (%d chunks of %d, %d tokens scored, %.1f s)",
                          result.perplexity, result.uncertainty, result.chunks, context, result.scoredTokens, result.seconds))
@@ -133,9 +131,7 @@ struct EvalMultipleChoice: ParsableCommand {
         let meanAcc = results.map(\.accuracy).reduce(0, +) / Double(max(results.count, 1))
         if json {
             struct Out: Codable { var tasks: [MultipleChoiceResult]; var mean_acc: Double; var mean_acc_norm: Double }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Out(tasks: results, mean_acc: meanAcc, mean_acc_norm: meanNorm)), as: UTF8.self))
+            try printJSON(Out(tasks: results, mean_acc: meanAcc, mean_acc_norm: meanNorm))
         } else if results.count > 1 {
             print(String(format: "%-22@ %5@        acc %.4f  acc_norm %.4f", "mean" as NSString, "" as NSString, meanAcc, meanNorm))
         }

@@ -74,9 +74,7 @@ struct Generate: ParsableCommand {
                                    promptMs: result.promptSeconds * 1000, generationMs: result.generationSeconds * 1000,
                                    promptTokensPerSecond: result.promptTokensPerSecond,
                                    generationTokensPerSecond: result.generationTokensPerSecond)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+            try printJSON(out, pretty: false)
         } else {
             Terminal.write("\n")
             Terminal.status(result.summary)

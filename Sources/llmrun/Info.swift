@@ -34,9 +34,7 @@ struct Info: ParsableCommand {
         let file = try GGUFFile(path: path)
         let report = try ModelReport(file: file, context: context)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print(report.text)
             if verbose {

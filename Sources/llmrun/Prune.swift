@@ -170,9 +170,7 @@ struct Prune: ParsableCommand {
     }
 
     private func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        try printJSON(value)
     }
 
     static func describe(_ r: PruneReport) -> String {

@@ -75,6 +75,13 @@ enum Terminal {
     }
 }
 
+/// Prints a value as JSON on stdout: pretty and key-sorted for a person, one line for JSONL.
+func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal.
 struct ProgressBar {
     let label: String

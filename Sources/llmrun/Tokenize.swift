@@ -38,7 +38,7 @@ struct Tokenize: ParsableCommand {
         if json {
             struct Out: Codable { var ids: [Int32]; var pieces: [String] }
             let out = Out(ids: ids, pieces: ids.map { String(decoding: tok.decodeBytes([$0]), as: UTF8.self) })
-            print(String(decoding: try JSONEncoder().encode(out), as: UTF8.self))
+            try printJSON(out, pretty: false)
         } else if idsOnly {
             print("[" + ids.map(String.init).joined(separator: ", ") + "]")
         } else {
