@@ -169,9 +169,6 @@ struct Prune: ParsableCommand {
         return url.deletingLastPathComponent().appendingPathComponent("\(stem).\(method.rawValue)-\(Int((ratio * 100).rounded())).gguf").path
     }
 
-    private func printJSON<T: Encodable>(_ value: T) throws {
-        try printJSON(value)
-    }
 
     static func describe(_ r: PruneReport) -> String {
         var lines = [

@@ -18,7 +18,9 @@ enum CLI {
         return [root + "/.build/release/llmrun", root + "/.build/debug/llmrun"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+    /// Runs llmrun; a run still going after `timeout` seconds is killed (and shows as exit 9 by signal).
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    timeout: Double = 600) throws -> CLIResult {
         guard let binary else { throw XCTSkip("llmrun is not built: run `swift build -c release` first") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
@@ -33,6 +35,10 @@ enum CLI {
         p.standardError = err
         p.standardInput = input
         try p.run()
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         // Drain both pipes while the process runs so a chatty child cannot block.
