@@ -65,10 +65,7 @@ public struct TransformerBlock: @unchecked Sendable {
             s.xb2.update(repeating: 0, count: n * dim)
             return
         }
-        for t in 0..<n {
-            Ops.rmsNorm(s.x + t * dim, weight: w.attentionNorm, count: dim, eps: config.normEpsilon, into: s.xb + t * dim)
-        }
-        s.xq.quantize(s.xb, rows: n, columns: dim, pool: pool)
+        normalizeInput(w.attentionNorm, count: n, state: s)
         pool.matmul(wq, s.xq, into: s.q, outStride: qDim)
         pool.matmul(wk, s.xq, into: s.k, outStride: kvDim)
         pool.matmul(wv, s.xq, into: s.v, outStride: kvDim)
@@ -94,6 +91,16 @@ public struct TransformerBlock: @unchecked Sendable {
         pool.matmul(wo, s.xq, into: s.xb2, outStride: dim)
     }
 
+    /// The sub-layer input: `xb = rmsnorm(x) * weight` per token, then its Q8_0 copy in `xq`
+    /// shared by the mat-muls that read it (q/k/v, or gate/up).
+    private func normalizeInput(_ weight: [Float], count n: Int, state s: RunState) {
+        let dim = config.hiddenSize
+        for t in 0..<n {
+            Ops.rmsNorm(s.x + t * dim, weight: weight, count: dim, eps: config.normEpsilon, into: s.xb + t * dim)
+        }
+        s.xq.quantize(s.xb, rows: n, columns: dim, pool: pool)
+    }
+
     /// SwiGLU MLP sub-layer of one block: reads `state.x`, leaves its output in `state.xb2` and
     /// the hidden activations (the input of `down`) in `state.hb`.
     public func feedForward(_ w: LayerWeights, shape: LayerShape, count n: Int, state s: RunState) {
@@ -102,10 +109,7 @@ public struct TransformerBlock: @unchecked Sendable {
             s.xb2.update(repeating: 0, count: n * dim)
             return
         }
-        for t in 0..<n {
-            Ops.rmsNorm(s.x + t * dim, weight: w.ffnNorm, count: dim, eps: config.normEpsilon, into: s.xb + t * dim)
-        }
-        s.xq.quantize(s.xb, rows: n, columns: dim, pool: pool)
+        normalizeInput(w.ffnNorm, count: n, state: s)
         pool.matmul(gate, s.xq, into: s.hb, outStride: ff)
         pool.matmul(up, s.xq, into: s.hb2, outStride: ff)
         Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
