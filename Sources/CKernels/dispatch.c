@@ -31,12 +31,19 @@ static const lr_kernel_table table_scalar = {
 };
 
 #if defined(__x86_64__)
+/// Batches from this size on run faster through lr_gemm_f32a_avx2 than through the int8 tiles.
+/// Measured on Zen 2, 1536 x 576 Q8_0, one thread: 0.9x at 8 tokens, 1.26x at 12, 1.5x at 32,
+/// 1.8x at 128 (the f32 path also skips quantizing the activations).
+#define LR_F32A_MIN_BATCH_AVX2 12
+
 static const lr_kernel_table table_avx2 = {
     .name = "avx2",
     .vec_dot_q8_0 = lr_vec_dot_q8_0_q8_0_avx2,
     .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_avx2,
     .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_avx2,
     .gemm = lr_gemm_q8_avx2,
+    .gemm_f32a = lr_gemm_f32a_avx2,
+    .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,
     .dot_f32 = lr_dot_f32_avx2,
     .axpy_f32 = lr_axpy_f32_avx2,
     .dot_f32_f16 = lr_dot_f32_f16_avx2,
@@ -152,6 +159,18 @@ void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a) {
 int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
     return lr_active_table()->gemm(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
+}
+
+int lr_gemm_f32a(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                 const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
+    const lr_kernel_table *t = lr_active_table();
+    if (t->gemm_f32a == NULL) return -1;
+    return t->gemm_f32a(wtype, w, w_row_bytes, row_begin, row_end, a, a_ld, n_tok, k, out, out_ld);
+}
+
+int lr_gemm_f32a_min_batch(void) {
+    const lr_kernel_table *t = lr_active_table();
+    return t->gemm_f32a == NULL ? 0 : t->gemm_f32a_min_batch;
 }
 
 float lr_dot_f32(const float *x, const float *y, int n) { return lr_active_table()->dot_f32(x, y, n); }

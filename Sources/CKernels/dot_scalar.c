@@ -1,5 +1,6 @@
 // Plain C dot products and mat-mul: the reference every SIMD backend is tested against.
 // Integer sums per block are exact; floats are accumulated block by block in order.
+#include <stdlib.h>
 #include "kernels_internal.h"
 
 #define FP16(h) lr_f16_to_f32_inline(h)
@@ -65,6 +66,26 @@ int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begi
             dot(k, out + (size_t)t * out_ld + (size_t)r, (const char *)w + (size_t)r * w_row_bytes, at);
         }
     }
+    return 0;
+}
+
+int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                        const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
+    if (wtype != LR_TYPE_Q8_0 && wtype != LR_TYPE_Q4_0 && wtype != LR_TYPE_Q4_1) return -1;
+    if (k < 0 || k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
+    if (row_begin == row_end || n_tok == 0) return 0;
+    float *row = malloc((size_t)(k > 0 ? k : 1) * sizeof(float));
+    if (!row) return -1;
+    for (int r = row_begin; r < row_end; r++) {
+        lr_dequantize_row(wtype, (const char *)w + (size_t)r * w_row_bytes, row, k);
+        for (int t = 0; t < n_tok; t++) {
+            const float *at = a + (size_t)t * a_ld;
+            double sum = 0.0;
+            for (int i = 0; i < k; i++) sum += (double)row[i] * at[i];
+            out[(size_t)t * out_ld + (size_t)r] = (float)sum;
+        }
+    }
+    free(row);
     return 0;
 }
 

@@ -40,6 +40,11 @@ typedef struct {
     lr_vec_dot_fn vec_dot_q4_1;
     int (*gemm)(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                 const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+    /// f32-activation mat-mul (NULL when the int8 path is faster at every batch size) and the
+    /// batch size from which it wins.
+    int (*gemm_f32a)(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                     const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
+    int gemm_f32a_min_batch;
     float (*dot_f32)(const float *x, const float *y, int n);
     void (*axpy_f32)(float a, const float *x, float *y, int n);
     float (*dot_f32_f16)(const float *q, const uint16_t *k, int n);
@@ -71,6 +76,8 @@ void lr_f16_table_init(void);
 
 int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                     const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const float *a,
+                      size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
 float lr_dot_f32_avx2(const float *x, const float *y, int n);
 void lr_axpy_f32_avx2(float a, const float *x, float *y, int n);
 float lr_dot_f32_f16_avx2(const float *q, const uint16_t *k, int n);

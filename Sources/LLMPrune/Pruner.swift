@@ -241,7 +241,7 @@ public final class Pruner {
     /// runtime uses.
     func addProjection(_ w: WeightMatrix, of h: Activations, columns: [Int], to x: Activations, pool: ThreadPool) {
         let chunk = 128, k = columns.count, dim = x.width
-        var xq = QuantizedActivations(maxRows: chunk, maxColumns: k)
+        var xin = MatmulInput(maxRows: chunk, maxColumns: k)
         let gathered = UnsafeMutablePointer<Float>.allocate(capacity: chunk * k)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: chunk * dim)
         defer { gathered.deallocate(); out.deallocate() }
@@ -252,8 +252,8 @@ public final class Pruner {
                 let src = h.row(r0 + r), dst = gathered + r * k
                 for (c, j) in columns.enumerated() { dst[c] = src[j] }
             }
-            xq.quantize(gathered, rows: n, columns: k, pool: pool)
-            pool.matmul(w, xq, into: out, outStride: dim)
+            xin.prepare(gathered, rows: n, columns: k, pool: pool)
+            pool.matmul(w, xin, into: out, outStride: dim)
             Ops.add(out, into: x.row(r0), count: n * dim)
             r0 += n
         }

@@ -140,6 +140,73 @@ final class BackendConsistencyTests: XCTestCase {
         }
     }
 
+    /// The f32-activation mat-mul (prompt batches on AVX2) against dequantize-then-dot in double:
+    /// ragged row panels (16 rows), token tails (6 per microkernel), k across the 256-column blocks.
+    func testF32ActivationGemmMatchesScalar() throws {
+        var rng = KernelRNG(seed: 9)
+        let rows = 37, ld = 41, maxTok = 14
+        let ranges = [(0, rows), (3, 35), (16, 32), (36, 37), (5, 6)]
+        var tested = 0
+        for backend in ["scalar"] + availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            guard lr_gemm_f32a_min_batch() > 0 else {
+                var out: Float = 0
+                let w = [UInt8](repeating: 0, count: 34), a = [Float](repeating: 0, count: 32)
+                XCTAssertEqual(lr_gemm_f32a(Int32(LR_TYPE_Q8_0), w, 34, 0, 1, a, 32, 1, 32, &out, 1), -1,
+                               "\(backend) has no f32 path, so the call must say so")
+                continue
+            }
+            for type in DotType.allCases {
+                for k in [32, 96, 288, 576, 1536] {
+                    let nb = k / 32, wrb = nb * type.blockBytes
+                    let w = type.randomBlocks(rows * nb, &rng)
+                    let a = (0..<(maxTok * k)).map { _ in rng.uniform(-2, 2) }
+                    var deq = [Float](repeating: 0, count: rows * k)
+                    w.withUnsafeBufferPointer { wp in
+                        for r in 0..<rows { _ = lr_dequantize_row(type.ggmlType, wp.baseAddress! + r * wrb, &deq[r * k], Int64(k)) }
+                    }
+                    for nTok in [1, 2, 5, 6, 7, 12, 13, 14] {
+                        for (r0, r1) in ranges {
+                            var out = [Float](repeating: -1, count: maxTok * ld)
+                            XCTAssertEqual(lr_gemm_f32a(type.ggmlType, w, wrb, Int32(r0), Int32(r1), a, k, Int32(nTok),
+                                                        Int32(k), &out, ld), 0)
+                            for t in 0..<maxTok {
+                                for r in 0..<ld {
+                                    let got = out[t * ld + r]
+                                    guard t < nTok, r >= r0, r < r1 else {
+                                        XCTAssertEqual(got, -1, "\(backend) wrote outside its range [\(t),\(r)]")
+                                        continue
+                                    }
+                                    var ref = 0.0, mag = 0.0
+                                    for i in 0..<k {
+                                        let term = Double(deq[r * k + i]) * Double(a[t * k + i])
+                                        ref += term
+                                        mag += abs(term)
+                                    }
+                                    XCTAssertLessThanOrEqual(abs(Double(got) - ref), 1e-5 * mag + 1e-30,
+                                                             "\(backend) \(type) k=\(k) nTok=\(nTok) rows \(r0)..<\(r1) [\(t),\(r)]")
+                                }
+                            }
+                        }
+                    }
+                    tested += 1
+                }
+            }
+        }
+        #if arch(x86_64)
+        XCTAssertGreaterThan(tested, 0, "AVX2 machines run batches through the f32 path")
+        #endif
+        // The oracle itself agrees with the same double-precision sums.
+        let w = DotType.q4_1.randomBlocks(2, &rng)
+        let a = (0..<64).map { _ in rng.uniform(-1, 1) }
+        var out: [Float] = [0], deq = [Float](repeating: 0, count: 64)
+        XCTAssertEqual(lr_gemm_f32a_scalar(Int32(LR_TYPE_Q4_1), w, 40, 0, 1, a, 64, 1, 64, &out, 1), 0)
+        _ = lr_dequantize_row(Int32(LR_TYPE_Q4_1), w, &deq, 64)
+        let ref = zip(deq, a).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        XCTAssertEqual(Double(out[0]), ref, accuracy: 1e-5)
+        XCTAssertEqual(lr_gemm_f32a_scalar(Int32(LR_TYPE_Q6_K), w, 40, 0, 1, a, 64, 1, 64, &out, 1), -1)
+    }
+
     func testGemmRejectsBadArguments() {
         var out = [Float](repeating: 0, count: 4)
         let w = [UInt8](repeating: 0, count: 34 * 8)

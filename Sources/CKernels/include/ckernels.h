@@ -123,6 +123,18 @@ int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int 
 int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                       const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 
+// The same product with f32 activations: a holds n_tok rows of k floats, a_ld floats apart. The
+// weights are dequantized to f32 and multiplied in f32 (no activation quantization). Backends
+// where this beats the int8 path for batches (AVX2 without VNNI) provide it; elsewhere it returns -1.
+int lr_gemm_f32a(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                 const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
+/// The smallest batch from which lr_gemm_f32a is the faster choice on the active backend, or 0
+/// when the backend has no such path (then use lr_gemm_q8).
+int lr_gemm_f32a_min_batch(void);
+/// Same contract as lr_gemm_f32a, plain loops over dequantized rows (test oracle; any backend).
+int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
+                        const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
+
 // ---------------------------------------------------------------------------
 // f32 helpers for attention (f32 or f16 keys/values).
 

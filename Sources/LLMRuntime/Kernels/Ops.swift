@@ -1,24 +1,38 @@
 import CKernels
 import GGUF
 
-/// Activations quantized to Q8_0 once per mat-mul input and shared by every weight row
-/// (and by the mat-muls that read the same input, such as q/k/v or gate/up).
-public struct QuantizedActivations {
+/// The input of a mat-mul, prepared once and shared by every weight row (and by the mat-muls
+/// that read the same input, such as q/k/v or gate/up).
+///
+/// Usually that is the activations quantized to Q8_0, for the int8 kernels. On backends with an
+/// f32-activation path (AVX2 without VNNI, where int8 multiplies are slow), batches of at least
+/// `lr_gemm_f32a_min_batch()` tokens skip the quantization: the rows are used as they are and the
+/// kernel dequantizes the weights instead, once per panel, for every token of the batch.
+public struct MatmulInput {
     public let buffer: AlignedBuffer
     public let maxColumns: Int
     public private(set) var columns = 0
     public private(set) var count = 0
+    /// The f32 rows when the f32-activation path takes this batch, else nil (Q8_0 in `buffer`).
+    public private(set) var floats: UnsafePointer<Float>?
     public var rowBytes: Int { columns / 32 * 34 }
+    private let f32MinBatch = Int(lr_gemm_f32a_min_batch())
 
     public init(maxRows: Int, maxColumns: Int) {
         self.maxColumns = maxColumns
         buffer = AlignedBuffer(byteCount: maxRows * (maxColumns / 32) * 34)
     }
 
-    /// Quantizes `rows` vectors of `columns` floats laid out with stride `columns`.
-    public mutating func quantize(_ x: UnsafePointer<Float>, rows: Int, columns: Int, pool: ThreadPool) {
+    /// Prepares `rows` vectors of `columns` floats laid out with stride `columns`. On the f32
+    /// path `x` itself is read by the mat-muls, so it must stay unchanged until they have run.
+    public mutating func prepare(_ x: UnsafePointer<Float>, rows: Int, columns: Int, pool: ThreadPool) {
         self.columns = columns
         self.count = rows
+        if f32MinBatch > 0 && rows >= f32MinBatch {
+            floats = x
+            return
+        }
+        floats = nil
         let rb = rowBytes
         let base = buffer.pointer
         if rows == 1 {
@@ -34,7 +48,7 @@ public struct QuantizedActivations {
 extension ThreadPool {
     /// `out[t][r] = W[r] · x[t]` for every token t of `x` and row r of `w`.
     /// `out` has `outStride` floats per token.
-    public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+    public func matmul(_ w: WeightMatrix, _ x: MatmulInput, into out: UnsafeMutablePointer<Float>, outStride: Int) {
         precondition(w.columns == x.columns, "matmul: \(w.rows)x\(w.columns) weight against \(x.columns)-wide input")
         let rows = w.rows
         // Enough chunks for load balance, each large enough to amortise the hand-off.
@@ -42,11 +56,20 @@ extension ThreadPool {
         let chunkRows = max(16, (target + 15) / 16 * 16)
         let chunks = (rows + chunkRows - 1) / chunkRows
         let wtype = Int32(w.type.rawValue)
+        let n = Int32(x.count), k = Int32(x.columns)
+        if let a = x.floats {
+            parallelFor(chunks) { c, _ in
+                let r0 = c * chunkRows
+                let r1 = min(rows, r0 + chunkRows)
+                lr_gemm_f32a(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), a, Int(k), n, k, out, outStride)
+            }
+            return
+        }
         parallelFor(chunks) { c, _ in
             let r0 = c * chunkRows
             let r1 = min(rows, r0 + chunkRows)
             lr_gemm_q8(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), x.buffer.pointer, x.rowBytes,
-                       Int32(x.count), Int32(x.columns), out, outStride)
+                       n, k, out, outStride)
         }
     }
 }

@@ -16,7 +16,7 @@ public final class RunState {
     public let scores: UnsafeMutablePointer<Float>  // (threads, context) attention weights
     public let logits: UnsafeMutablePointer<Float>  // (logitRows, vocab)
     public let logitRows: Int
-    public var xq: QuantizedActivations             // Q8_0 copy of the current mat-mul input
+    public var xin: MatmulInput                     // the current mat-mul input (Q8_0 copy, or the f32 rows)
     let contextLength: Int
     private var owned: [UnsafeMutableRawPointer] = []
 
@@ -52,7 +52,7 @@ public final class RunState {
         ropeSin = alloc(maxBatch * half)
         scores = alloc(threads * contextLength)
         logits = alloc(self.logitRows * config.vocabularySize)
-        xq = QuantizedActivations(maxRows: maxBatch, maxColumns: max(dim, maxQ, maxFF))
+        xin = MatmulInput(maxRows: maxBatch, maxColumns: max(dim, maxQ, maxFF))
         self.owned = owned
     }
 

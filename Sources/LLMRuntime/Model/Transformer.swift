@@ -60,7 +60,7 @@ public final class Transformer: @unchecked Sendable {
         for (i, t) in rows.enumerated() {
             Ops.rmsNorm(s.x + t * dim, weight: weights.outputNorm, count: dim, eps: config.normEpsilon, into: s.xb + i * dim)
         }
-        s.xq.quantize(s.xb, rows: rows.count, columns: dim, pool: pool)
-        pool.matmul(weights.output, s.xq, into: s.logits, outStride: config.vocabularySize)
+        s.xin.prepare(s.xb, rows: rows.count, columns: dim, pool: pool)
+        pool.matmul(weights.output, s.xin, into: s.logits, outStride: config.vocabularySize)
     }
 }

@@ -66,9 +66,9 @@ public struct TransformerBlock: @unchecked Sendable {
             return
         }
         normalizeInput(w.attentionNorm, count: n, state: s)
-        pool.matmul(wq, s.xq, into: s.q, outStride: qDim)
-        pool.matmul(wk, s.xq, into: s.k, outStride: kvDim)
-        pool.matmul(wv, s.xq, into: s.v, outStride: kvDim)
+        pool.matmul(wq, s.xin, into: s.q, outStride: qDim)
+        pool.matmul(wk, s.xin, into: s.k, outStride: kvDim)
+        pool.matmul(wv, s.xin, into: s.v, outStride: kvDim)
         let half = config.ropeDimensions / 2
         for t in 0..<n {
             if let b = w.bq { Ops.add(b, into: s.q + t * qDim, count: qDim) }
@@ -87,18 +87,18 @@ public struct TransformerBlock: @unchecked Sendable {
             cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd, length: start + t + 1,
                          scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
         }
-        s.xq.quantize(s.att, rows: n, columns: qDim, pool: pool)
-        pool.matmul(wo, s.xq, into: s.xb2, outStride: dim)
+        s.xin.prepare(s.att, rows: n, columns: qDim, pool: pool)
+        pool.matmul(wo, s.xin, into: s.xb2, outStride: dim)
     }
 
-    /// The sub-layer input: `xb = rmsnorm(x) * weight` per token, then its Q8_0 copy in `xq`
+    /// The sub-layer input: `xb = rmsnorm(x) * weight` per token, then its mat-mul form in `xin`
     /// shared by the mat-muls that read it (q/k/v, or gate/up).
     private func normalizeInput(_ weight: [Float], count n: Int, state s: RunState) {
         let dim = config.hiddenSize
         for t in 0..<n {
             Ops.rmsNorm(s.x + t * dim, weight: weight, count: dim, eps: config.normEpsilon, into: s.xb + t * dim)
         }
-        s.xq.quantize(s.xb, rows: n, columns: dim, pool: pool)
+        s.xin.prepare(s.xb, rows: n, columns: dim, pool: pool)
     }
 
     /// SwiGLU MLP sub-layer of one block: reads `state.x`, leaves its output in `state.xb2` and
@@ -110,10 +110,10 @@ public struct TransformerBlock: @unchecked Sendable {
             return
         }
         normalizeInput(w.ffnNorm, count: n, state: s)
-        pool.matmul(gate, s.xq, into: s.hb, outStride: ff)
-        pool.matmul(up, s.xq, into: s.hb2, outStride: ff)
+        pool.matmul(gate, s.xin, into: s.hb, outStride: ff)
+        pool.matmul(up, s.xin, into: s.hb2, outStride: ff)
         Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
-        s.xq.quantize(s.hb, rows: n, columns: ff, pool: pool)
-        pool.matmul(down, s.xq, into: s.xb2, outStride: dim)
+        s.xin.prepare(s.hb, rows: n, columns: ff, pool: pool)
+        pool.matmul(down, s.xin, into: s.xb2, outStride: dim)
     }
 }
