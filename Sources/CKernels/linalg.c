@@ -48,16 +48,30 @@ void lr_gram_tile_f32(const float *x, int rows, size_t ldx, int i0, int i1, int 
     lr_cross_tile_f32(x, ldx, x, ldx, rows, i0, i1, j0, j1, out, ldo);
 }
 
+/// sum x[k] * y[k]: four partial sums, so the compiler can keep them in one vector register
+/// (a single running sum would forbid reordering the adds and stay scalar).
+static inline double dot_f64(const double *x, const double *y, int n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        s0 += x[k] * y[k];
+        s1 += x[k + 1] * y[k + 1];
+        s2 += x[k + 2] * y[k + 2];
+        s3 += x[k + 3] * y[k + 3];
+    }
+    for (; k < n; k++) s0 += x[k] * y[k];
+    return (s0 + s2) + (s1 + s3);
+}
+
 LR_CLONES
-int lr_cholesky_f64(double *a, int n) {
-    // Row-oriented (Cholesky–Banachiewicz): row i of L from rows 0..i-1, dot products along
-    // contiguous rows so the inner loop vectorizes.
-    for (int i = 0; i < n; i++) {
+int lr_cholesky_rows_f64(double *a, int n, int i0, int i1, int j0, int j1) {
+    // Row-oriented (Cholesky–Banachiewicz): L[i][j] from the prefixes of rows i and j, contiguous.
+    for (int i = i0; i < i1; i++) {
         double *ai = a + (size_t)i * n;
-        for (int j = 0; j <= i; j++) {
+        const int jend = j1 < i + 1 ? j1 : i + 1;
+        for (int j = j0; j < jend; j++) {
             const double *aj = a + (size_t)j * n;
-            double s = ai[j];
-            for (int k = 0; k < j; k++) s -= ai[k] * aj[k];
+            const double s = ai[j] - dot_f64(ai, aj, j);
             if (i == j) {
                 if (!(s > 0)) return i + 1;
                 ai[i] = sqrt(s);
@@ -65,42 +79,52 @@ int lr_cholesky_f64(double *a, int n) {
                 ai[j] = s / aj[j];
             }
         }
-        for (int j = i + 1; j < n; j++) ai[j] = 0;
     }
     return 0;
 }
 
-LR_CLONES
-void lr_cholesky_inverse_f64(double *l, int n, double *w) {
-    // W = L^-1 (lower), by forward substitution row by row; then A^-1 = W^T W.
-    memset(w, 0, sizeof(double) * (size_t)n * n);
-    for (int i = 0; i < n; i++) {
-        const double *li = l + (size_t)i * n;
-        double *wi = w + (size_t)i * n;
-        wi[i] = 1.0 / li[i];
-        // w[i][k] = -(sum_{j=k}^{i-1} l[i][j] w[j][k]) / l[i][i] for k < i
-        for (int j = 0; j < i; j++) {
-            double lij = li[j];
-            if (lij == 0) continue;
-            const double *wj = w + (size_t)j * n;
-            for (int k = 0; k <= j; k++) wi[k] -= lij * wj[k];
-        }
-        double inv = 1.0 / li[i];
-        for (int k = 0; k < i; k++) wi[k] *= inv;
-    }
-    // A^-1[i][k] = sum_{r >= max(i,k)} w[r][i] w[r][k]: accumulate row by row of W.
-    memset(l, 0, sizeof(double) * (size_t)n * n);
-    for (int r = 0; r < n; r++) {
-        const double *wr = w + (size_t)r * n;
-        for (int i = 0; i <= r; i++) {
-            double a = wr[i];
-            if (a == 0) continue;
-            double *oi = l + (size_t)i * n;
-            for (int k = 0; k <= i; k++) oi[k] += a * wr[k];
-        }
-    }
+int lr_cholesky_f64(double *a, int n) {
+    int rc = lr_cholesky_rows_f64(a, n, 0, n, 0, n);
+    if (rc != 0) return rc;
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < i; k++) l[(size_t)k * n + i] = l[(size_t)i * n + k];
+        for (int j = i + 1; j < n; j++) a[(size_t)i * n + j] = 0;
+    return 0;
+}
+
+LR_CLONES
+void lr_cholesky_inverse_cols_f64(const double *l, int n, double *wt, int first, int step) {
+    // Column k of W = L^-1 solves L w = e_k by forward substitution; it is stored as row k of
+    // W^T so every dot product reads contiguous memory.
+    for (int k = first; k < n; k += step) {
+        double *x = wt + (size_t)k * n;
+        for (int i = 0; i < k; i++) x[i] = 0;
+        x[k] = 1.0 / l[(size_t)k * n + k];
+        for (int i = k + 1; i < n; i++) {
+            const double *li = l + (size_t)i * n;
+            x[i] = -dot_f64(li + k, x + k, i - k) / li[i];
+        }
+    }
+}
+
+LR_CLONES
+void lr_inverse_from_wt_rows_f64(const double *wt, int n, double *out, int first, int step) {
+    // A^-1 = W^T W: entry (i, j), j <= i, sums over r >= i of W[r][i] W[r][j] = rows i and j of W^T.
+    for (int i = first; i < n; i += step) {
+        const double *wi = wt + (size_t)i * n;
+        double *oi = out + (size_t)i * n;
+        for (int j = 0; j <= i; j++) oi[j] = dot_f64(wi + i, wt + (size_t)j * n + i, n - i);
+    }
+}
+
+void lr_symmetrize_lower_f64(double *a, int n) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < i; k++) a[(size_t)k * n + i] = a[(size_t)i * n + k];
+}
+
+void lr_cholesky_inverse_f64(double *l, int n, double *w) {
+    lr_cholesky_inverse_cols_f64(l, n, w, 0, 1);
+    lr_inverse_from_wt_rows_f64(w, n, l, 0, 1);
+    lr_symmetrize_lower_f64(l, n);
 }
 
 void lr_cholesky_solve_f64(const double *l, int n, double *b) {

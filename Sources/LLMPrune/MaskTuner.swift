@@ -59,7 +59,7 @@ public enum MaskTuner {
                                  ridge: Double, stepFraction: Double, maskVarianceBound: Double,
                                  pool: ThreadPool? = nil) -> MaskTuningResult {
         let n = system.n
-        var inverse = regularizedInverse(system.g, n: n, ridge: ridge)
+        var inverse = regularizedInverse(system.g, n: n, ridge: ridge, pool: pool)
         var kept = Array(0..<n)
         var masks = solve(inverse, n: n, c: system.c, kept: kept)
         var removed: [(Int, Double)] = []
@@ -122,7 +122,7 @@ public enum MaskTuner {
     }
 
     /// (G + λI)⁻¹ with λ = ridge × mean diagonal; the ridge grows until the factorisation succeeds.
-    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double) -> [Double] {
+    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double, pool: ThreadPool? = nil) -> [Double] {
         var meanDiag = 0.0
         for i in 0..<n { meanDiag += g[i * n + i] }
         meanDiag = max(meanDiag / Double(max(n, 1)), 1e-12)
@@ -131,13 +131,10 @@ public enum MaskTuner {
         while true {
             var a = g
             for i in 0..<n { a[i * n + i] += lambda }
-            let rc = a.withUnsafeMutableBufferPointer { lr_cholesky_f64($0.baseAddress!, Int32(n)) }
-            if rc == 0 {
-                a.withUnsafeMutableBufferPointer { p in
-                    scratch.withUnsafeMutableBufferPointer { lr_cholesky_inverse_f64(p.baseAddress!, Int32(n), $0.baseAddress!) }
-                }
-                return a
+            let ok = a.withUnsafeMutableBufferPointer { p in
+                scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(p.baseAddress!, n: n, scratch: $0.baseAddress!, pool: pool) }
             }
+            if ok { return a }
             lambda = max(lambda * 10, 1e-12)
         }
     }

@@ -1,6 +1,7 @@
 import XCTest
 import CKernels
 @testable import LLMPrune
+import LLMRuntime
 
 final class MaskTunerTests: XCTestCase {
     /// Units as columns of Z (tokens x units); G = ZᵀZ, c = Zᵀy with y = Z·1 (the dense output).
@@ -83,6 +84,51 @@ final class MaskTunerTests: XCTestCase {
         for (p, i) in keep.enumerated() {
             for (q, j) in keep.enumerated() { XCTAssertEqual(d[Int(i) * n + Int(j)], direct[p * 4 + q], accuracy: 1e-9) }
         }
+    }
+
+    /// The pooled inverse (column-block Cholesky, parallel L⁻¹ columns and W^T W rows) gives the
+    /// same matrix as the single-threaded one, and A·A⁻¹ = I; a matrix that is not positive
+    /// definite is reported on either path.
+    func testParallelInverseMatchesSerial() {
+        let n = 203  // more than two column blocks, not a multiple of one
+        var rng = SystemRandomNumberGenerator()
+        // A = B Bᵀ/n + I: well conditioned and dense.
+        let b = (0..<(n * n)).map { _ in Double.random(in: -1...1, using: &rng) }
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = 0.0
+                for k in 0..<n { s += b[i * n + k] * b[j * n + k] }
+                a[i * n + j] = s / Double(n) + (i == j ? 1 : 0)
+                a[j * n + i] = a[i * n + j]
+            }
+        }
+        let pool = ThreadPool(threadCount: 2)
+        var serial = a, pooled = a
+        var scratch = [Double](repeating: 0, count: n * n)
+        let okSerial = serial.withUnsafeMutableBufferPointer { p in
+            scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(p.baseAddress!, n: n, scratch: $0.baseAddress!, pool: nil) }
+        }
+        let okPooled = pooled.withUnsafeMutableBufferPointer { p in
+            scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(p.baseAddress!, n: n, scratch: $0.baseAddress!, pool: pool) }
+        }
+        XCTAssertTrue(okSerial && okPooled)
+        var worst = 0.0
+        for i in 0..<n {
+            for j in 0..<n {
+                XCTAssertEqual(pooled[i * n + j], serial[i * n + j], accuracy: 1e-10)
+                var s = 0.0
+                for k in 0..<n { s += a[i * n + k] * pooled[k * n + j] }
+                worst = max(worst, abs(s - (i == j ? 1 : 0)))
+            }
+        }
+        XCTAssertLessThan(worst, 1e-9)
+        var indefinite = a
+        indefinite[150 * n + 150] = -5
+        let bad = indefinite.withUnsafeMutableBufferPointer { p in
+            scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(p.baseAddress!, n: n, scratch: $0.baseAddress!, pool: pool) }
+        }
+        XCTAssertFalse(bad)
     }
 
     func testByteSizes() {

@@ -30,6 +30,21 @@ int lr_cholesky_f64(double *a, int n);
 /// symmetric). Uses n x n of scratch.
 void lr_cholesky_inverse_f64(double *l, int n, double *scratch);
 
+// The same two steps in pieces that threads can share (the caller runs the pieces of one stage
+// on disjoint rows and waits for all before the next stage):
+/// Cholesky entries of rows [i0, i1) in columns [j0, j1), given every entry of those rows in
+/// columns < j0 and every entry of rows < i1 up to column j1 that the formula reads. Run
+/// column blocks in order: for a block [j0, j1), first rows [j0, j1) (the diagonal block, one
+/// thread), then rows [j1, n) split among threads. Returns 0 or the 1-based failing pivot.
+/// The upper triangle is left as it was (lr_cholesky_f64 zeroes it; the inverse ignores it).
+int lr_cholesky_rows_f64(double *a, int n, int i0, int i1, int j0, int j1);
+/// Rows k = first, first + step, ... of W^T, where W = L^-1 (L lower triangular, as above).
+void lr_cholesky_inverse_cols_f64(const double *l, int n, double *wt, int first, int step);
+/// Lower-triangle rows i = first, first + step, ... of A^-1 = W^T W, from W^T.
+void lr_inverse_from_wt_rows_f64(const double *wt, int n, double *out, int first, int step);
+/// Copies the lower triangle onto the upper one.
+void lr_symmetrize_lower_f64(double *a, int n);
+
 /// Solves L L^T x = b in place (b becomes x).
 void lr_cholesky_solve_f64(const double *l, int n, double *b);
 
