@@ -7,29 +7,26 @@ import GGUF
 /// for strings that only occur inside merges.
 struct BPEMergeTable: Sendable {
     let vocabularySize: Int
-    /// Raw bytes → token id, for tokens whose text is entirely GPT-2-mapped characters.
-    let tokenForBytes: [[UInt8]: Int32]
+    /// Raw bytes → symbol: token ids for tokens whose text is entirely GPT-2-mapped characters,
+    /// then the symbols that occur only inside merges.
+    let tokenForBytes: ByteStringTable
     /// Symbol of each single byte.
     let byteSymbol: [Int32]
     /// (left << 32 | right) → (rank << 32 | merged symbol).
     let merges: [UInt64: UInt64]
-    /// Raw bytes of the symbols that are not tokens, indexed by `symbol - vocabularySize`.
-    let extraSymbols: [[UInt8]]
 
     init(texts: [String], mergeStrings: [String], path: String) throws(TokenizerError) {
         vocabularySize = texts.count
-        var symbols: [[UInt8]: Int32] = [:]
-        symbols.reserveCapacity(texts.count + mergeStrings.count / 4)
+        var symbols = ByteStringTable(expectedCount: texts.count + mergeStrings.count / 4)
         for (i, t) in texts.enumerated() {
-            if let raw = GPT2ByteMap.rawBytes(of: t) { symbols[raw] = Int32(i) }
+            if let raw = GPT2ByteMap.rawBytes(of: t) { symbols.set(raw, to: Int32(i)) }
         }
-        tokenForBytes = symbols
-        var extras: [[UInt8]] = []
+        var extras = 0
         func intern(_ raw: [UInt8]) -> Int32 {
             if let s = symbols[raw] { return s }
-            let s = Int32(texts.count + extras.count)
-            extras.append(raw)
-            symbols[raw] = s
+            let s = Int32(texts.count + extras)
+            extras += 1
+            symbols.set(raw, to: s)
             return s
         }
         var table: [UInt64: UInt64] = [:]
@@ -52,7 +49,13 @@ struct BPEMergeTable: Sendable {
         }
         byteSymbol = (0..<256).map { intern([UInt8($0)]) }
         merges = table
-        extraSymbols = extras
+        tokenForBytes = symbols
+    }
+
+    /// The token whose raw bytes are `bytes` (symbols that only occur inside merges are not tokens).
+    func token<C: Collection>(forBytes bytes: C) -> Int32? where C.Element == UInt8 {
+        guard let s = tokenForBytes[bytes], Int(s) < vocabularySize else { return nil }
+        return s
     }
 
     @inline(__always)
@@ -178,7 +181,7 @@ extension BPEMergeTable {
         // which can only succeed for the printable ASCII bytes that map to themselves.
         for k in start..<(start + length) {
             let b = word[k]
-            if b >= 0x21 && b <= 0x7E, let t = tokenForBytes[[b]] { out.append(t) }
+            if b >= 0x21 && b <= 0x7E, let t = token(forBytes: CollectionOfOne(b)) { out.append(t) }
         }
     }
 }

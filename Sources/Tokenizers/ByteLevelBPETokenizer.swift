@@ -79,7 +79,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyBacked {
             return
         }
         let before = out.count
-        if ignoresMerges, let t = table.tokenForBytes[Array(word)] {
+        if ignoresMerges, let t = table.token(forBytes: word) {
             out.append(t)
         } else {
             table.encodeWord(word, into: &out, workspace: &workspace)
@@ -100,7 +100,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyBacked {
     }
 
     public func tokenID(for text: String) -> Int32? {
-        vocabulary.idForBytes[Array(text.utf8)]
+        vocabulary.idForBytes[text.utf8]
     }
 }
 

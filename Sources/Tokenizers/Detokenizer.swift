@@ -4,7 +4,7 @@ extension Vocabulary {
         guard isValid(token) else { return [] }
         let i = Int(token)
         if !renderSpecial && types[i].isHiddenByDefault { return [] }
-        return pieces[i]
+        return Array(pieces.bytes(ofEntry: i))
     }
 
     /// `llama_detokenize(tokens, remove_special: false, unparse_special: renderSpecial)`.
@@ -19,7 +19,7 @@ extension Vocabulary {
                 removeSpace = false
                 continue
             }
-            let p = pieces[i]
+            let p = pieces.bytes(ofEntry: i)
             if removeSpace, let first = p.first, first == 0x20 {
                 out.append(contentsOf: p.dropFirst())
             } else {

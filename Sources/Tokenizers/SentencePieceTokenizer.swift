@@ -111,7 +111,7 @@ public final class SentencePieceTokenizer: Tokenizer, VocabularyBacked {
     }
 
     public func tokenID(for text: String) -> Int32? {
-        vocabulary.idForBytes[Array(text.utf8)]
+        vocabulary.idForBytes[text.utf8]
     }
 
     /// The SentencePiece ModelProto built from the GGUF vocabulary (with the dummy prefix as the

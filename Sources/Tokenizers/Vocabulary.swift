@@ -32,7 +32,7 @@ struct Vocabulary: Sendable {
     let types: [TokenType]
     let scores: [Float]
     /// Exact (byte-wise) lookup; when strings repeat, the last id wins, as in llama.cpp.
-    let idForBytes: [[UInt8]: Int32]
+    let idForBytes: ByteStringTable
 
     let bos: Int32?
     let eos: Int32?
@@ -52,7 +52,7 @@ struct Vocabulary: Sendable {
     /// Indices into `specialTokens` by first byte, for finding which ones occur in a text.
     let specialTokensByFirstByte: [[Int]]
     /// `llama_token_to_piece(token, special: true)` for every token.
-    let pieces: [[UInt8]]
+    let pieces: ByteStringTable
 
     var count: Int { texts.count }
 
@@ -104,10 +104,9 @@ struct Vocabulary: Sendable {
             for (i, v) in scoreValues.enumerated() { scores[i] = Float(v.doubleValue ?? 0) }
         }
 
-        var idForBytes: [[UInt8]: Int32] = [:]
-        idForBytes.reserveCapacity(n)
-        for (i, t) in texts.enumerated() { idForBytes[Array(t.utf8)] = Int32(i) }
-        func id(_ text: String) -> Int32? { idForBytes[Array(text.utf8)] }
+        var idForBytes = ByteStringTable(expectedCount: n)
+        for (i, t) in texts.enumerated() { idForBytes.set(t.utf8, to: Int32(i)) }
+        func id(_ text: String) -> Int32? { idForBytes[text.utf8] }
 
         // Special ids: llama.cpp's defaults per model kind, replaced by in-range GGUF values.
         func specialID(_ key: String, default def: Int32?) -> Int32? {
@@ -203,13 +202,12 @@ struct Vocabulary: Sendable {
         specials.sort { $0.bytes.count != $1.bytes.count ? $0.bytes.count > $1.bytes.count : $0.id < $1.id }
 
         // Pieces as llama_token_to_piece(special: true) renders them.
-        var pieces: [[UInt8]] = []
-        pieces.reserveCapacity(n)
+        var pieces = ByteStringTable()
         for i in 0..<n {
             let text = texts[i]
             switch types[i] {
             case .control, .unknown, .userDefined:
-                pieces.append(Array(text.utf8))
+                pieces.append(text.utf8)
             case .normal:
                 switch kind {
                 case .sentencePiece: pieces.append(unescapeWhitespace(text))
