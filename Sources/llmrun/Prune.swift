@@ -62,7 +62,7 @@ struct Prune: ParsableCommand {
     var attentionShare: Double = PruneSettings().attentionShare
     @Option(name: .customLong("allocation-exponent"), help: "COMP: spread neuron removal over blocks in proportion to importance^-x (0: evenly).")
     var allocationExponent: Double = PruneSettings().allocationExponent
-    @Option(help: "COMP's compensation for removed MLP channels: masks (one scale per kept channel) or refit (least-squares re-fit of the down projection).")
+    @Option(help: "COMP's compensation for removed MLP channels: masks (one scale per kept channel) or refit (least-squares re-fit of the down projection; it needs more calibration: with --calib-samples 64 it measured perplexity 35.5 against 38.3 for masks on SmolLM2-135M at --ratio 0.2, in about twice the time, and a plan cannot record it).")
     var compensation: Compensation = .masks
     @Option(name: .customLong("plan-out"), help: "Also write a JSON plan (what was removed, masks) to this file.")
     var planOut: String?
