@@ -14,9 +14,15 @@
 // row segment of x stay in L1 while all rows stream past.
 enum { TI = 8, TJ = 128, ROW_BLOCK = 256 };
 
+#if defined(__x86_64__)
+int lr_cross_tile_f32_avx2(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
+                           int j0, int j1, double *out, size_t ldo);
+#endif
+
+/// The portable loops: sums kept in an L1 array, vectorized by the compiler.
 LR_CLONES
-void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, int rows,
-                       int i0, int i1, int j0, int j1, double *out, size_t ldo) {
+static void cross_tile_loops(const float *x, size_t ldx, const float *y, size_t ldy, int rows,
+                             int i0, int i1, int j0, int j1, double *out, size_t ldo) {
     float acc[TI][TJ];
     for (int ib = i0; ib < i1; ib += TI) {
         int ni = i1 - ib < TI ? i1 - ib : TI;
@@ -41,6 +47,15 @@ void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, i
             }
         }
     }
+}
+
+void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, int rows,
+                       int i0, int i1, int j0, int j1, double *out, size_t ldo) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        j0 = lr_cross_tile_f32_avx2(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
+#endif
+    if (j0 < j1) cross_tile_loops(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
 }
 
 void lr_gram_tile_f32(const float *x, int rows, size_t ldx, int i0, int i1, int j0, int j1,

@@ -1,4 +1,5 @@
 import CKernels
+import LLMRuntime
 
 /// Channel removal with a least-squares re-fit of the output projection (structured optimal
 /// brain surgeon): with G = HᵀH over the projection's inputs, removing input channel j costs
@@ -16,8 +17,8 @@ public enum ColumnRefit {
     ///   - gram: HᵀH (n × n, f64).
     ///   - weights: the projection, (rows, n) row-major.
     public static func prune(gram: [Double], weights: [Float], rows: Int, n: Int, keep target: Int,
-                             granularity: Int, ridge: Double, stepFraction: Double) -> Result {
-        var inverse = MaskTuner.regularizedInverse(gram, n: n, ridge: ridge)
+                             granularity: Int, ridge: Double, stepFraction: Double, pool: ThreadPool? = nil) -> Result {
+        var inverse = MaskTuner.regularizedInverse(gram, n: n, ridge: ridge, pool: pool)
         // Columns of W as contiguous rows: wt[j] = W[:, j].
         var wt = [Double](repeating: 0, count: n * rows)
         for r in 0..<rows { for j in 0..<n { wt[j * rows + r] = Double(weights[r * n + j]) } }
@@ -49,7 +50,7 @@ public enum ColumnRefit {
                         for r in 0..<rows { wi[r] -= f * wj[r] }
                     }
                 }
-                MaskTuner.downdate(&inverse, n: n, keep: kept.map(Int32.init), removing: j, pool: nil)
+                MaskTuner.downdate(&inverse, n: n, keep: kept.map(Int32.init), removing: j, pool: pool)
             }
         }
         var out = [Float](repeating: 0, count: rows * kept.count)

@@ -110,7 +110,7 @@ struct NeuronSelector {
                 let hth = GramMatrix.compute(hidden.pointer + lo, rows: hidden.rows, n: n, ld: hidden.width, pool: pool)
                 if settings.compensation == .refit && blockCount == 1 {
                     let r = ColumnRefit.prune(gram: hth, weights: downF, rows: dim, n: ff, keep: blockKeep, granularity: g,
-                                              ridge: settings.ridge, stepFraction: settings.stepFraction)
+                                              ridge: settings.ridge, stepFraction: settings.stepFraction, pool: pool)
                     return UnitSelection(kept: r.kept, masks: nil, refitted: r.weights)
                 }
                 var sys = downF.withUnsafeBufferPointer { GramMatrix.compute($0.baseAddress! + lo, rows: dim, n: n, ld: ff, pool: pool) }
