@@ -177,12 +177,7 @@ final class BackendConsistencyTests: XCTestCase {
                                         XCTAssertEqual(got, -1, "\(backend) wrote outside its range [\(t),\(r)]")
                                         continue
                                     }
-                                    var ref = 0.0, mag = 0.0
-                                    for i in 0..<k {
-                                        let term = Double(deq[r * k + i]) * Double(a[t * k + i])
-                                        ref += term
-                                        mag += abs(term)
-                                    }
+                                    let (ref, mag) = referenceSum(k) { Double(deq[r * k + $0]) * Double(a[t * k + $0]) }
                                     XCTAssertLessThanOrEqual(abs(Double(got) - ref), 1e-5 * mag + 1e-30,
                                                              "\(backend) \(type) k=\(k) nTok=\(nTok) rows \(r0)..<\(r1) [\(t),\(r)]")
                                 }

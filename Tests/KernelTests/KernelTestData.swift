@@ -134,3 +134,15 @@ func availableSIMDBackends() -> [String] {
     _ = lr_kernels_force("auto")
     return names
 }
+
+/// A sum in double of `count` products, and the sum of their magnitudes (the scale of the
+/// rounding error an f32 kernel may make on it).
+func referenceSum(_ count: Int, startingAt start: Double = 0, _ term: (Int) -> Double) -> (sum: Double, magnitude: Double) {
+    var sum = start, magnitude = 0.0
+    for i in 0..<count {
+        let t = term(i)
+        sum += t
+        magnitude += abs(t)
+    }
+    return (sum, magnitude)
+}

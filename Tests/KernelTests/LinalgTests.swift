@@ -20,12 +20,7 @@ final class LinalgTests: XCTestCase {
                         XCTAssertEqual(got, 0.5, "wrote outside its tile at [\(i),\(j)]")
                         continue
                     }
-                    var ref = 0.5, mag = 0.0
-                    for r in 0..<rows {
-                        let p = Double(x[r * ldx + i]) * Double(y[r * ldy + j])
-                        ref += p
-                        mag += abs(p)
-                    }
+                    let (ref, mag) = referenceSum(rows, startingAt: 0.5) { Double(x[$0 * ldx + i]) * Double(y[$0 * ldy + j]) }
                     XCTAssertEqual(got, ref, accuracy: 1e-5 * mag, "tile \(i0)..<\(i1) x \(j0)..<\(j1) at [\(i),\(j)]")
                 }
             }
