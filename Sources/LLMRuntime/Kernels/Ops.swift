@@ -45,31 +45,54 @@ public struct MatmulInput {
     }
 }
 
+/// One product of a group that reads the same input: `out[t][r] = w[r] · x[t]`, `outStride`
+/// floats per token.
+public struct MatmulJob {
+    public var weights: WeightMatrix
+    public var out: UnsafeMutablePointer<Float>
+    public var outStride: Int
+
+    public init(_ weights: WeightMatrix, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        self.weights = weights
+        self.out = out
+        self.outStride = outStride
+    }
+}
+
 extension ThreadPool {
     /// `out[t][r] = W[r] · x[t]` for every token t of `x` and row r of `w`.
     /// `out` has `outStride` floats per token.
     public func matmul(_ w: WeightMatrix, _ x: MatmulInput, into out: UnsafeMutablePointer<Float>, outStride: Int) {
-        precondition(w.columns == x.columns, "matmul: \(w.rows)x\(w.columns) weight against \(x.columns)-wide input")
-        let rows = w.rows
-        // Enough chunks for load balance, each large enough to amortise the hand-off.
-        let target = max(1, rows / (threadCount * 4))
+        matmul([MatmulJob(w, into: out, outStride: outStride)], x)
+    }
+
+    /// Several products of the same input (q, k and v; gate and up) in one parallel region: in
+    /// generation every region is a hand-off between threads costing microseconds, and a token
+    /// runs hundreds of them.
+    public func matmul(_ jobs: [MatmulJob], _ x: MatmulInput) {
+        // Row chunks over all jobs: enough for load balance, each large enough to amortise the
+        // hand-off, a multiple of 16 rows (the kernels' row tiles).
+        let totalRows = jobs.reduce(0) { $0 + $1.weights.rows }
+        let target = max(1, totalRows / (threadCount * 4))
         let chunkRows = max(16, (target + 15) / 16 * 16)
-        let chunks = (rows + chunkRows - 1) / chunkRows
-        let wtype = Int32(w.type.rawValue)
-        let n = Int32(x.count), k = Int32(x.columns)
-        if let a = x.floats {
-            parallelFor(chunks) { c, _ in
-                let r0 = c * chunkRows
-                let r1 = min(rows, r0 + chunkRows)
-                lr_gemm_f32a(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), a, Int(k), n, k, out, outStride)
-            }
-            return
+        var starts: [(job: Int, row: Int)] = []
+        for (j, job) in jobs.enumerated() {
+            precondition(job.weights.columns == x.columns,
+                         "matmul: \(job.weights.rows)x\(job.weights.columns) weight against \(x.columns)-wide input")
+            for r in stride(from: 0, to: job.weights.rows, by: chunkRows) { starts.append((j, r)) }
         }
-        parallelFor(chunks) { c, _ in
-            let r0 = c * chunkRows
-            let r1 = min(rows, r0 + chunkRows)
-            lr_gemm_q8(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), x.buffer.pointer, x.rowBytes,
-                       n, k, out, outStride)
+        let n = Int32(x.count), k = Int32(x.columns)
+        parallelFor(starts.count) { c, _ in
+            let (j, r0) = starts[c]
+            let job = jobs[j], w = job.weights
+            let r1 = min(w.rows, r0 + chunkRows)
+            let wtype = Int32(w.type.rawValue)
+            if let a = x.floats {
+                lr_gemm_f32a(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), a, Int(k), n, k, job.out, job.outStride)
+            } else {
+                lr_gemm_q8(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), x.buffer.pointer, x.rowBytes,
+                           n, k, job.out, job.outStride)
+            }
         }
     }
 }

@@ -66,9 +66,8 @@ public struct TransformerBlock: @unchecked Sendable {
             return
         }
         normalizeInput(w.attentionNorm, count: n, state: s)
-        pool.matmul(wq, s.xin, into: s.q, outStride: qDim)
-        pool.matmul(wk, s.xin, into: s.k, outStride: kvDim)
-        pool.matmul(wv, s.xin, into: s.v, outStride: kvDim)
+        pool.matmul([MatmulJob(wq, into: s.q, outStride: qDim), MatmulJob(wk, into: s.k, outStride: kvDim),
+                     MatmulJob(wv, into: s.v, outStride: kvDim)], s.xin)
         let half = config.ropeDimensions / 2
         for t in 0..<n {
             if let b = w.bq { Ops.add(b, into: s.q + t * qDim, count: qDim) }
@@ -110,8 +109,7 @@ public struct TransformerBlock: @unchecked Sendable {
             return
         }
         normalizeInput(w.ffnNorm, count: n, state: s)
-        pool.matmul(gate, s.xin, into: s.hb, outStride: ff)
-        pool.matmul(up, s.xin, into: s.hb2, outStride: ff)
+        pool.matmul([MatmulJob(gate, into: s.hb, outStride: ff), MatmulJob(up, into: s.hb2, outStride: ff)], s.xin)
         Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
         s.xin.prepare(s.hb, rows: n, columns: ff, pool: pool)
         pool.matmul(down, s.xin, into: s.xb2, outStride: dim)
