@@ -44,6 +44,7 @@ static const lr_kernel_table table_avx2 = {
     .gemm = lr_gemm_q8_avx2,
     .gemm_f32a = lr_gemm_f32a_avx2,
     .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,
+    .cross_tile_f32 = lr_cross_tile_f32_avx2,
     .dot_f32 = lr_dot_f32_avx2,
     .axpy_f32 = lr_axpy_f32_avx2,
     .dot_f32_f16 = lr_dot_f32_f16_avx2,

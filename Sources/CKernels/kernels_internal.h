@@ -45,6 +45,10 @@ typedef struct {
     int (*gemm_f32a)(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                      const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
     int gemm_f32a_min_batch;
+    /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
+    /// all); returns the first column it left to them.
+    int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
+                          int j0, int j1, double *out, size_t ldo);
     float (*dot_f32)(const float *x, const float *y, int n);
     void (*axpy_f32)(float a, const float *x, float *y, int n);
     float (*dot_f32_f16)(const float *q, const uint16_t *k, int n);
@@ -76,6 +80,8 @@ void lr_f16_table_init(void);
 
 int lr_gemm_q8_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                     const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+int lr_cross_tile_f32_avx2(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
+                           int j0, int j1, double *out, size_t ldo);
 int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const float *a,
                       size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
 float lr_dot_f32_avx2(const float *x, const float *y, int n);

@@ -1,5 +1,6 @@
 // Dense linear algebra for the pruner (see ckernels_linalg.h).
 #include "ckernels_linalg.h"
+#include "kernels_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -13,11 +14,6 @@
 // Columns of the output tile handled per pass: the accumulators (TI x TJ floats) and one
 // row segment of x stay in L1 while all rows stream past.
 enum { TI = 8, TJ = 128, ROW_BLOCK = 256 };
-
-#if defined(__x86_64__)
-int lr_cross_tile_f32_avx2(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
-                           int j0, int j1, double *out, size_t ldo);
-#endif
 
 /// The portable loops: sums kept in an L1 array, vectorized by the compiler.
 LR_CLONES
@@ -51,10 +47,8 @@ static void cross_tile_loops(const float *x, size_t ldx, const float *y, size_t 
 
 void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, int rows,
                        int i0, int i1, int j0, int j1, double *out, size_t ldo) {
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        j0 = lr_cross_tile_f32_avx2(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
-#endif
+    const lr_kernel_table *t = lr_active_table();
+    if (t->cross_tile_f32) j0 = t->cross_tile_f32(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
     if (j0 < j1) cross_tile_loops(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
 }
 

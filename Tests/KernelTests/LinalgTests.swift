@@ -4,7 +4,20 @@ import XCTest
 /// The pruner's cross-product tiles (AVX2 microkernel where available, portable loops for the
 /// column remainder and elsewhere) against sums in double.
 final class LinalgTests: XCTestCase {
+    override func tearDown() {
+        _ = lr_kernels_force("auto")
+        super.tearDown()
+    }
+
+    /// Every backend: the scalar one runs the portable loops alone, AVX2 its microkernel too.
     func testCrossTileMatchesDoubleSums() {
+        for backend in ["scalar"] + availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            checkCrossTile(backend)
+        }
+    }
+
+    private func checkCrossTile(_ backend: String) {
         var rng = KernelRNG(seed: 11)
         let rows = 531, ldx = 45, ldy = 51  // rows span several 256-row blocks, unevenly
         let x = (0..<(rows * ldx)).map { _ in rng.uniform(-1, 1) }
@@ -17,11 +30,11 @@ final class LinalgTests: XCTestCase {
                 for j in 0..<ldy {
                     let got = out[i * ldy + j]
                     guard i >= i0, i < i1, j >= j0, j < j1 else {
-                        XCTAssertEqual(got, 0.5, "wrote outside its tile at [\(i),\(j)]")
+                        XCTAssertEqual(got, 0.5, "\(backend) wrote outside its tile at [\(i),\(j)]")
                         continue
                     }
                     let (ref, mag) = referenceSum(rows, startingAt: 0.5) { Double(x[$0 * ldx + i]) * Double(y[$0 * ldy + j]) }
-                    XCTAssertEqual(got, ref, accuracy: 1e-5 * mag, "tile \(i0)..<\(i1) x \(j0)..<\(j1) at [\(i),\(j)]")
+                    XCTAssertEqual(got, ref, accuracy: 1e-5 * mag, "\(backend) tile \(i0)..<\(i1) x \(j0)..<\(j1) at [\(i),\(j)]")
                 }
             }
         }

@@ -1,0 +1,97 @@
+import CKernels
+
+/// The input of a mat-mul, prepared once and shared by every weight row (and by the mat-muls
+/// that read the same input, such as q/k/v or gate/up).
+///
+/// Usually that is the activations quantized to Q8_0, for the int8 kernels. On backends with an
+/// f32-activation path (AVX2 without VNNI, where int8 multiplies are slow), batches of at least
+/// `lr_gemm_f32a_min_batch()` tokens skip the quantization: the rows are used as they are and the
+/// kernel dequantizes the weights instead, once per panel, for every token of the batch.
+public struct MatmulInput {
+    public let buffer: AlignedBuffer
+    public let maxColumns: Int
+    public private(set) var columns = 0
+    public private(set) var count = 0
+    /// The f32 rows when the f32-activation path takes this batch, else nil (Q8_0 in `buffer`).
+    public private(set) var floats: UnsafePointer<Float>?
+    public var rowBytes: Int { columns / 32 * 34 }
+    private let f32MinBatch = Int(lr_gemm_f32a_min_batch())
+
+    public init(maxRows: Int, maxColumns: Int) {
+        self.maxColumns = maxColumns
+        buffer = AlignedBuffer(byteCount: maxRows * (maxColumns / 32) * 34)
+    }
+
+    /// Prepares `rows` vectors of `columns` floats laid out with stride `columns`. On the f32
+    /// path `x` itself is read by the mat-muls, so it must stay unchanged until they have run.
+    public mutating func prepare(_ x: UnsafePointer<Float>, rows: Int, columns: Int, pool: ThreadPool) {
+        self.columns = columns
+        self.count = rows
+        if f32MinBatch > 0 && rows >= f32MinBatch {
+            floats = x
+            return
+        }
+        floats = nil
+        let rb = rowBytes
+        let base = buffer.pointer
+        if rows == 1 {
+            lr_quantize_row_q8_0(x, base, Int64(columns))
+            return
+        }
+        pool.parallelFor(rows) { r, _ in
+            lr_quantize_row_q8_0(x + r * columns, base + r * rb, Int64(columns))
+        }
+    }
+}
+
+/// One product of a group that reads the same input: `out[t][r] = w[r] · x[t]`, `outStride`
+/// floats per token.
+public struct MatmulJob {
+    public var weights: WeightMatrix
+    public var out: UnsafeMutablePointer<Float>
+    public var outStride: Int
+
+    public init(_ weights: WeightMatrix, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        self.weights = weights
+        self.out = out
+        self.outStride = outStride
+    }
+}
+
+extension ThreadPool {
+    /// `out[t][r] = W[r] · x[t]` for every token t of `x` and row r of `w`.
+    /// `out` has `outStride` floats per token.
+    public func matmul(_ w: WeightMatrix, _ x: MatmulInput, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        matmul([MatmulJob(w, into: out, outStride: outStride)], x)
+    }
+
+    /// Several products of the same input (q, k and v; gate and up) in one parallel region: in
+    /// generation every region is a hand-off between threads costing microseconds, and a token
+    /// runs hundreds of them.
+    public func matmul(_ jobs: [MatmulJob], _ x: MatmulInput) {
+        // Row chunks over all jobs: enough for load balance, each large enough to amortise the
+        // hand-off, a multiple of 16 rows (the kernels' row tiles).
+        let totalRows = jobs.reduce(0) { $0 + $1.weights.rows }
+        let target = max(1, totalRows / (threadCount * 4))
+        let chunkRows = max(16, (target + 15) / 16 * 16)
+        var starts: [(job: Int, row: Int)] = []
+        for (j, job) in jobs.enumerated() {
+            precondition(job.weights.columns == x.columns,
+                         "matmul: \(job.weights.rows)x\(job.weights.columns) weight against \(x.columns)-wide input")
+            for r in stride(from: 0, to: job.weights.rows, by: chunkRows) { starts.append((j, r)) }
+        }
+        let n = Int32(x.count), k = Int32(x.columns)
+        parallelFor(starts.count) { c, _ in
+            let (j, r0) = starts[c]
+            let job = jobs[j], w = job.weights
+            let r1 = min(w.rows, r0 + chunkRows)
+            let wtype = Int32(w.type.rawValue)
+            if let a = x.floats {
+                lr_gemm_f32a(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), a, Int(k), n, k, job.out, job.outStride)
+            } else {
+                lr_gemm_q8(wtype, w.data, w.rowBytes, Int32(r0), Int32(r1), x.buffer.pointer, x.rowBytes,
+                           n, k, job.out, job.outStride)
+            }
+        }
+    }
+}
