@@ -151,6 +151,36 @@ void lr_cholesky_solve_f64(const double *l, int n, double *b) {
 }
 
 LR_CLONES
+void lr_inverse_downdate_block_f64(double *a, int n, const int32_t *keep, int nkeep, const int32_t *drop, int nd,
+                                   const double *cinv, double *u) {
+    for (int p = 0; p < nkeep; p++) {
+        double *ai = a + (size_t)keep[p] * n;
+        // u = a[i][drop] · C⁻¹
+        for (int w = 0; w < nd; w++) u[w] = 0;
+        for (int v = 0; v < nd; v++) {
+            double t = ai[drop[v]];
+            if (t == 0) continue;
+            const double *cv = cinv + (size_t)v * nd;
+            for (int w = 0; w < nd; w++) u[w] += t * cv[w];
+        }
+        // a[i][:] -= Σ_w u[w] · a[drop[w]][:], four dropped rows per sweep of row i so it is
+        // loaded and stored once per four updates.
+        int w = 0;
+        for (; w + 4 <= nd; w += 4) {
+            const double *r0 = a + (size_t)drop[w] * n, *r1 = a + (size_t)drop[w + 1] * n;
+            const double *r2 = a + (size_t)drop[w + 2] * n, *r3 = a + (size_t)drop[w + 3] * n;
+            double u0 = u[w], u1 = u[w + 1], u2 = u[w + 2], u3 = u[w + 3];
+            for (int k = 0; k < n; k++) ai[k] -= u0 * r0[k] + u1 * r1[k] + u2 * r2[k] + u3 * r3[k];
+        }
+        for (; w < nd; w++) {
+            const double *r = a + (size_t)drop[w] * n;
+            double uw = u[w];
+            for (int k = 0; k < n; k++) ai[k] -= uw * r[k];
+        }
+    }
+}
+
+LR_CLONES
 void lr_inverse_downdate_f64(double *a, int n, const int32_t *keep, int nkeep, int j) {
     const double *aj = a + (size_t)j * n;
     double inv = 1.0 / aj[j];

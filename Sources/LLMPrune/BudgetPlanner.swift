@@ -110,7 +110,9 @@ public enum BudgetPlanner {
         let dim = config.hiddenSize
         var widest = 0
         for s in config.layers { widest = max(widest, s.feedForwardLength, s.headCount * config.headDim) }
-        let activations = rows * dim * 4 * 2 + rows * widest * 4
+        // Pass 2 holds the pruned stream, the dense stream and their drift (pass 1 only two
+        // streams), plus one sub-layer's captured input.
+        let activations = rows * dim * 4 * 3 + rows * widest * 4
         var layer = 0
         for s in config.layers {
             let mlp = 3 * dim * s.feedForwardLength

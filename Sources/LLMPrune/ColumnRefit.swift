@@ -16,12 +16,35 @@ public enum ColumnRefit {
     /// - Parameters:
     ///   - gram: HᵀH (n × n, f64).
     ///   - weights: the projection, (rows, n) row-major.
+    ///   - correction: Hᵀ·D, (n, rows) row-major, when the target is W·H + D rather than W·H:
+    ///     the full projection is first moved to its ridge least-squares fit of that target,
+    ///     Wᵀ + (G + λI)⁻¹·HᵀD, and pruned from there (the rest of the error is orthogonal to
+    ///     every column of H, so no removal can reduce it).
     public static func prune(gram: [Double], weights: [Float], rows: Int, n: Int, keep target: Int,
-                             granularity: Int, ridge: Double, stepFraction: Double, pool: ThreadPool? = nil) -> Result {
+                             granularity: Int, ridge: Double, stepFraction: Double,
+                             correction: [Double]? = nil, pool: ThreadPool? = nil) -> Result {
         var inverse = MaskTuner.regularizedInverse(gram, n: n, ridge: ridge, pool: pool)
         // Columns of W as contiguous rows: wt[j] = W[:, j].
         var wt = [Double](repeating: 0, count: n * rows)
         for r in 0..<rows { for j in 0..<n { wt[j * rows + r] = Double(weights[r * n + j]) } }
+        if let correction {
+            inverse.withUnsafeBufferPointer { inv in
+                correction.withUnsafeBufferPointer { m in
+                    wt.withUnsafeMutableBufferPointer { w in
+                        let wBase = w.baseAddress!, mBase = m.baseAddress!, iBase = inv.baseAddress!
+                        let body: (Int) -> Void = { j in
+                            let wj = wBase + j * rows
+                            for k in 0..<n {
+                                let f = iBase[j * n + k]
+                                let mk = mBase + k * rows
+                                for r in 0..<rows { wj[r] += f * mk[r] }
+                            }
+                        }
+                        if let pool { pool.parallelFor(n) { j, _ in body(j) } } else { for j in 0..<n { body(j) } }
+                    }
+                }
+            }
+        }
         var kept = Array(0..<n)
         let goal = max(0, min(target, n))
         while kept.count > goal {

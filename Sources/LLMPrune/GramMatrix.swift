@@ -22,6 +22,24 @@ enum GramMatrix {
         for i in 0..<n { for j in 0..<i { out[i * n + j] = out[j * n + i] } }
         return out
     }
+
+    /// XᵀY: `x` is (rows, n) with leading dimension `ldx`, `y` is (rows, m) with `ldy`;
+    /// returns (n, m) row-major.
+    static func cross(_ x: UnsafePointer<Float>, ldx: Int, _ y: UnsafePointer<Float>, ldy: Int,
+                      rows: Int, n: Int, m: Int, pool: ThreadPool) -> [Double] {
+        var out = [Double](repeating: 0, count: n * m)
+        let tile = 64
+        let ti = (n + tile - 1) / tile, tj = (m + tile - 1) / tile
+        out.withUnsafeMutableBufferPointer { o in
+            let base = o.baseAddress!
+            pool.parallelFor(ti * tj) { p, _ in
+                let i = p / tj, j = p % tj
+                lr_cross_tile_f32(x, ldx, y, ldy, Int32(rows), Int32(i * tile), Int32(min(n, i * tile + tile)),
+                                  Int32(j * tile), Int32(min(m, j * tile + tile)), base, m)
+            }
+        }
+        return out
+    }
 }
 
 /// Per-column statistics of activations.

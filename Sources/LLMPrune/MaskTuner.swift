@@ -26,6 +26,20 @@ public struct UnitSystem: Sendable {
         }
         self.init(n: n, g: gram, c: c)
     }
+
+    /// Moves the target from the dense output to the dense output plus a drift D (tokens, rows):
+    /// c_j += Σ_t Z_j,t · D_t = W_:,j · (Hᵀ·D)_j, where Z_j,t = h_t,j · W_:,j.
+    /// - Parameters:
+    ///   - columns: W, (rows, n) with leading dimension `ld`.
+    ///   - crossProducts: Hᵀ·D, (n, rows) row-major.
+    public mutating func addDrift(columns w: UnsafePointer<Float>, ld: Int, rows: Int, crossProducts htd: [Double]) {
+        precondition(htd.count == n * rows)
+        for j in 0..<n {
+            var extra = 0.0
+            for d in 0..<rows { extra += Double(w[d * ld + j]) * htd[j * rows + d] }
+            c[j] += extra
+        }
+    }
 }
 
 /// What the elimination kept and why.
@@ -59,9 +73,13 @@ public enum MaskTuner {
                                  ridge: Double, stepFraction: Double, maskVarianceBound: Double,
                                  pool: ThreadPool? = nil) -> MaskTuningResult {
         let n = system.n
-        var inverse = regularizedInverse(system.g, n: n, ridge: ridge, pool: pool)
+        var lambda = 0.0
+        var inverse = regularizedInverse(system.g, n: n, ridge: ridge, pool: pool, lambda: &lambda)
+        // The ridge pulls the masks toward 1 (the unpruned layer), not toward 0:
+        // (G + λI) m = c + λ·1.
+        let c = system.c.map { $0 + lambda }
         var kept = Array(0..<n)
-        var masks = solve(inverse, n: n, c: system.c, kept: kept)
+        var masks = solve(inverse, n: n, c: c, kept: kept)
         var removed: [(Int, Double)] = []
         var stoppedEarly = false
         let goal = max(0, min(target, n))
@@ -83,13 +101,12 @@ public enum MaskTuner {
             var keptSet = Set(kept)
             for (j, cost) in victims {
                 keptSet.remove(j)
-                let rest = keptSet.sorted().map(Int32.init)
-                downdate(&inverse, n: n, keep: rest, removing: j, pool: pool)
                 removed.append((j, cost))
             }
+            downdate(&inverse, n: n, keep: keptSet.sorted().map(Int32.init), removing: victims.map(\.0), pool: pool)
             let previousKept = kept, previousMasks = masks
             kept = keptSet.sorted()
-            masks = solve(inverse, n: n, c: system.c, kept: kept)
+            masks = solve(inverse, n: n, c: c, kept: kept)
             if variance(masks) > maskVarianceBound {
                 // Undo this step: the remaining units can no longer stand in for the removed ones.
                 kept = previousKept
@@ -100,6 +117,55 @@ public enum MaskTuner {
             }
         }
         return MaskTuningResult(kept: kept, masks: masks, removed: removed, stoppedEarly: stoppedEarly)
+    }
+
+    /// Removes several units from the inverse at once (one Schur complement of their block, the
+    /// same as removing them one by one but reading each kept row once instead of once per unit).
+    static func downdate(_ inverse: inout [Double], n: Int, keep: [Int32], removing drop: [Int], pool: ThreadPool?) {
+        let nd = drop.count
+        guard nd > 1 else {
+            if let j = drop.first { downdate(&inverse, n: n, keep: keep, removing: j, pool: pool) }
+            return
+        }
+        // C⁻¹, the inverse of the dropped units' block.
+        var block = [Double](repeating: 0, count: nd * nd)
+        for (a, i) in drop.enumerated() { for (b, j) in drop.enumerated() { block[a * nd + b] = inverse[i * n + j] } }
+        var scratch = [Double](repeating: 0, count: nd * nd)
+        let ok = block.withUnsafeMutableBufferPointer { b in
+            scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(b.baseAddress!, n: nd, scratch: $0.baseAddress!, pool: nil) }
+        }
+        guard ok else {
+            // Not numerically positive definite: fall back to exact one-by-one removal.
+            var rest = Set(keep.map(Int.init)).union(drop)
+            for j in drop {
+                rest.remove(j)
+                downdate(&inverse, n: n, keep: rest.sorted().map(Int32.init), removing: j, pool: pool)
+            }
+            return
+        }
+        let dropped = drop.map(Int32.init)
+        let parts = pool.map { keep.count >= 64 ? $0.threadCount * 4 : 1 } ?? 1
+        let per = (keep.count + parts - 1) / parts
+        inverse.withUnsafeMutableBufferPointer { a in
+            keep.withUnsafeBufferPointer { r in
+                dropped.withUnsafeBufferPointer { d in
+                    block.withUnsafeBufferPointer { c in
+                        let aBase = a.baseAddress!, rows = r.baseAddress!, count = r.count
+                        let dBase = d.baseAddress!, cBase = c.baseAddress!
+                        let body: (Int) -> Void = { p in
+                            let lo = p * per, hi = min(count, lo + per)
+                            guard lo < hi else { return }
+                            var u = [Double](repeating: 0, count: nd)
+                            u.withUnsafeMutableBufferPointer {
+                                lr_inverse_downdate_block_f64(aBase, Int32(n), rows + lo, Int32(hi - lo),
+                                                              dBase, Int32(nd), cBase, $0.baseAddress!)
+                            }
+                        }
+                        if let pool, parts > 1 { pool.parallelFor(parts) { p, _ in body(p) } } else { body(0) }
+                    }
+                }
+            }
+        }
     }
 
     /// Removes unit `j` from the inverse, the kept rows split over the pool (rows are independent).
@@ -123,6 +189,12 @@ public enum MaskTuner {
 
     /// (G + λI)⁻¹ with λ = ridge × mean diagonal; the ridge grows until the factorisation succeeds.
     static func regularizedInverse(_ g: [Double], n: Int, ridge: Double, pool: ThreadPool? = nil) -> [Double] {
+        var lambda = 0.0
+        return regularizedInverse(g, n: n, ridge: ridge, pool: pool, lambda: &lambda)
+    }
+
+    /// The same, also giving the λ that was used.
+    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double, pool: ThreadPool?, lambda used: inout Double) -> [Double] {
         var meanDiag = 0.0
         for i in 0..<n { meanDiag += g[i * n + i] }
         meanDiag = max(meanDiag / Double(max(n, 1)), 1e-12)
@@ -134,7 +206,7 @@ public enum MaskTuner {
             let ok = a.withUnsafeMutableBufferPointer { p in
                 scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(p.baseAddress!, n: n, scratch: $0.baseAddress!, pool: pool) }
             }
-            if ok { return a }
+            if ok { used = lambda; return a }
             lambda = max(lambda * 10, 1e-12)
         }
     }

@@ -87,8 +87,10 @@ struct NeuronSelector {
         }
     }
 
-    /// Keeps `keep` MLP channels. `hidden` holds silu(gate)·up (the input of `down`) for every token.
-    func selectChannels(weights w: LayerWeights, shape s: LayerShape, hidden: Activations, keep: Int) -> UnitSelection {
+    /// Keeps `keep` MLP channels. `hidden` holds silu(gate)·up (the input of `down`) for every
+    /// token; `drift`, when given, what COMP should add to the dense MLP's output (tokens, dim).
+    func selectChannels(weights w: LayerWeights, shape s: LayerShape, hidden: Activations, keep: Int,
+                        drift: Activations? = nil) -> UnitSelection {
         let ff = s.feedForwardLength, dim = config.hiddenSize
         guard keep < ff, let down = w.down else { return UnitSelection(kept: Array(0..<ff)) }
         let downF = down.dequantized()  // (dim, ff)
@@ -108,14 +110,24 @@ struct NeuronSelector {
                 let blockKeep = b == blockCount - 1 ? keepLeft : max(g, (keep * n / ff + g / 2) / g * g)
                 keepLeft -= blockKeep
                 let hth = GramMatrix.compute(hidden.pointer + lo, rows: hidden.rows, n: n, ld: hidden.width, pool: pool)
+                // Hᵀ·drift, (n, dim): how each channel's activation lines up with the drift.
+                let htd = drift.map {
+                    GramMatrix.cross(hidden.pointer + lo, ldx: hidden.width, $0.pointer, ldy: dim,
+                                     rows: hidden.rows, n: n, m: dim, pool: pool)
+                }
                 if settings.compensation == .refit && blockCount == 1 {
                     let r = ColumnRefit.prune(gram: hth, weights: downF, rows: dim, n: ff, keep: blockKeep, granularity: g,
-                                              ridge: settings.ridge, stepFraction: settings.stepFraction, pool: pool)
+                                              ridge: settings.ridge, stepFraction: settings.stepFraction,
+                                              correction: htd, pool: pool)
                     return UnitSelection(kept: r.kept, masks: nil, refitted: r.weights)
                 }
                 var sys = downF.withUnsafeBufferPointer { GramMatrix.compute($0.baseAddress! + lo, rows: dim, n: n, ld: ff, pool: pool) }
                 for i in 0..<(n * n) { sys[i] *= hth[i] }
-                let result = MaskTuner.eliminate(UnitSystem(gram: sys, n: n), keep: blockKeep, granularity: g,
+                var system = UnitSystem(gram: sys, n: n)
+                if let htd {
+                    downF.withUnsafeBufferPointer { system.addDrift(columns: $0.baseAddress! + lo, ld: ff, rows: dim, crossProducts: htd) }
+                }
+                let result = MaskTuner.eliminate(system, keep: blockKeep, granularity: g,
                                                  ridge: settings.ridge, stepFraction: settings.stepFraction,
                                                  maskVarianceBound: settings.maskVarianceBound, pool: pool)
                 kept += result.kept.map { $0 + lo }

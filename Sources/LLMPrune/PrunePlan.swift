@@ -41,6 +41,8 @@ public struct PrunePlan: Codable, Sendable {
     public var parametersAfter: Int
     public var calibrationTokens: Int
     public var compensation: Compensation?
+    /// What the masks were tuned to reproduce (for the record; applying a plan only needs them).
+    public var target: ReconstructionTarget?
 
     public func write(to path: String) throws {
         let encoder = JSONEncoder()

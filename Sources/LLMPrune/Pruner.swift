@@ -145,6 +145,20 @@ public final class Pruner {
         let x = runner.embed(embedding)
         let rows = calibration.tokenCount
         let writeType = settings.outputType ?? .q8_0
+        // With the stream target, the dense model runs alongside (one block behind the pruned
+        // one at most), so each pruned MLP can be tuned toward where the dense stream is.
+        let denseStream: Activations? = settings.method == .comp && settings.effectiveTarget == .stream ? x.copy() : nil
+        var denseNext = 0
+        func advanceDense(through l: Int) throws {
+            guard let xd = denseStream else { return }
+            while denseNext <= l {
+                let w = try LayerWeights(file: source, config: config, layer: denseNext)
+                runner.apply(.attention, weights: w, shape: config.layers[denseNext], to: xd)
+                runner.apply(.feedForward, weights: w, shape: config.layers[denseNext], to: xd)
+                if droppedSet.contains(denseNext) { release(denseNext) }
+                denseNext += 1
+            }
+        }
         for (i, l) in kept.enumerated() {
             try checkStop("pass 2 (neurons and masks)", l)
             report("pass 2: neurons and masks", l)
@@ -176,10 +190,22 @@ public final class Pruner {
             var mlpApplied = false
             if keepChannels < shape.feedForwardLength {
                 let hidden = Activations(rows: rows, width: shape.feedForwardLength)
+                // drift = dense stream − (pruned stream + dense MLP output): what the pruned MLP
+                // should add on top of the dense MLP's output to land on the dense stream.
+                let drift = denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) }
                 runner.run(.feedForward, weights: dense, shape: shape, input: x) { state, first in
                     hidden.row(first).update(from: state.hb, count: runner.sequenceLength * hidden.width)
+                    if let drift {
+                        let n = runner.sequenceLength * config.hiddenSize
+                        let d = drift.row(first), xp = x.row(first)
+                        for k in 0..<n { d[k] = -(xp[k] + state.xb2[k]) }
+                    }
                 }
-                let sel = selector.selectChannels(weights: dense, shape: shape, hidden: hidden, keep: keepChannels)
+                if let drift, let xd = denseStream {
+                    try advanceDense(through: l)
+                    Ops.add(xd.pointer, into: drift.pointer, count: rows * config.hiddenSize)
+                }
+                let sel = selector.selectChannels(weights: dense, shape: shape, hidden: hidden, keep: keepChannels, drift: drift)
                 if sel.kept.count < shape.feedForwardLength || sel.masks != nil {
                     plan.keptChannels = sel.kept
                     plan.channelMasks = sel.masks
@@ -225,6 +251,7 @@ public final class Pruner {
             outputBytes = (try? GGUFFile(path: outputPath))?.fileSize
         }
         plan.compensation = settings.method == .comp ? settings.compensation : nil
+        plan.target = settings.method == .comp ? settings.effectiveTarget : nil
         if let planPath { try plan.write(to: planPath) }
         return PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
                            ratioAchieved: 1 - Double(after) / Double(totalParameters),

@@ -6,6 +6,7 @@ import LLMRuntime
 
 extension PruneMethod: ExpressibleByArgument {}
 extension Compensation: ExpressibleByArgument {}
+extension ReconstructionTarget: ExpressibleByArgument {}
 
 /// "2GB", "1.5GiB", "512MB".
 extension ByteSize: ExpressibleByArgument {
@@ -64,6 +65,10 @@ struct Prune: ParsableCommand {
     var allocationExponent: Double = PruneSettings().allocationExponent
     @Option(help: "COMP's compensation for removed MLP channels: masks (one scale per kept channel) or refit (least-squares re-fit of the down projection; it needs more calibration: with --calib-samples 64 it measured perplexity 35.5 against 38.3 for masks on SmolLM2-135M at --ratio 0.2, in about twice the time, and a plan cannot record it).")
     var compensation: Compensation = .masks
+    @Option(help: "What COMP's compensation reproduces: layer (the dense block's MLP output on the pruned model's input) or stream (the dense model's hidden state after the block, so each block also repairs the error the blocks before it left). Default: stream with masks, layer with refit (measured best for each).")
+    var target: ReconstructionTarget?
+    @Option(help: "Ridge added to COMP's least-squares systems, relative to the mean of their diagonal.")
+    var ridge: Double = PruneSettings().ridge
     @Option(name: .customLong("plan-out"), help: "Also write a JSON plan (what was removed, masks) to this file.")
     var planOut: String?
     @Flag(name: .customLong("dry-run"), help: "Plan only: print the target and estimates, prune nothing.")
@@ -82,6 +87,7 @@ struct Prune: ParsableCommand {
             throw ValidationError("--out-type must be q8_0, q4_0, q4_1, f16 or source")
         }
         if context < 1 { throw ValidationError("-c must be positive") }
+        if !(ridge > 0 && ridge < 100) { throw ValidationError("--ridge must be between 0 and 100") }
     }
 
     func run() throws {
@@ -96,6 +102,8 @@ struct Prune: ParsableCommand {
         settings.layerShare = layerShare
         settings.attentionShare = attentionShare
         settings.compensation = compensation
+        settings.target = target
+        settings.ridge = ridge
         settings.allocationExponent = allocationExponent
         let explicitType: GGMLType? = outType == "source" ? nil : GGMLType(name: outType)
         settings.outputType = explicitType

@@ -36,6 +36,59 @@ final class MaskTunerTests: XCTestCase {
         }
     }
 
+    /// Random activations H (tokens, n) and columns W (rows, n), as the MLP's down projection sees them.
+    private func randomLayer(tokens: Int, n: Int, rows: Int) -> (h: [Float], w: [Float]) {
+        var rng = SystemRandomNumberGenerator()
+        return ((0..<(tokens * n)).map { _ in Float.random(in: -1...1, using: &rng) },
+                (0..<(rows * n)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+
+    /// With the stream target, the masks reach a drift that is a per-channel rescaling of the
+    /// dense output (masks 1 + s); a huge ridge holds them at 1 (the dense layer), not at 0.
+    func testDriftTargetAndRidgeTowardOne() {
+        let tokens = 300, n = 12, rows = 7
+        let (h, w) = randomLayer(tokens: tokens, n: n, rows: rows)
+        let s = (0..<n).map { Double($0 % 5) * 0.1 - 0.2 }
+        // D_t = Σ_j s_j h_t,j W_:,j
+        var drift = [Float](repeating: 0, count: tokens * rows)
+        for t in 0..<tokens { for d in 0..<rows { for j in 0..<n { drift[t * rows + d] += Float(s[j]) * h[t * n + j] * w[d * n + j] } } }
+        var g = [Double](repeating: 0, count: n * n), htd = [Double](repeating: 0, count: n * rows)
+        for i in 0..<n {
+            for j in 0..<n {
+                var hh = 0.0, ww = 0.0
+                for t in 0..<tokens { hh += Double(h[t * n + i] * h[t * n + j]) }
+                for d in 0..<rows { ww += Double(w[d * n + i] * w[d * n + j]) }
+                g[i * n + j] = hh * ww
+            }
+            for d in 0..<rows { for t in 0..<tokens { htd[i * rows + d] += Double(h[t * n + i] * drift[t * rows + d]) } }
+        }
+        var system = UnitSystem(gram: g, n: n)
+        w.withUnsafeBufferPointer { system.addDrift(columns: $0.baseAddress!, ld: n, rows: rows, crossProducts: htd) }
+        let fit = MaskTuner.eliminate(system, keep: n, ridge: 1e-9, stepFraction: 0, maskVarianceBound: .infinity)
+        for j in 0..<n { XCTAssertEqual(fit.masks[j], 1 + s[j], accuracy: 1e-3) }
+        let held = MaskTuner.eliminate(system, keep: n, ridge: 1e5, stepFraction: 0, maskVarianceBound: .infinity)
+        for j in 0..<n { XCTAssertEqual(held.masks[j], 1, accuracy: 1e-3) }
+    }
+
+    /// Re-fitting toward W·H + D with D in the span of H's columns (D = H·M) moves W to W + Mᵀ.
+    func testRefitCorrectionReachesTargetInSpan() {
+        let tokens = 200, n = 10, rows = 6
+        let (h, w) = randomLayer(tokens: tokens, n: n, rows: rows)
+        let m = (0..<(n * rows)).map { Double(($0 * 7) % 11) * 0.05 - 0.25 }  // (n, rows)
+        var g = [Double](repeating: 0, count: n * n), htd = [Double](repeating: 0, count: n * rows)
+        for i in 0..<n {
+            for j in 0..<n { for t in 0..<tokens { g[i * n + j] += Double(h[t * n + i] * h[t * n + j]) } }
+        }
+        // Hᵀ·D = Hᵀ·H·M = G·M
+        for i in 0..<n { for d in 0..<rows { for k in 0..<n { htd[i * rows + d] += g[i * n + k] * m[k * rows + d] } } }
+        let r = ColumnRefit.prune(gram: g, weights: w, rows: rows, n: n, keep: n, granularity: 1, ridge: 1e-10,
+                                  stepFraction: 0.1, correction: htd)
+        XCTAssertEqual(r.kept, Array(0..<n))
+        for d in 0..<rows {
+            for j in 0..<n { XCTAssertEqual(Double(r.weights[d * n + j]), Double(w[d * n + j]) + m[j * rows + d], accuracy: 1e-4) }
+        }
+    }
+
     func testKeepsTheUnitThatCannotBeReplaced() {
         // Unit 0 is large and independent; units 1 and 2 are near copies of each other.
         var z: [[Double]] = []
@@ -83,6 +136,45 @@ final class MaskTunerTests: XCTestCase {
         let direct = MaskTuner.regularizedInverse(sub, n: 4, ridge: 0)
         for (p, i) in keep.enumerated() {
             for (q, j) in keep.enumerated() { XCTAssertEqual(d[Int(i) * n + Int(j)], direct[p * 4 + q], accuracy: 1e-9) }
+        }
+    }
+
+    /// Removing a block of units at once (one Schur complement) leaves the inverse of the matrix
+    /// without them, as removing them one by one does; with and without the pool.
+    func testBlockDowndateMatchesOneByOne() {
+        let n = 150
+        var rng = SystemRandomNumberGenerator()
+        let b = (0..<(n * n)).map { _ in Double.random(in: -1...1, using: &rng) }
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = 0.0
+                for k in 0..<n { s += b[i * n + k] * b[j * n + k] }
+                a[i * n + j] = s / Double(n) + (i == j ? 0.5 : 0)
+                a[j * n + i] = a[i * n + j]
+            }
+        }
+        let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0)
+        let drop = [3, 77, 10, 149, 64, 65, 0]  // unsorted, adjacent, both ends; 7 = 4 + 3 rows
+        let keep = (0..<n).filter { !drop.contains($0) }
+        var sequential = inv
+        var rest = Set(0..<n)
+        for j in drop {
+            rest.remove(j)
+            MaskTuner.downdate(&sequential, n: n, keep: rest.sorted().map(Int32.init), removing: j, pool: nil)
+        }
+        var sub = [Double]()
+        for i in keep { for j in keep { sub.append(a[i * n + j]) } }
+        let direct = MaskTuner.regularizedInverse(sub, n: keep.count, ridge: 0)
+        for pool in [nil, ThreadPool(threadCount: 2)] {
+            var block = inv
+            MaskTuner.downdate(&block, n: n, keep: keep.map(Int32.init), removing: drop, pool: pool)
+            for (p, i) in keep.enumerated() {
+                for (q, j) in keep.enumerated() {
+                    XCTAssertEqual(block[i * n + j], sequential[i * n + j], accuracy: 1e-9)
+                    XCTAssertEqual(block[i * n + j], direct[p * keep.count + q], accuracy: 1e-8)
+                }
+            }
         }
     }
 

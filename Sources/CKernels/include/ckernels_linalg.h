@@ -52,6 +52,13 @@ void lr_cholesky_solve_f64(const double *l, int n, double *b);
 /// (the Schur complement: the inverse of the matrix without row and column j).
 void lr_inverse_downdate_f64(double *a, int n, const int32_t *keep, int nkeep, int j);
 
+/// Removes the indices `drop` (nd of them) at once, the block form of the above:
+/// a[i][:] -= a[i][drop] · C⁻¹ · a[drop][:] for i in `keep`, where `cinv` = C⁻¹ is the inverse
+/// of a[drop][drop] (nd x nd, row-major) and `u` is nd doubles of scratch. Rows in `keep` may be
+/// split among threads (each with its own `u`); rows in `drop` are only read.
+void lr_inverse_downdate_block_f64(double *a, int n, const int32_t *keep, int nkeep, const int32_t *drop, int nd,
+                                   const double *cinv, double *u);
+
 #ifdef __cplusplus
 }
 #endif
