@@ -149,10 +149,10 @@ public final class Pruner {
         // one at most), so each pruned MLP can be tuned toward where the dense stream is.
         let denseStream: Activations? = settings.method == .comp && settings.effectiveTarget == .stream ? x.copy() : nil
         var denseNext = 0
-        func advanceDense(through l: Int) throws {
+        func advanceDense(through l: Int, weights: LayerWeights) throws {
             guard let xd = denseStream else { return }
             while denseNext <= l {
-                let w = try LayerWeights(file: source, config: config, layer: denseNext)
+                let w = denseNext == l ? weights : try LayerWeights(file: source, config: config, layer: denseNext)
                 runner.apply(.attention, weights: w, shape: config.layers[denseNext], to: xd)
                 runner.apply(.feedForward, weights: w, shape: config.layers[denseNext], to: xd)
                 if droppedSet.contains(denseNext) { release(denseNext) }
@@ -202,7 +202,7 @@ public final class Pruner {
                     }
                 }
                 if let drift, let xd = denseStream {
-                    try advanceDense(through: l)
+                    try advanceDense(through: l, weights: dense)
                     Ops.add(xd.pointer, into: drift.pointer, count: rows * config.hiddenSize)
                 }
                 let sel = selector.selectChannels(weights: dense, shape: shape, hidden: hidden, keep: keepChannels, drift: drift)

@@ -68,6 +68,43 @@ struct EvalPerplexity: ParsableCommand {
     }
 }
 
+/// One JSON object per item, written to a temporary file and renamed into place.
+private func writeItemLog(_ results: [MultipleChoiceResult], to path: String) throws {
+    struct Line: Encodable {
+        var task: String
+        var outcome: MultipleChoiceOutcome
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(task, forKey: Key("task"))
+            try outcome.encode(to: encoder)
+        }
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(_ s: String) { stringValue = s }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var data = Data()
+    for r in results {
+        for o in r.outcomes {
+            data.append(try encoder.encode(Line(task: r.task, outcome: o)))
+            data.append(0x0A)
+        }
+    }
+    let tmp = path + ".tmp-\(getpid())"
+    guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+        throw CLIError(description: "cannot write \(path)", exitCode: ExitCode.cannotCreate)
+    }
+    guard rename(tmp, path) == 0 else {
+        unlink(tmp)
+        throw CLIError(description: "cannot write \(path): \(String(cString: strerror(errno)))", exitCode: ExitCode.cannotCreate)
+    }
+}
+
 struct EvalMultipleChoice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mc",
@@ -88,6 +125,8 @@ struct EvalMultipleChoice: ParsableCommand {
     var files: [String]
     @Option(help: "Score only the first N items of each task.")
     var limit: Int?
+    @Option(name: .customLong("log-items"), help: "Also write every item's answer to this JSONL file (task, index, label, pred, pred_norm, logprobs), e.g. to compare two models item by item.")
+    var logItems: String?
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -123,17 +162,21 @@ struct EvalMultipleChoice: ParsableCommand {
             bar.finish()
             results.append(r)
             if !json {
-                print(String(format: "%-22@ %5d items  acc %.4f  acc_norm %.4f  (%.0f s)", name as NSString, r.items, r.accuracy, r.normalizedAccuracy, r.seconds))
+                // Padded in Swift: %-22@ does not pad on Linux's Foundation.
+                print(name.padding(toLength: max(22, name.count), withPad: " ", startingAt: 0)
+                      + String(format: " %5d items  acc %.4f  acc_norm %.4f  (%.0f s)", r.items, r.accuracy, r.normalizedAccuracy, r.seconds))
             }
             if Terminal.interrupted { throw CLIError.interrupted }
         }
+        if let logItems { try writeItemLog(results, to: logItems) }
         let meanNorm = results.map(\.normalizedAccuracy).reduce(0, +) / Double(max(results.count, 1))
         let meanAcc = results.map(\.accuracy).reduce(0, +) / Double(max(results.count, 1))
         if json {
             struct Out: Codable { var tasks: [MultipleChoiceResult]; var mean_acc: Double; var mean_acc_norm: Double }
             try printJSON(Out(tasks: results, mean_acc: meanAcc, mean_acc_norm: meanNorm))
         } else if results.count > 1 {
-            print(String(format: "%-22@ %5@        acc %.4f  acc_norm %.4f", "mean" as NSString, "" as NSString, meanAcc, meanNorm))
+            print("mean".padding(toLength: 22, withPad: " ", startingAt: 0)
+                  + String(format: "              acc %.4f  acc_norm %.4f", meanAcc, meanNorm))
         }
     }
 }

@@ -32,12 +32,29 @@ public struct MultipleChoiceItem: Sendable {
     public var optionCount: Int { max(contexts.count, continuations.count) }
 }
 
+/// How the model answered one item.
+public struct MultipleChoiceOutcome: Sendable, Codable {
+    public var index: Int
+    public var label: Int
+    /// The choice with the highest log-probability, and with the highest per-byte one.
+    public var prediction: Int
+    public var normalizedPrediction: Int
+    public var logProbabilities: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case index, label
+        case prediction = "pred", normalizedPrediction = "pred_norm", logProbabilities = "logprobs"
+    }
+}
+
 public struct MultipleChoiceResult: Sendable, Codable {
     public var task: String
     public var items: Int
     public var accuracy: Double
     public var normalizedAccuracy: Double
     public var seconds: Double
+    /// Every item's answer (not part of the summary's JSON; `eval mc --log-items` writes them).
+    public var outcomes: [MultipleChoiceOutcome] = []
 
     enum CodingKeys: String, CodingKey {
         case task, items, seconds
@@ -69,7 +86,8 @@ public struct MultipleChoiceEvaluator {
     public func evaluate(task: String, items: [MultipleChoiceItem], progress: (Int) -> Bool = { _ in true }) throws -> MultipleChoiceResult {
         let started = Clock.now()
         var correct = 0, correctNorm = 0, done = 0
-        for item in items {
+        var outcomes: [MultipleChoiceOutcome] = []
+        for (index, item) in items.enumerated() {
             var scores: [Double] = [], normalized: [Double] = []
             for option in 0..<item.optionCount {
                 let context = item.contexts.count > 1 ? item.contexts[option] : item.contexts[0]
@@ -79,13 +97,18 @@ public struct MultipleChoiceEvaluator {
                 scores.append(lp)
                 normalized.append(lp / Double(max(1, continuation.utf8.count)))
             }
-            if scores.indices.max(by: { scores[$0] < scores[$1] }) == item.label { correct += 1 }
-            if normalized.indices.max(by: { normalized[$0] < normalized[$1] }) == item.label { correctNorm += 1 }
+            let prediction = scores.indices.max(by: { scores[$0] < scores[$1] }) ?? 0
+            let normalizedPrediction = normalized.indices.max(by: { normalized[$0] < normalized[$1] }) ?? 0
+            if prediction == item.label { correct += 1 }
+            if normalizedPrediction == item.label { correctNorm += 1 }
+            outcomes.append(MultipleChoiceOutcome(index: index, label: item.label, prediction: prediction,
+                                                  normalizedPrediction: normalizedPrediction, logProbabilities: scores))
             done += 1
             if !progress(done) { break }
         }
         let n = Double(max(done, 1))
         return MultipleChoiceResult(task: task, items: done, accuracy: Double(correct) / n,
-                                    normalizedAccuracy: Double(correctNorm) / n, seconds: Clock.now() - started)
+                                    normalizedAccuracy: Double(correctNorm) / n, seconds: Clock.now() - started,
+                                    outcomes: outcomes)
     }
 }
