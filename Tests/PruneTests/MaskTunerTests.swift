@@ -139,10 +139,8 @@ final class MaskTunerTests: XCTestCase {
         }
     }
 
-    /// Removing a block of units at once (one Schur complement) leaves the inverse of the matrix
-    /// without them, as removing them one by one does; with and without the pool.
-    func testBlockDowndateMatchesOneByOne() {
-        let n = 150
+    /// A = B Bᵀ/n + d·I for a random B: dense, symmetric, and positive definite (well conditioned).
+    private func randomPositiveDefinite(_ n: Int, diagonal d: Double) -> [Double] {
         var rng = SystemRandomNumberGenerator()
         let b = (0..<(n * n)).map { _ in Double.random(in: -1...1, using: &rng) }
         var a = [Double](repeating: 0, count: n * n)
@@ -150,10 +148,18 @@ final class MaskTunerTests: XCTestCase {
             for j in 0...i {
                 var s = 0.0
                 for k in 0..<n { s += b[i * n + k] * b[j * n + k] }
-                a[i * n + j] = s / Double(n) + (i == j ? 0.5 : 0)
+                a[i * n + j] = s / Double(n) + (i == j ? d : 0)
                 a[j * n + i] = a[i * n + j]
             }
         }
+        return a
+    }
+
+    /// Removing a block of units at once (one Schur complement) leaves the inverse of the matrix
+    /// without them, as removing them one by one does; with and without the pool.
+    func testBlockDowndateMatchesOneByOne() {
+        let n = 150
+        let a = randomPositiveDefinite(n, diagonal: 0.5)
         let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0)
         let drop = [3, 77, 10, 149, 64, 65, 0]  // unsorted, adjacent, both ends; 7 = 4 + 3 rows
         let keep = (0..<n).filter { !drop.contains($0) }
@@ -183,18 +189,7 @@ final class MaskTunerTests: XCTestCase {
     /// definite is reported on either path.
     func testParallelInverseMatchesSerial() {
         let n = 203  // more than two column blocks, not a multiple of one
-        var rng = SystemRandomNumberGenerator()
-        // A = B Bᵀ/n + I: well conditioned and dense.
-        let b = (0..<(n * n)).map { _ in Double.random(in: -1...1, using: &rng) }
-        var a = [Double](repeating: 0, count: n * n)
-        for i in 0..<n {
-            for j in 0...i {
-                var s = 0.0
-                for k in 0..<n { s += b[i * n + k] * b[j * n + k] }
-                a[i * n + j] = s / Double(n) + (i == j ? 1 : 0)
-                a[j * n + i] = a[i * n + j]
-            }
-        }
+        let a = randomPositiveDefinite(n, diagonal: 1)
         let pool = ThreadPool(threadCount: 2)
         var serial = a, pooled = a
         var scratch = [Double](repeating: 0, count: n * n)
