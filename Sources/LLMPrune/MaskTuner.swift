@@ -32,12 +32,13 @@ public struct UnitSystem: Sendable {
     /// - Parameters:
     ///   - columns: W, (rows, n) with leading dimension `ld`.
     ///   - crossProducts: Hᵀ·D, (n, rows) row-major.
-    public mutating func addDrift(columns w: UnsafePointer<Float>, ld: Int, rows: Int, crossProducts htd: [Double]) {
+    ///   - share: the fraction of D these units are to make up (1 when they are all of the layer's).
+    public mutating func addDrift(columns w: UnsafePointer<Float>, ld: Int, rows: Int, crossProducts htd: [Double], share: Double = 1) {
         precondition(htd.count == n * rows)
         for j in 0..<n {
             var extra = 0.0
             for d in 0..<rows { extra += Double(w[d * ld + j]) * htd[j * rows + d] }
-            c[j] += extra
+            c[j] += share * extra
         }
     }
 }

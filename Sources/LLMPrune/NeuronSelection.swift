@@ -125,7 +125,15 @@ struct NeuronSelector {
                 for i in 0..<(n * n) { sys[i] *= hth[i] }
                 var system = UnitSystem(gram: sys, n: n)
                 if let htd {
-                    downF.withUnsafeBufferPointer { system.addDrift(columns: $0.baseAddress! + lo, ld: ff, rows: dim, crossProducts: htd) }
+                    // Blocks are solved independently, so each makes up only its share of the
+                    // drift: where channels of different blocks fire together along shared
+                    // directions (Qwen's few huge activations), each block could make up all of
+                    // it, and together they added it once per block (Qwen2.5-1.5B: perplexity
+                    // in the millions).
+                    downF.withUnsafeBufferPointer {
+                        system.addDrift(columns: $0.baseAddress! + lo, ld: ff, rows: dim, crossProducts: htd,
+                                        share: Double(n) / Double(ff))
+                    }
                 }
                 let result = MaskTuner.eliminate(system, keep: blockKeep, granularity: g,
                                                  ridge: settings.ridge, stepFraction: settings.stepFraction,
