@@ -23,7 +23,7 @@ public enum ColumnRefit {
     public static func prune(gram: [Double], weights: [Float], rows: Int, n: Int, keep target: Int,
                              granularity: Int, ridge: Double, stepFraction: Double,
                              correction: [Double]? = nil, pool: ThreadPool? = nil) -> Result {
-        var inverse = MaskTuner.regularizedInverse(gram, n: n, ridge: ridge, pool: pool)
+        var inverse = MaskTuner.regularizedInverse(gram, n: n, ridge: ridge, pool: pool).inverse
         // Columns of W as contiguous rows: wt[j] = W[:, j].
         var wt = [Double](repeating: 0, count: n * rows)
         for r in 0..<rows { for j in 0..<n { wt[j * rows + r] = Double(weights[r * n + j]) } }

@@ -1,7 +1,7 @@
 import CKernels
 import LLMRuntime
 
-/// XᵀX of activations or weights in f64, computed in tiles spread over the thread pool.
+/// XᵀX (and XᵀY) of activations or weights in f64, computed in tiles spread over the thread pool.
 enum GramMatrix {
     /// `x` is (rows, n) row-major with leading dimension `ld`; returns (n, n).
     static func compute(_ x: UnsafePointer<Float>, rows: Int, n: Int, ld: Int, pool: ThreadPool) -> [Double] {

@@ -74,8 +74,7 @@ public enum MaskTuner {
                                  ridge: Double, stepFraction: Double, maskVarianceBound: Double,
                                  pool: ThreadPool? = nil) -> MaskTuningResult {
         let n = system.n
-        var lambda = 0.0
-        var inverse = regularizedInverse(system.g, n: n, ridge: ridge, pool: pool, lambda: &lambda)
+        var (inverse, lambda) = regularizedInverse(system.g, n: n, ridge: ridge, pool: pool)
         // The ridge pulls the masks toward 1 (the unpruned layer), not toward 0:
         // (G + λI) m = c + λ·1.
         let c = system.c.map { $0 + lambda }
@@ -188,14 +187,9 @@ public enum MaskTuner {
         }
     }
 
-    /// (G + λI)⁻¹ with λ = ridge × mean diagonal; the ridge grows until the factorisation succeeds.
-    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double, pool: ThreadPool? = nil) -> [Double] {
-        var lambda = 0.0
-        return regularizedInverse(g, n: n, ridge: ridge, pool: pool, lambda: &lambda)
-    }
-
-    /// The same, also giving the λ that was used.
-    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double, pool: ThreadPool?, lambda used: inout Double) -> [Double] {
+    /// (G + λI)⁻¹ with λ = ridge × mean diagonal, and that λ; the ridge grows until the
+    /// factorisation succeeds.
+    static func regularizedInverse(_ g: [Double], n: Int, ridge: Double, pool: ThreadPool? = nil) -> (inverse: [Double], lambda: Double) {
         var meanDiag = 0.0
         for i in 0..<n { meanDiag += g[i * n + i] }
         meanDiag = max(meanDiag / Double(max(n, 1)), 1e-12)
@@ -207,7 +201,7 @@ public enum MaskTuner {
             let ok = a.withUnsafeMutableBufferPointer { p in
                 scratch.withUnsafeMutableBufferPointer { SymmetricInverse.invert(p.baseAddress!, n: n, scratch: $0.baseAddress!, pool: pool) }
             }
-            if ok { used = lambda; return a }
+            if ok { return (a, lambda) }
             lambda = max(lambda * 10, 1e-12)
         }
     }

@@ -47,15 +47,7 @@ public struct PrunePlan: Codable, Sendable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(self)
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw GGUFError.cannotCreate(path: path, reason: "cannot write the plan")
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw GGUFError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
-        }
+        try AtomicFile.write(try encoder.encode(self), to: path)
     }
 
     public static func read(from path: String) throws -> PrunePlan {

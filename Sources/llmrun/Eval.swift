@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GGUF
 import LLMRuntime
 
 struct Eval: ParsableCommand {
@@ -68,41 +69,16 @@ struct EvalPerplexity: ParsableCommand {
     }
 }
 
-/// One JSON object per item, written to a temporary file and renamed into place.
+/// One JSON object per item (the task's answers in order), replacing `path` only when complete.
 private func writeItemLog(_ results: [MultipleChoiceResult], to path: String) throws {
-    struct Line: Encodable {
-        var task: String
-        var outcome: MultipleChoiceOutcome
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(task, forKey: Key("task"))
-            try outcome.encode(to: encoder)
-        }
-        struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(_ s: String) { stringValue = s }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     var data = Data()
-    for r in results {
-        for o in r.outcomes {
-            data.append(try encoder.encode(Line(task: r.task, outcome: o)))
-            data.append(0x0A)
-        }
+    for outcome in results.flatMap(\.outcomes) {
+        data.append(try encoder.encode(outcome))
+        data.append(0x0A)
     }
-    let tmp = path + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-        throw CLIError(description: "cannot write \(path)", exitCode: ExitCode.cannotCreate)
-    }
-    guard rename(tmp, path) == 0 else {
-        unlink(tmp)
-        throw CLIError(description: "cannot write \(path): \(String(cString: strerror(errno)))", exitCode: ExitCode.cannotCreate)
-    }
+    try AtomicFile.write(data, to: path)
 }
 
 struct EvalMultipleChoice: ParsableCommand {
@@ -149,6 +125,7 @@ struct EvalMultipleChoice: ParsableCommand {
             let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent.replacingOccurrences(of: "_validation", with: "")
             tasks.append((name, items))
         }
+        if let logItems { try AtomicFile.checkWritable(logItems) }
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let evaluator = MultipleChoiceEvaluator(model: model)
         Terminal.catchInterrupts()

@@ -59,5 +59,13 @@ final class CLIMultipleChoiceTests: XCTestCase {
 
         let missing = try CLI.run(["eval", "mc", "-f", dir.file("nope.jsonl")])
         XCTAssertEqual(missing.status, 66, missing.stderr)
+
+        // A log that cannot be written is refused before any item is scored.
+        let good = Fixtures.shared + "/data/mc/piqa_validation.jsonl"
+        let log = dir.file("no-such-dir/items.jsonl")
+        let unwritable = try CLI.run(["eval", "mc", "-f", good, "--limit", "1", "--log-items", log])
+        XCTAssertEqual(unwritable.status, 73, unwritable.stderr)
+        XCTAssertTrue(unwritable.stderr.contains("does not exist"), unwritable.stderr)
+        XCTAssertFalse(unwritable.stdout.contains("piqa"), unwritable.stdout)
     }
 }

@@ -119,7 +119,7 @@ final class MaskTunerTests: XCTestCase {
         let n = 5
         var a = [Double](repeating: 0, count: n * n)
         for i in 0..<n { for j in 0..<n { a[i * n + j] = 1 / Double(i + j + 1) } ; a[i * n + i] += 1 }
-        let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0)
+        let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0).inverse
         for i in 0..<n {
             for j in 0..<n {
                 var s = 0.0
@@ -133,7 +133,7 @@ final class MaskTunerTests: XCTestCase {
         d.withUnsafeMutableBufferPointer { lr_inverse_downdate_f64($0.baseAddress!, Int32(n), keep, 4, 2) }
         var sub = [Double]()
         for i in keep { for j in keep { sub.append(a[Int(i) * n + Int(j)]) } }
-        let direct = MaskTuner.regularizedInverse(sub, n: 4, ridge: 0)
+        let direct = MaskTuner.regularizedInverse(sub, n: 4, ridge: 0).inverse
         for (p, i) in keep.enumerated() {
             for (q, j) in keep.enumerated() { XCTAssertEqual(d[Int(i) * n + Int(j)], direct[p * 4 + q], accuracy: 1e-9) }
         }
@@ -160,7 +160,7 @@ final class MaskTunerTests: XCTestCase {
     func testBlockDowndateMatchesOneByOne() {
         let n = 150
         let a = randomPositiveDefinite(n, diagonal: 0.5)
-        let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0)
+        let inv = MaskTuner.regularizedInverse(a, n: n, ridge: 0).inverse
         let drop = [3, 77, 10, 149, 64, 65, 0]  // unsorted, adjacent, both ends; 7 = 4 + 3 rows
         let keep = (0..<n).filter { !drop.contains($0) }
         var sequential = inv
@@ -171,7 +171,7 @@ final class MaskTunerTests: XCTestCase {
         }
         var sub = [Double]()
         for i in keep { for j in keep { sub.append(a[i * n + j]) } }
-        let direct = MaskTuner.regularizedInverse(sub, n: keep.count, ridge: 0)
+        let direct = MaskTuner.regularizedInverse(sub, n: keep.count, ridge: 0).inverse
         for pool in [nil, ThreadPool(threadCount: 2)] {
             var block = inv
             MaskTuner.downdate(&block, n: n, keep: keep.map(Int32.init), removing: drop, pool: pool)

@@ -34,6 +34,7 @@ public struct MultipleChoiceItem: Sendable {
 
 /// How the model answered one item.
 public struct MultipleChoiceOutcome: Sendable, Codable {
+    public var task: String
     public var index: Int
     public var label: Int
     /// The choice with the highest log-probability, and with the highest per-byte one.
@@ -42,7 +43,7 @@ public struct MultipleChoiceOutcome: Sendable, Codable {
     public var logProbabilities: [Double]
 
     enum CodingKeys: String, CodingKey {
-        case index, label
+        case task, index, label
         case prediction = "pred", normalizedPrediction = "pred_norm", logProbabilities = "logprobs"
     }
 }
@@ -101,7 +102,7 @@ public struct MultipleChoiceEvaluator {
             let normalizedPrediction = normalized.indices.max(by: { normalized[$0] < normalized[$1] }) ?? 0
             if prediction == item.label { correct += 1 }
             if normalizedPrediction == item.label { correctNorm += 1 }
-            outcomes.append(MultipleChoiceOutcome(index: index, label: item.label, prediction: prediction,
+            outcomes.append(MultipleChoiceOutcome(task: task, index: index, label: item.label, prediction: prediction,
                                                   normalizedPrediction: normalizedPrediction, logProbabilities: scores))
             done += 1
             if !progress(done) { break }
