@@ -63,6 +63,9 @@ struct ColumnStatistics {
         for c in 0..<columns { mean[c] /= Double(max(rows, 1)) }
     }
 
+    /// Means of columns `from..<from+count`.
+    func columnMeans(from lo: Int, count n: Int) -> [Double] { Array(mean[lo..<(lo + n)]) }
+
     func norm(_ c: Int) -> Double { sumOfSquares[c].squareRoot() }
     func variance(_ c: Int) -> Double { max(0, sumOfSquares[c] / Double(max(rows, 1)) - mean[c] * mean[c]) }
 }

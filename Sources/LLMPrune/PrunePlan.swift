@@ -24,6 +24,9 @@ public struct PrunePlan: Codable, Sendable {
         public var keptChannels: [Int]?
         /// Masks of the kept channels, folded into the down projection's columns.
         public var channelMasks: [Float]?
+        /// Added to the down projection's bias (dim): the removed channels' mean output, less
+        /// what the kept channels' masks already make up.
+        public var downBias: [Float]?
         /// Importance of the block (1 − mean cos) measured in pass 1.
         public var importance: Double?
         public var stoppedEarly: Bool?
@@ -100,6 +103,9 @@ extension PrunePlan.Layer {
         }
         if let m = groupMasks, m.count != kv { throw PruneError.badPlan("block \(source): \(m.count) group masks for \(kv) groups") }
         if let m = channelMasks, m.count != ff { throw PruneError.badPlan("block \(source): \(m.count) channel masks for \(ff) channels") }
+        if let b = downBias, b.count != config.hiddenSize {
+            throw PruneError.badPlan("block \(source): a down bias of \(b.count) values for a hidden size of \(config.hiddenSize)")
+        }
         return LayerShape(headCount: kv * group, kvHeadCount: kv, feedForwardLength: ff)
     }
 
@@ -132,6 +138,10 @@ extension PrunePlan.Layer {
             out.gate = w.gate?.selectingRows(kept)
             out.up = w.up?.selectingRows(kept)
             out.down = w.down?.selectingColumns(kept, scales: channelMasks, as: outputType)
+        }
+        if let b = downBias, out.down != nil {
+            let base = w.downBias ?? [Float](repeating: 0, count: b.count)
+            out.downBias = zip(base, b).map { $0 + $1 }
         }
         return out
     }

@@ -59,6 +59,13 @@ public struct PruneSettings: Sendable {
     /// re-fitted column has the freedom to chase the calibration tokens' drift, one scale per
     /// channel does not.
     public var effectiveTarget: ReconstructionTarget { target ?? (compensation == .masks ? .stream : .layer) }
+    /// COMP: give each pruned MLP a bias (`ffn_down.bias`, which llama.cpp's llama and deci
+    /// load) and solve the masks on mean-centred activations, so the removed channels' mean
+    /// output is made up exactly and the masks only need to make up their fluctuation.
+    /// Measured with the defaults (stream target) on the three calibration slices: 35.34 / 36.39 /
+    /// 38.69 (mean 36.81) against 35.40 / 38.25 / 39.27 (37.64) without; with the layer target
+    /// (slice A) 36.00 against 36.75.
+    public var biasCompensation = true
     /// Calibration sequences and their length.
     public var calibrationSamples = 32
     public var sequenceLength = 128

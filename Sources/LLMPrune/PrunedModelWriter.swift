@@ -26,7 +26,7 @@ final class PrunedModelWriter {
         if spillFD < 0 {
             var template = Array("\(dir)/.llmrun-spill-XXXXXX".utf8CString)
             spillFD = mkstemp(&template)
-            if spillFD >= 0 { unlink(String(cString: template)) }
+            if spillFD >= 0 { template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
         }
         guard spillFD >= 0 else {
             throw GGUFError.cannotCreate(path: outputPath, reason: "cannot create a temporary file in '\(dir)': \(String(cString: strerror(errno)))")
@@ -56,6 +56,7 @@ final class PrunedModelWriter {
         if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m) }
         if let m = w.up { try appendMatrix(p + "ffn_up.weight", m) }
         if let m = w.down { try appendMatrix(p + "ffn_down.weight", m) }
+        if let b = w.downBias { try appendVector(p + "ffn_down.bias", b) }
     }
 
     private func appendVector(_ name: String, _ v: [Float]) throws {

@@ -60,6 +60,8 @@ public final class Pruner {
             settings.uniformShapes = true
             settings.attentionShare = 0
             settings.maskVarianceBound = .infinity
+            // Of the per-shape twins' loaders, only llama's and deci's read an MLP bias.
+            settings.biasCompensation = false
         }
         self.settings = settings
         pool = ThreadPool(threadCount: threads)
@@ -209,6 +211,7 @@ public final class Pruner {
                 if sel.kept.count < shape.feedForwardLength || sel.masks != nil {
                     plan.keptChannels = sel.kept
                     plan.channelMasks = sel.masks
+                    plan.downBias = sel.bias
                 }
                 if sel.stoppedEarly { stoppedEarly.append(l) }
                 w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
@@ -221,6 +224,9 @@ public final class Pruner {
                 // the captured ones restricted to the kept channels: only `down` needs running.
                 if let down = w.down {
                     addProjection(down, of: hidden, columns: sel.kept, to: x, pool: pool)
+                    if let b = w.downBias {
+                        for r in 0..<rows { Ops.add(b, into: x.row(r), count: config.hiddenSize) }
+                    }
                     mlpApplied = true
                 }
             }
@@ -234,7 +240,8 @@ public final class Pruner {
 
         var newConfig = config
         newConfig.layers = newShapes
-        let after = totalParameters - layerParams.reduce(0, +) + newShapes.reduce(0) { $0 + counter.layer($1) }
+        let addedBiases = planLayers.reduce(0) { $0 + ($1.downBias?.count ?? 0) }
+        let after = totalParameters - layerParams.reduce(0, +) + newShapes.reduce(0) { $0 + counter.layer($1) } + addedBiases
         var plan = PrunePlan(method: settings.method, ratio: settings.ratio,
                              source: .init(path: source.path, fileSize: source.fileSize, blockCount: blocks, parameters: totalParameters),
                              layerImportance: importance, droppedLayers: dropped, layers: planLayers,

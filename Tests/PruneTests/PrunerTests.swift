@@ -61,6 +61,8 @@ final class PrunerTests: XCTestCase {
         let out = dir.file("p.gguf"), planPath = dir.file("p.json")
         _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: planPath)
         let plan = try PrunePlan.read(from: planPath)
+        // The tiny model is a llama: COMP gives its pruned MLPs a bias, which the plan carries.
+        XCTAssertTrue(plan.layers.contains { $0.downBias != nil })
         let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
         let viaFile = try LanguageModel(path: out, threads: 1)
         XCTAssertEqual(viaPlan.config.layers, viaFile.config.layers)
@@ -134,6 +136,60 @@ final class PrunerTests: XCTestCase {
                 XCTAssertLessThan(stream, bound * layer, "shared \(shared), system \(systemSize)")
             }
         }
+    }
+
+    /// Channels that are mostly a constant (a large mean, a small fluctuation) are cheap with a
+    /// bias: it makes up their mean exactly, and the masks only fit the fluctuations. The bias is
+    /// the mean residual, and the error is well below the bias-free selection's.
+    func testBiasMakesUpTheRemovedChannelsMean() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let file = try GGUFFile(path: try tinyModel(dir, layers: 1))
+        let config = try ModelConfig(file: file)
+        let shape = config.layers[0], ff = shape.feedForwardLength, dim = config.hiddenSize
+        let rows = 512
+        var rng = SplitMix64(seed: 7)
+        func uniform() -> Float { Float(rng.nextUnitDouble()) * 2 - 1 }
+        // Half the channels sit near a large constant, half fluctuate around zero.
+        let means = (0..<ff).map { j -> Float in j % 2 == 0 ? 2 + uniform() : 0 }
+        let hidden = Activations(rows: rows, width: ff)
+        for t in 0..<rows { for j in 0..<ff { hidden.row(t)[j] = means[j] + uniform() * (j % 2 == 0 ? 0.1 : 1) } }
+        var weights = try LayerWeights(file: file, config: config, layer: 0)
+        weights.down = WeightMatrix(values: (0..<(dim * ff)).map { _ in uniform() }, rows: dim, columns: ff, type: .f32)
+        let w = try XCTUnwrap(weights.down).dequantized()
+        func residuals(_ sel: UnitSelection) throws -> [[Double]] {
+            let masks = try XCTUnwrap(sel.masks)
+            return (0..<rows).map { t in
+                let h = hidden.row(t)
+                return (0..<dim).map { d in
+                    var r = 0.0
+                    for j in 0..<ff { r += Double(h[j] * w[d * ff + j]) }
+                    for (c, j) in sel.kept.enumerated() { r -= Double(masks[c] * h[j] * w[d * ff + j]) }
+                    return r - Double(sel.bias?[d] ?? 0)
+                }
+            }
+        }
+        func error(_ r: [[Double]]) -> Double { r.reduce(0) { $0 + $1.reduce(0) { $0 + $1 * $1 } } }
+        var s = settings(.comp, ratio: 0.2)
+        s.ridge = 1e-6
+        s.maskVarianceBound = .infinity
+        s.biasCompensation = true
+        let pool = ThreadPool(threadCount: 2)
+        let withBias = NeuronSelector(settings: s, config: config, pool: pool)
+            .selectChannels(weights: weights, shape: shape, hidden: hidden, keep: ff / 2)
+        s.biasCompensation = false
+        let without = NeuronSelector(settings: s, config: config, pool: pool)
+            .selectChannels(weights: weights, shape: shape, hidden: hidden, keep: ff / 2)
+        XCTAssertNil(without.bias)
+        XCTAssertEqual(try XCTUnwrap(withBias.bias).count, dim)
+        let r = try residuals(withBias)
+        for d in 0..<dim {
+            let mean = r.reduce(0) { $0 + $1[d] } / Double(rows)
+            XCTAssertEqual(mean, 0, accuracy: 1e-3, "dimension \(d): the bias is the mean residual")
+        }
+        // With the bias, the near-constant channels go first.
+        XCTAssertGreaterThan(withBias.kept.filter { $0 % 2 == 1 }.count, ff / 2 - 8)
+        XCTAssertLessThan(error(r), 0.5 * error(try residuals(without)))
     }
 
     func testNonUniformLlamaIsWrittenAsDeciForLlamaCpp() throws {

@@ -65,6 +65,12 @@ final class ForwardPassTests: XCTestCase {
         try compareWithReference(t, file: "mixed.gguf")
     }
 
+    func testMLPBiasOfPrunedModels() throws {
+        var t = TinyModel()
+        t.mlpBias = true
+        try compareWithReference(t, file: "bias.gguf")
+    }
+
     func testNeoxRoPEOfQwen2() throws {
         var t = TinyModel()
         t.architecture = "qwen2"

@@ -80,7 +80,8 @@ struct ReferenceForward {
                 let xn = rmsNorm(xs[t], fn)
                 let g = matvec(wg, xn, rows: s.feedForwardLength), u = matvec(wu, xn, rows: s.feedForwardLength)
                 let hdn = zip(g, u).map { $0 / (1 + expf(-$0)) * $1 }
-                let d = matvec(wd, hdn, rows: dim)
+                var d = matvec(wd, hdn, rows: dim)
+                if file.tensor(named: p + "ffn_down.bias") != nil { d = zip(d, tensor(p + "ffn_down.bias")).map(+) }
                 for i in 0..<dim { xs[t][i] += d[i] }
             }
         }

@@ -16,6 +16,8 @@ public struct TinyModel {
     public var seed: UInt64 = 42
     /// Written as per-layer arrays even when all layers agree (as pruned models are).
     public var perLayerArrays = false
+    /// Give every MLP an `ffn_down.bias`, as pruned models have.
+    public var mlpBias = false
 
     public init() {}
 
@@ -107,6 +109,7 @@ public struct TinyModel {
                 out.append((GGUFTensorDescriptor(name: p + "ffn_gate.weight", shape: [d, ff], type: matrixType), random(d * ff, scale: s)))
                 out.append((GGUFTensorDescriptor(name: p + "ffn_up.weight", shape: [d, ff], type: matrixType), random(d * ff, scale: s)))
                 out.append((GGUFTensorDescriptor(name: p + "ffn_down.weight", shape: [ff, d], type: matrixType), random(ff * d, scale: 1 / Float(ff).squareRoot())))
+                if mlpBias { out.append((GGUFTensorDescriptor(name: p + "ffn_down.bias", shape: [d], type: .f32), random(d, scale: 0.5))) }
             }
         }
         out.append((GGUFTensorDescriptor(name: "output_norm.weight", shape: [d], type: .f32), norm(d)))

@@ -41,15 +41,17 @@ public struct LayerWeights: @unchecked Sendable {
     public var gate: WeightMatrix?          // (ff, dim)   "w1"
     public var up: WeightMatrix?            // (ff, dim)   "w3"
     public var down: WeightMatrix?          // (dim, ff)   "w2"
+    public var downBias: [Float]?           // (dim), written by pruning to make up removed channels' mean
 
     public init(attentionNorm: [Float], wq: WeightMatrix?, wk: WeightMatrix?, wv: WeightMatrix?, wo: WeightMatrix?,
                 bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float],
-                gate: WeightMatrix?, up: WeightMatrix?, down: WeightMatrix?) {
+                gate: WeightMatrix?, up: WeightMatrix?, down: WeightMatrix?, downBias: [Float]? = nil) {
         self.attentionNorm = attentionNorm
         self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
         self.bq = bq; self.bk = bk; self.bv = bv
         self.ffnNorm = ffnNorm
         self.gate = gate; self.up = up; self.down = down
+        self.downBias = downBias
     }
 }
 
@@ -75,7 +77,8 @@ extension LayerWeights {
             ffnNorm: try binder.vector(p + "ffn_norm.weight", count: dim),
             gate: hasMLP ? try binder.matrix(p + "ffn_gate.weight", rows: ff, columns: dim) : nil,
             up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
-            down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil)
+            down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil,
+            downBias: hasMLP ? try binder.optionalVector(p + "ffn_down.bias", count: dim) : nil)
     }
 }
 

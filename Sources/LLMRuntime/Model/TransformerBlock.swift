@@ -113,5 +113,6 @@ public struct TransformerBlock: @unchecked Sendable {
         Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
         s.xin.prepare(s.hb, rows: n, columns: ff, pool: pool)
         pool.matmul(down, s.xin, into: s.xb2, outStride: dim)
+        if let b = w.downBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
     }
 }
