@@ -46,6 +46,8 @@ public struct PrunePlan: Codable, Sendable {
     public var compensation: Compensation?
     /// What the masks were tuned to reproduce (for the record; applying a plan only needs them).
     public var target: ReconstructionTarget?
+    /// With the stream target, the share of the stream's drift each block made up.
+    public var driftShare: Double?
 
     public func write(to path: String) throws {
         let encoder = JSONEncoder()

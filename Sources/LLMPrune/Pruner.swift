@@ -206,6 +206,9 @@ public final class Pruner {
                 if let drift, let xd = denseStream {
                     try advanceDense(through: l, weights: dense)
                     Ops.add(xd.pointer, into: drift.pointer, count: rows * config.hiddenSize)
+                    // Each block makes up only part of the drift; the blocks after it see the rest.
+                    let share = Float(settings.driftShare)
+                    if share != 1 { for k in 0..<(rows * config.hiddenSize) { drift.pointer[k] *= share } }
                 }
                 let sel = selector.selectChannels(weights: dense, shape: shape, hidden: hidden, keep: keepChannels, drift: drift)
                 if sel.kept.count < shape.feedForwardLength || sel.masks != nil {
@@ -259,6 +262,7 @@ public final class Pruner {
         }
         plan.compensation = settings.method == .comp ? settings.compensation : nil
         plan.target = settings.method == .comp ? settings.effectiveTarget : nil
+        plan.driftShare = settings.method == .comp && settings.effectiveTarget == .stream ? settings.driftShare : nil
         if let planPath { try plan.write(to: planPath) }
         return PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
                            ratioAchieved: 1 - Double(after) / Double(totalParameters),

@@ -74,6 +74,8 @@ struct Prune: ParsableCommand {
     var compensation: Compensation = .masks
     @Option(help: "What COMP's compensation reproduces: layer (the dense block's MLP output on the pruned model's input) or stream (the dense model's hidden state after the block, so each block also repairs the error the blocks before it left). Default: stream with masks, layer with refit (measured best for each).")
     var target: ReconstructionTarget?
+    @Option(name: .customLong("drift-share"), help: "With the stream target: the share of the drift between the pruned and the dense stream each block makes up (0 to 1; the blocks after it see the rest).")
+    var driftShare: Double = PruneSettings().driftShare
     @Option(help: "Ridge added to COMP's least-squares systems, relative to the mean of their diagonal.")
     var ridge: Double = PruneSettings().ridge
     @Flag(inversion: .prefixedNo, help: "COMP: add a bias to each pruned MLP (ffn_down.bias) that makes up the mean output the removed channels leave out, and tune the masks on the channels' fluctuations (llama-architecture models; on SmolLM2-135M at --ratio 0.2, three calibration slices: 36.8 mean wiki perplexity against 37.6 without).")
@@ -97,6 +99,7 @@ struct Prune: ParsableCommand {
         }
         if context < 1 { throw ValidationError("-c must be positive") }
         if !(ridge > 0 && ridge < 100) { throw ValidationError("--ridge must be between 0 and 100") }
+        if !(0...1).contains(driftShare) { throw ValidationError("--drift-share is a fraction between 0 and 1") }
     }
 
     func run() throws {
@@ -114,6 +117,7 @@ struct Prune: ParsableCommand {
         settings.target = target
         settings.ridge = ridge
         settings.biasCompensation = bias
+        settings.driftShare = driftShare
         settings.allocationExponent = allocationExponent
         let explicitType: GGMLType? = outType == "source" ? nil : GGMLType(name: outType)
         settings.outputType = explicitType
