@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizers", "GGUF"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LLMRuntime", "GGUF", "TestSupport"]),
         .testTarget(name: "PruneTests", dependencies: ["LLMPrune", "LLMRuntime", "GGUF", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GGUF
 import LLMRuntime
 import TestSupport
 
@@ -25,6 +26,22 @@ final class CLIPruneTests: XCTestCase {
         let viaPlan = try CLI.run(["generate", "-m", src, "--prune-plan", plan, "-p", "the", "-n", "5", "--temp", "0", "--no-display-prompt"])
         XCTAssertEqual(viaFile.status, 0, viaFile.stderr)
         XCTAssertEqual(viaFile.stdout, viaPlan.stdout)
+
+        // COMP's bias on a llama: written by default, left out with --no-bias.
+        func biases(_ path: String) throws -> Int {
+            try GGUFFile(path: path).tensors.filter { $0.name.hasSuffix("ffn_down.bias") }.count
+        }
+        XCTAssertGreaterThan(try biases(out), 0)
+        let plain = dir.file("plain.gguf"), plainPlan = dir.file("plain.json")
+        let noBias = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", plain, "--plan-out", plainPlan, "--calib", calib,
+                                  "--calib-samples", "4", "--seq-len", "32", "--no-bias", "--drift-share", "1"])
+        XCTAssertEqual(noBias.status, 0, noBias.stderr)
+        XCTAssertEqual(try biases(plain), 0)
+        let recorded = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plainPlan))) as? [String: Any]
+        XCTAssertEqual(recorded?["driftShare"] as? Double, 1)
+        let bad = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", dir.file("bad.gguf"), "--drift-share", "1.5"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--drift-share"), bad.stderr)
     }
 
     func testImpossibleBudgetExits75BeforeWork() throws {
