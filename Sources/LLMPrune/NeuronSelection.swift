@@ -133,8 +133,9 @@ struct NeuronSelector {
                 if let hMean {
                     let tokens = Double(hidden.rows)
                     for i in 0..<n { for k in 0..<n { hth[i * n + k] -= tokens * hMean[i] * hMean[k] } }
-                    if let dMean = driftMean, htd != nil {
-                        for i in 0..<n { for d in 0..<dim { htd![i * dim + d] -= tokens * hMean[i] * dMean[d] } }
+                    if let dMean = driftMean, var cross = htd {
+                        for i in 0..<n { for d in 0..<dim { cross[i * dim + d] -= tokens * hMean[i] * dMean[d] } }
+                        htd = cross
                     }
                 }
                 var sys = downF.withUnsafeBufferPointer { GramMatrix.compute($0.baseAddress! + lo, rows: dim, n: n, ld: ff, pool: pool) }
