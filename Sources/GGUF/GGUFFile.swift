@@ -187,6 +187,12 @@ public final class GGUFFile: @unchecked Sendable {
         mapping.release(offset: dataOffset + tensor.offset, count: tensor.byteCount)
     }
 
+    /// Drops the pages of `range` (bytes of the tensor's data) from the mapping; the file is
+    /// read-only, so a page shared with a neighbour is simply read again if it is touched.
+    public func releasePages(of tensor: GGUFTensorInfo, range: Range<Int>) {
+        mapping.release(offset: dataOffset + tensor.offset + range.lowerBound, count: range.count)
+    }
+
     /// Typed accessor that reports a missing or mistyped key in terms a user understands.
     public func requiredInt(_ key: String) throws(GGUFError) -> Int {
         guard let v = self[key] else {

@@ -106,8 +106,11 @@ public final class GGUFWriter {
         nextTensor < descriptors.count ? descriptors[nextTensor] : nil
     }
 
-    /// Appends the data of the next tensor (in the order given at creation).
-    public func writeTensor(named name: String, bytes: UnsafeRawBufferPointer) throws(GGUFError) {
+    /// Appends the data of the next tensor (in the order given at creation). `written`, when
+    /// given, is told each byte range of `bytes` once it is in the file, so a caller copying from
+    /// a memory-mapped source can drop those pages as it goes instead of holding the whole tensor.
+    public func writeTensor(named name: String, bytes: UnsafeRawBufferPointer,
+                            written done: ((Range<Int>) -> Void)? = nil) throws(GGUFError) {
         guard !finished, fd >= 0 else { throw .writerMisuse("write after finish or abort") }
         guard let t = expectedTensor else { throw .writerMisuse("more tensors written than declared ('\(name)')") }
         guard t.name == name else { throw .writerMisuse("expected tensor '\(t.name)' next, got '\(name)'") }
@@ -117,7 +120,13 @@ public final class GGUFWriter {
         nextTensor += 1
         if bytes.count >= GGUFWriter.bufferLimit {
             try flush()
-            try writeAll(bytes)
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + GGUFWriter.bufferLimit)
+                try writeAll(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                done?(start..<end)
+                start = end
+            }
             written += bytes.count
         } else {
             buffer.append(contentsOf: bytes)

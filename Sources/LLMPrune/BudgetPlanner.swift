@@ -39,8 +39,10 @@ public enum BudgetPlanner {
         }
     }
 
+    /// - Parameter residentBytes: what the process already holds (binary, source header,
+    ///   tokenizer); the pruning run's own buffers come on top.
     public static func plan(file: GGUFFile, config: ModelConfig, budget: Int, context: Int,
-                            requestedType: GGMLType?, settings: PruneSettings) throws -> BudgetPlan {
+                            requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0) throws -> BudgetPlan {
         let total = file.tensors.reduce(0) { $0 + $1.elementCount }
         let layerTensors = file.tensors.filter { $0.name.hasPrefix("blk.") }
         let layerParams = layerTensors.reduce(0) { $0 + $1.elementCount }
@@ -53,7 +55,8 @@ public enum BudgetPlanner {
 
         func processPlan() throws -> (Int, Int, Int) {
             try BudgetPlanner.processPlan(config: config, budget: budget, settings: settings,
-                                          embeddingBytes: file.tensor(named: "token_embd.weight")?.byteCount ?? 0)
+                                          embeddingBytes: file.tensor(named: "token_embd.weight")?.byteCount ?? 0,
+                                          residentBytes: residentBytes)
         }
         if denseFootprint <= budget && requestedType == nil {
             let (samples, systemSize, processBytes) = try processPlan()
@@ -92,10 +95,15 @@ public enum BudgetPlanner {
     }
 
     /// Calibration size and least-squares block size for which the pruning process fits.
-    static func processPlan(config: ModelConfig, budget: Int, settings: PruneSettings, embeddingBytes: Int) throws -> (Int, Int, Int) {
+    static func processPlan(config: ModelConfig, budget: Int, settings: PruneSettings, embeddingBytes: Int,
+                            residentBytes: Int = 0) throws -> (Int, Int, Int) {
         var samples = settings.calibrationSamples
         var system = min(settings.maxSystemSize, config.layers.map(\.feedForwardLength).max() ?? 0)
-        func estimate() -> Int { processBytes(config: config, samples: samples, length: settings.sequenceLength, systemSize: system) + embeddingBytes / 4 }
+        let prunesAttention = settings.attentionShare > 0 && settings.method == .comp
+        func estimate() -> Int {
+            processBytes(config: config, samples: samples, length: settings.sequenceLength, systemSize: system,
+                         prunesAttention: prunesAttention, residentBytes: residentBytes) + embeddingBytes / 4
+        }
         while estimate() > budget {
             if system > 512 { system /= 2 } else if samples > 4 { samples /= 2 } else {
                 throw PruneError.budgetInfeasible("the pruning process itself needs about \(ByteSize(bytes: estimate())) even with the smallest calibration set; raise --budget")
@@ -105,14 +113,20 @@ public enum BudgetPlanner {
     }
 
     /// Expected peak resident bytes of a pruning run.
-    public static func processBytes(config: ModelConfig, samples: Int, length: Int, systemSize: Int) -> Int {
+    public static func processBytes(config: ModelConfig, samples: Int, length: Int, systemSize: Int,
+                                    prunesAttention: Bool = false, residentBytes: Int = 0) -> Int {
         let rows = samples * length
         let dim = config.hiddenSize
         var widest = 0
         for s in config.layers { widest = max(widest, s.feedForwardLength, s.headCount * config.headDim) }
         // Pass 2 holds the pruned stream, the dense stream and their drift (pass 1 only two
         // streams), plus one sub-layer's captured input.
-        let activations = rows * dim * 4 * 3 + rows * widest * 4
+        var activations = rows * dim * 4 * 3 + rows * widest * 4
+        if prunesAttention {
+            // COMP's KV-group system holds every group's contribution to the output per token.
+            let groups = config.layers.map(\.kvHeadCount).max() ?? 0
+            activations += groups * rows * dim * 4
+        }
         var layer = 0
         for s in config.layers {
             let mlp = 3 * dim * s.feedForwardLength
@@ -122,6 +136,10 @@ public enum BudgetPlanner {
         let layerBytes = layer * 34 / 32 + dim * widest * 4 * 2
         let systems = systemSize * systemSize * 8 * 5
         let state = RunState.byteCount(config: config, maxBatch: length, contextLength: length, threads: 4, logitRows: 1)
-        return activations + layerBytes + systems + state + runtimeOverhead * 2
+        // What is resident already, plus the calibration text, its tokens and allocator slack
+        // (SmolLM2-135M at --budget 100MB: 34.9 MB at planning, 93.5 MB peak; the fixed
+        // allowance of 48 MB it replaces left the estimate 4 MB short).
+        let fixed = max(residentBytes + runtimeOverhead, runtimeOverhead * 2)
+        return activations + layerBytes + systems + state + fixed
     }
 }

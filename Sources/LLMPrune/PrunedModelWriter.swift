@@ -143,7 +143,13 @@ final class PrunedModelWriter {
         let descriptors = passthroughHead.map(descriptor) + layerTensors.map(\.descriptor) + passthroughTail.map(descriptor)
         let writer = try GGUFWriter(path: outputPath, metadata: metadata, tensors: descriptors)
         do {
-            for t in passthroughHead { try writer.writeTensor(named: t.name, bytes: source.data(for: t)) }
+            // Copied tensors leave the mapping as they are written: the embedding alone is a
+            // fifth of a small model, and the process's peak would count all of its pages.
+            func copy(_ t: GGUFTensorInfo) throws {
+                try writer.writeTensor(named: t.name, bytes: source.data(for: t)) { self.source.releasePages(of: t, range: $0) }
+                source.releasePages(of: t)
+            }
+            for t in passthroughHead { try copy(t) }
             if spillSize > 0 {
                 let spill = try MappedFile(path: "/proc/self/fd/\(spillFD)")
                 for (d, offset) in layerTensors {
@@ -152,7 +158,7 @@ final class PrunedModelWriter {
                     spill.release(offset: offset, count: n)
                 }
             }
-            for t in passthroughTail { try writer.writeTensor(named: t.name, bytes: source.data(for: t)) }
+            for t in passthroughTail { try copy(t) }
             try writer.finish()
         } catch {
             writer.abort()

@@ -258,7 +258,9 @@ public final class Pruner {
                 ("llmrun.prune.ratio", .float32(Float(settings.ratio))),
                 ("llmrun.prune.source_block_count", .uint32(UInt32(blocks))),
             ])
-            outputBytes = (try? GGUFFile(path: outputPath))?.fileSize
+            // Its size from the directory: opening it as a GGUF would parse its whole header
+            // (the tokenizer's arrays, megabytes) at the process's peak.
+            outputBytes = (try? FileManager.default.attributesOfItem(atPath: outputPath))?[.size] as? Int
         }
         plan.compensation = settings.method == .comp ? settings.compensation : nil
         plan.target = settings.method == .comp ? settings.effectiveTarget : nil

@@ -125,7 +125,8 @@ struct Prune: ParsableCommand {
         let pruner = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
         if let budget {
             let plan = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget.bytes, context: context,
-                                              requestedType: outType == "q8_0" ? nil : explicitType, settings: settings)
+                                              requestedType: outType == "q8_0" ? nil : explicitType, settings: settings,
+                                              residentBytes: ProcessMemory.residentBytes)
             Terminal.status("budget: \(plan.explanation)")
             Terminal.status("budget: pruning process expected to peak near \(ByteSize(bytes: plan.estimatedProcessBytes)) (\(plan.calibrationSamples) calibration sequences)")
             if plan.noPruningNeeded {

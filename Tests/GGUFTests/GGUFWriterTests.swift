@@ -28,6 +28,28 @@ final class GGUFWriterTests: XCTestCase {
         XCTAssertEqual(copy.fileSize, source.fileSize)
     }
 
+    /// A large tensor goes out in pieces, each reported once written (the pruner drops the
+    /// source pages behind it), covering every byte once and in order; the file is intact.
+    func testLargeTensorReportsEachWrittenRange() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let out = dir.file("big.gguf")
+        let count = 3 * (1 << 20) / 4 + 17  // f32 values: a little over 3 MiB
+        let values = (0..<count).map { Float($0 % 1000) }
+        let writer = try GGUFWriter(path: out, metadata: [("general.name", .string("x"))],
+                                    tensors: [GGUFTensorDescriptor(name: "big", shape: [count], type: .f32)])
+        var ranges: [Range<Int>] = []
+        try values.withUnsafeBytes { try writer.writeTensor(named: "big", bytes: $0) { ranges.append($0) } }
+        try writer.finish()
+        XCTAssertGreaterThan(ranges.count, 1)
+        XCTAssertEqual(ranges.first?.lowerBound, 0)
+        XCTAssertEqual(ranges.last?.upperBound, count * 4)
+        for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+        let file = try GGUFFile(path: out)
+        let t = try XCTUnwrap(file.tensor(named: "big"))
+        XCTAssertTrue(file.data(for: t).elementsEqual(values.withUnsafeBytes { Array($0) }))
+    }
+
     func testFailedWriteLeavesNoFile() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

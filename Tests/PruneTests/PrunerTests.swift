@@ -233,6 +233,10 @@ final class PrunerTests: XCTestCase {
         let s = PruneSettings()
         let roomy = try BudgetPlanner.plan(file: file, config: config, budget: 4_000_000_000, context: 64, requestedType: nil, settings: s)
         XCTAssertTrue(roomy.noPruningNeeded)
+        // What the process already holds is counted on top of the run's own buffers.
+        let held = try BudgetPlanner.plan(file: file, config: config, budget: 4_000_000_000, context: 64, requestedType: nil,
+                                          settings: s, residentBytes: 200_000_000)
+        XCTAssertEqual(held.estimatedProcessBytes - roomy.estimatedProcessBytes, 200_000_000 - BudgetPlanner.runtimeOverhead)
         XCTAssertThrowsError(try BudgetPlanner.plan(file: file, config: config, budget: 1_000, context: 64, requestedType: nil, settings: s)) { error in
             guard case PruneError.budgetInfeasible = error else { return XCTFail("\(error)") }
         }
