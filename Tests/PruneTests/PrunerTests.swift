@@ -12,6 +12,13 @@ final class PrunerTests: XCTestCase {
         return try t.write(to: dir.file("tiny.gguf"))
     }
 
+    /// A one-block tiny model, for tests that drive the neuron selector on activations of
+    /// their own making.
+    private func oneBlockModel(_ dir: TemporaryDirectory) throws -> (GGUFFile, ModelConfig) {
+        let file = try GGUFFile(path: try tinyModel(dir, layers: 1))
+        return (file, try ModelConfig(file: file))
+    }
+
     private var calibrationText: String {
         (0..<60).map { "the sentence number \($0) is here, and then the next one comes in a stream of text \($0 * 7)." }
             .joined(separator: "\n")
@@ -80,8 +87,7 @@ final class PrunerTests: XCTestCase {
     func testBlockedSystemsMakeUpTheDriftWithoutOvershoot() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        let file = try GGUFFile(path: try tinyModel(dir, layers: 1))
-        let config = try ModelConfig(file: file)
+        let (file, config) = try oneBlockModel(dir)
         let shape = config.layers[0], ff = shape.feedForwardLength, dim = config.hiddenSize
         let rows = 512
         var rng = SystemRandomNumberGenerator()
@@ -144,8 +150,7 @@ final class PrunerTests: XCTestCase {
     func testBiasMakesUpTheRemovedChannelsMean() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        let file = try GGUFFile(path: try tinyModel(dir, layers: 1))
-        let config = try ModelConfig(file: file)
+        let (file, config) = try oneBlockModel(dir)
         let shape = config.layers[0], ff = shape.feedForwardLength, dim = config.hiddenSize
         let rows = 512
         var rng = SplitMix64(seed: 7)
