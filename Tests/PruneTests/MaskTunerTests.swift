@@ -14,7 +14,7 @@ final class MaskTunerTests: XCTestCase {
 
     func testRemovesTheUnitOthersCanReplaceAndRetunesMasks() {
         // Unit 3 = 2 x unit 0: removing it costs nothing once unit 0's mask becomes 3.
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 1)
         let rows = 200
         var z: [[Double]] = []
         for _ in 0..<rows {
@@ -38,7 +38,7 @@ final class MaskTunerTests: XCTestCase {
 
     /// Random activations H (tokens, n) and columns W (rows, n), as the MLP's down projection sees them.
     private func randomLayer(tokens: Int, n: Int, rows: Int) -> (h: [Float], w: [Float]) {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 2)
         return ((0..<(tokens * n)).map { _ in Float.random(in: -1...1, using: &rng) },
                 (0..<(rows * n)).map { _ in Float.random(in: -1...1, using: &rng) })
     }
@@ -141,7 +141,7 @@ final class MaskTunerTests: XCTestCase {
 
     /// A = B Bᵀ/n + d·I for a random B: dense, symmetric, and positive definite (well conditioned).
     private func randomPositiveDefinite(_ n: Int, diagonal d: Double) -> [Double] {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 3)
         let b = (0..<(n * n)).map { _ in Double.random(in: -1...1, using: &rng) }
         var a = [Double](repeating: 0, count: n * n)
         for i in 0..<n {

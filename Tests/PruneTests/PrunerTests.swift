@@ -90,7 +90,7 @@ final class PrunerTests: XCTestCase {
         let (file, config) = try oneBlockModel(dir)
         let shape = config.layers[0], ff = shape.feedForwardLength, dim = config.hiddenSize
         let rows = 512
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 87)
         let common = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
         let pulse = (0..<rows).map { _ in Float.random(in: -1...1, using: &rng) }
         for shared in [false, true] {
