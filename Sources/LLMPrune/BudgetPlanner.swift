@@ -66,32 +66,45 @@ public enum BudgetPlanner {
                               explanation: "the model already fits: \(gb(denseFootprint)) at -c \(context) within \(gb(budget)); no pruning needed")
         }
         let types: [GGMLType] = requestedType.map { [$0] } ?? [.q8_0, .q4_1, .q4_0]
-        let fixed = fixedWeights + kv + scratch + runtimeOverhead
+        // Whole blocks dropped take their KV cache with them.
+        let counter = ParameterCount(config: config)
+        let blockParams = config.layers.map { counter.layer($0) }
+        let blocks = max(config.blockCount, 1)
+        func dropped(_ ratio: Double) -> Int {
+            settings.blocksToDrop(ratio: ratio, totalParameters: total, layerParameters: blockParams)
+        }
+        func footprint(_ ratio: Double, _ t: GGMLType) -> Int {
+            let keptKV = kv * (blocks - dropped(ratio)) / blocks
+            return fixedWeights + keptKV + scratch + runtimeOverhead
+                + Int((Double(layerParams) - ratio * Double(total)) * bytesPerParameter(t))
+        }
         var best: (GGMLType, Double, Int)?
         for t in types {
-            let bpp = bytesPerParameter(t)
-            let needed = Double(fixed) + Double(layerParams) * bpp - Double(budget)
-            let ratio = max(0, needed / (Double(total) * bpp))
-            let footprint = fixed + Int((Double(layerParams) - ratio * Double(total)) * bpp)
+            // The smallest ratio, in steps of 0.1%, that fits (the footprint falls as it grows).
+            let steps = Int((maxRatio * 1000).rounded())
+            guard let step = (0...steps).first(where: { footprint(Double($0) / 1000, t) <= budget }) else { continue }
+            let ratio = Double(step) / 1000
             // Prefer the wider format while the ratio stays moderate; accept any fit last.
             let moderate = t == types.last ? maxRatio : 0.3
             if ratio <= moderate && ratio * Double(total) < Double(layerParams) * 0.9 {
-                best = (t, (ratio * 1000).rounded(.up) / 1000, footprint)
+                best = (t, ratio, footprint(ratio, t))
                 break
             }
         }
         guard let (type, ratio, footprint) = best else {
             let t = types.last!
-            let floor = fixed + Int((Double(layerParams) - maxRatio * Double(total)) * bytesPerParameter(t))
+            let floor = footprint(maxRatio, t)
+            let fixed = fixedWeights + scratch + runtimeOverhead + kv * (blocks - dropped(maxRatio)) / blocks
             throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, fixed))) (embedding, KV cache and scratch alone take \(gb(fixed))). Raise --budget, lower -c, or pick a smaller model.")
         }
+        let droppedBlocks = dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the
         // pruning process must fit too.
         let (samples, systemSize, processBytes) = try processPlan()
         return BudgetPlan(budgetBytes: budget, context: context, ratio: ratio, outputType: "\(type)".lowercased(),
                           noPruningNeeded: false, estimatedFootprintBytes: footprint, denseFootprintBytes: denseFootprint,
                           estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
-                          explanation: "dense: \(gb(denseFootprint)) at -c \(context); removing \(String(format: "%.1f", ratio * 100))% of the parameters and writing \(type) gives about \(gb(footprint))")
+                          explanation: "dense: \(gb(denseFootprint)) at -c \(context); removing \(String(format: "%.1f", ratio * 100))% of the parameters" + (droppedBlocks > 0 ? " (\(droppedBlocks) of \(blocks) blocks whole)" : "") + " and writing \(type) gives about \(gb(footprint))")
     }
 
     /// Calibration size and least-squares block size for which the pruning process fits.

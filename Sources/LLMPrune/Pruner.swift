@@ -100,14 +100,7 @@ public final class Pruner {
         // Targets
         let target = Int(settings.ratio * Double(totalParameters))
         let layerParams = config.layers.map { counter.layer($0) }
-        let meanLayer = Double(layerParams.reduce(0, +)) / Double(max(blocks, 1))
-        var layerShare: Double
-        switch settings.method {
-        case .comp: layerShare = settings.layerShare
-        case .layers: layerShare = 1
-        case .magnitude, .wandaSP, .flap: layerShare = 0
-        }
-        let dropCount = min(max(0, blocks - 2), Int((Double(target) * layerShare / meanLayer).rounded()))
+        let dropCount = settings.blocksToDrop(ratio: settings.ratio, totalParameters: totalParameters, layerParameters: layerParams)
 
         // Pass 1: block importance on the dense model (drops layers, and steers where neurons go).
         var importance = [Double](repeating: 0, count: blocks)

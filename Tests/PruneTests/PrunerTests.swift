@@ -57,26 +57,35 @@ final class PrunerTests: XCTestCase {
         }
     }
 
-    /// The plan applied at load gives the same logits as the file the pruner wrote.
+    /// The plan applied at load gives the same logits as the file the pruner wrote: with neurons
+    /// only (masks, biases, KV groups), and with whole blocks dropped as well.
     func testPlanAppliedAtLoadMatchesWrittenFile() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let source = try tinyModel(dir)
-        var s = settings(.comp, ratio: 0.25)
-        s.attentionShare = 0.3
-        let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
-        let out = dir.file("p.gguf"), planPath = dir.file("p.json")
-        _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: planPath)
-        let plan = try PrunePlan.read(from: planPath)
-        // The tiny model is a llama: COMP gives its pruned MLPs a bias, which the plan carries.
-        XCTAssertTrue(plan.layers.contains { $0.downBias != nil })
-        let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
-        let viaFile = try LanguageModel(path: out, threads: 1)
-        XCTAssertEqual(viaPlan.config.layers, viaFile.config.layers)
-        let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
-        try a.prefill([5, 6, 7, 8, 9]); try b.prefill([5, 6, 7, 8, 9])
-        let n = viaFile.config.vocabularySize
-        for i in 0..<n { XCTAssertEqual(a.logits[i], b.logits[i], accuracy: 1e-3 * max(1, abs(b.logits[i]))) }
+        for layerShare in [0.0, 0.5] {
+            var s = settings(.comp, ratio: 0.25)
+            s.attentionShare = 0.3
+            s.layerShare = layerShare
+            let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let out = dir.file("p\(layerShare).gguf"), planPath = dir.file("p\(layerShare).json")
+            _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: planPath)
+            let plan = try PrunePlan.read(from: planPath)
+            if layerShare == 0 {
+                // The tiny model is a llama: COMP gives its pruned MLPs a bias, which the plan carries.
+                XCTAssertTrue(plan.layers.contains { $0.downBias != nil })
+                XCTAssertEqual(plan.droppedLayers, [])
+            } else {
+                XCTAssertFalse(plan.droppedLayers.isEmpty)
+            }
+            let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
+            let viaFile = try LanguageModel(path: out, threads: 1)
+            XCTAssertEqual(viaPlan.config.layers, viaFile.config.layers)
+            let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
+            try a.prefill([5, 6, 7, 8, 9]); try b.prefill([5, 6, 7, 8, 9])
+            let n = viaFile.config.vocabularySize
+            for i in 0..<n { XCTAssertEqual(a.logits[i], b.logits[i], accuracy: 1e-3 * max(1, abs(b.logits[i]))) }
+        }
     }
 
     /// The stream target with the channels' system solved whole and in independent blocks: a
@@ -245,6 +254,48 @@ final class PrunerTests: XCTestCase {
         XCTAssertThrowsError(try BudgetPlanner.plan(file: file, config: config, budget: 1_000, context: 64, requestedType: nil, settings: s)) { error in
             guard case PruneError.budgetInfeasible = error else { return XCTFail("\(error)") }
         }
+    }
+
+    /// A budget that needs pruning: the planned footprint fits, counts the KV cache of the
+    /// blocks that are dropped whole (so it needs a smaller ratio than neurons alone), and the
+    /// model pruned at that plan really fits.
+    func testBudgetPlanFitsAfterPruning() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        // Big enough that its blocks and KV cache, not the runtime's fixed overhead, decide.
+        var t = TinyModel()
+        t.hiddenSize = 256
+        t.headDim = 64
+        t.contextLength = 4096
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 1024), count: 16)
+        let source = try t.write(to: dir.file("mid.gguf"))
+        let file = try GGUFFile(path: source)
+        let config = try ModelConfig(file: file)
+        let context = 4096
+        var neurons = settings(.comp, ratio: 0)
+        neurons.layerShare = 0
+        var hybrid = neurons
+        hybrid.layerShare = 0.5
+        let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        let budget = dense - (dense - BudgetPlanner.runtimeOverhead) / 10
+        let a = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .q8_0, settings: neurons)
+        let b = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .q8_0, settings: hybrid)
+        XCTAssertFalse(b.noPruningNeeded)
+        XCTAssertLessThanOrEqual(a.estimatedFootprintBytes, budget)
+        XCTAssertLessThanOrEqual(b.estimatedFootprintBytes, budget)
+        XCTAssertLessThan(b.ratio, a.ratio, "dropped blocks' KV cache counted")
+        XCTAssertTrue(b.explanation.contains("blocks whole"), b.explanation)
+
+        hybrid.ratio = b.ratio
+        hybrid.outputType = .q8_0
+        hybrid.maskVarianceBound = .infinity
+        let out = dir.file("fits.gguf")
+        let pruner = try Pruner(sourcePath: source, settings: hybrid, threads: 2)
+        let report = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: nil)
+        XCTAssertLessThan(report.blocksAfter, config.blockCount)
+        let pruned = try GGUFFile(path: out)
+        let fits = MemoryEstimate(file: pruned, config: try ModelConfig(file: pruned), context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        XCTAssertLessThanOrEqual(fits, budget)
     }
 
     func testCalibrationNeedsEnoughText() throws {
