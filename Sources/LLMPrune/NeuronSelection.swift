@@ -56,9 +56,33 @@ struct NeuronSelector {
                     g[v * groups + u] = acc
                 }
             }
+            // As for MLP channels: with a bias making up the removed groups' mean output, the
+            // masks fit the groups' fluctuations, G̃_uv = G_uv − N·z̄_u·z̄_v.
+            let tokens = Double(heads.rows)
+            let zMean: [[Double]]? = settings.biasCompensation ? z.map { zu in
+                var mean = [Double](repeating: 0, count: dim)
+                for r in 0..<heads.rows { for d in 0..<dim { mean[d] += Double(zu[r * dim + d]) } }
+                return mean.map { $0 / tokens }
+            } : nil
+            if let zMean {
+                for u in 0..<groups {
+                    for v in 0..<groups {
+                        var dot = 0.0
+                        for d in 0..<dim { dot += zMean[u][d] * zMean[v][d] }
+                        g[u * groups + v] -= tokens * dot
+                    }
+                }
+            }
             let result = MaskTuner.eliminate(UnitSystem(gram: g, n: groups), keep: keep, granularity: 1,
                                              ridge: settings.ridge, stepFraction: 0, maskVarianceBound: settings.maskVarianceBound)
-            return UnitSelection(kept: result.kept, masks: result.masks.map(Float.init), stoppedEarly: result.stoppedEarly)
+            // bias = Σ_u z̄_u · (1 − m_u), m_u = 0 for removed groups.
+            let bias = zMean.map { zMean in
+                var scale = [Double](repeating: 1, count: groups)
+                for (pos, u) in result.kept.enumerated() { scale[u] = 1 - result.masks[pos] }
+                return (0..<dim).map { d in Float((0..<groups).reduce(0.0) { $0 + zMean[$1][d] * scale[$1] }) }
+            }
+            return UnitSelection(kept: result.kept, masks: result.masks.map(Float.init), stoppedEarly: result.stoppedEarly,
+                                 bias: bias)
         case .magnitude, .wandaSP, .flap, .layers:
             let stats = ColumnStatistics(heads, columns: qDim)
             let wq = w.wq?.dequantized() ?? [], wk = w.wk?.dequantized() ?? [], wv = w.wv?.dequantized() ?? []

@@ -20,6 +20,9 @@ public struct PrunePlan: Codable, Sendable {
         public var keptKVHeads: [Int]?
         /// Masks of the kept KV groups, folded into the output projection's columns.
         public var groupMasks: [Float]?
+        /// Added to the attention output projection's bias (dim): the removed KV groups' mean
+        /// output, less what the kept groups' masks already make up.
+        public var attentionBias: [Float]?
         /// Kept MLP channels, ascending; nil keeps all.
         public var keptChannels: [Int]?
         /// Masks of the kept channels, folded into the down projection's columns.
@@ -108,6 +111,9 @@ extension PrunePlan.Layer {
         if let b = downBias, b.count != config.hiddenSize {
             throw PruneError.badPlan("block \(source): a down bias of \(b.count) values for a hidden size of \(config.hiddenSize)")
         }
+        if let b = attentionBias, b.count != config.hiddenSize {
+            throw PruneError.badPlan("block \(source): an attention output bias of \(b.count) values for a hidden size of \(config.hiddenSize)")
+        }
         return LayerShape(headCount: kv * group, kvHeadCount: kv, feedForwardLength: ff)
     }
 
@@ -144,6 +150,10 @@ extension PrunePlan.Layer {
         if let b = downBias, out.down != nil {
             let base = w.downBias ?? [Float](repeating: 0, count: b.count)
             out.downBias = zip(base, b).map { $0 + $1 }
+        }
+        if let b = attentionBias, out.wo != nil {
+            let base = w.woBias ?? [Float](repeating: 0, count: b.count)
+            out.woBias = zip(base, b).map { $0 + $1 }
         }
         return out
     }

@@ -75,7 +75,9 @@ public struct PruneSettings: Sendable {
     public var driftShare = 1.0
     /// COMP: give each pruned MLP a bias (`ffn_down.bias`, which llama.cpp's llama and deci
     /// load) and solve the masks on mean-centred activations, so the removed channels' mean
-    /// output is made up exactly and the masks only need to make up their fluctuation.
+    /// output is made up exactly and the masks only need to make up their fluctuation. The same
+    /// for removed KV groups (`attn_output.bias`, also loaded by both): at ratio 0.2 with
+    /// attention share 0.2, wiki perplexity 44.5 without it, 43.3 with it.
     /// Measured with the defaults (stream target) on the three calibration slices: 35.34 / 36.39 /
     /// 38.69 (mean 36.81) against 35.40 / 38.25 / 39.27 (37.64) without; with the layer target
     /// (slice A) 36.00 against 36.75.

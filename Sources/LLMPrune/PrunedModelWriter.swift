@@ -52,6 +52,7 @@ final class PrunedModelWriter {
         if let b = w.bk { try appendVector(p + "attn_k.bias", b) }
         if let b = w.bv { try appendVector(p + "attn_v.bias", b) }
         if let m = w.wo { try appendMatrix(p + "attn_output.weight", m) }
+        if let b = w.woBias { try appendVector(p + "attn_output.bias", b) }
         try appendVector(p + "ffn_norm.weight", w.ffnNorm)
         if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m) }
         if let m = w.up { try appendMatrix(p + "ffn_up.weight", m) }

@@ -172,6 +172,7 @@ public final class Pruner {
                 let sel = selector.selectGroups(weights: dense, shape: shape, heads: heads, keep: keepGroups)
                 plan.keptKVHeads = sel.kept
                 plan.groupMasks = sel.masks
+                plan.attentionBias = sel.bias
                 if sel.stoppedEarly { stoppedEarly.append(l) }
             }
             if plan.keptKVHeads != nil {
@@ -236,7 +237,7 @@ public final class Pruner {
 
         var newConfig = config
         newConfig.layers = newShapes
-        let addedBiases = planLayers.reduce(0) { $0 + ($1.downBias?.count ?? 0) }
+        let addedBiases = planLayers.reduce(0) { $0 + ($1.downBias?.count ?? 0) + ($1.attentionBias?.count ?? 0) }
         let after = totalParameters - layerParams.reduce(0, +) + newShapes.reduce(0) { $0 + counter.layer($1) } + addedBiases
         var plan = PrunePlan(method: settings.method, ratio: settings.ratio,
                              source: .init(path: source.path, fileSize: source.fileSize, blockCount: blocks, parameters: totalParameters),

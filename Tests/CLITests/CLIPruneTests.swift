@@ -16,7 +16,7 @@ final class CLIPruneTests: XCTestCase {
             .write(toFile: calib, atomically: true, encoding: .utf8)
         let out = dir.file("small.gguf"), plan = dir.file("plan.json")
         let r = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", out, "--plan-out", plan, "--calib", calib,
-                             "--calib-samples", "4", "--seq-len", "32", "--json"])
+                             "--calib-samples", "4", "--seq-len", "32", "--attention-share", "0.5", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         XCTAssertLessThan(report?["parametersAfter"] as? Int ?? .max, report?["parametersBefore"] as? Int ?? 0)
@@ -27,16 +27,19 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertEqual(viaFile.status, 0, viaFile.stderr)
         XCTAssertEqual(viaFile.stdout, viaPlan.stdout)
 
-        // COMP's bias on a llama: written by default, left out with --no-bias.
-        func biases(_ path: String) throws -> Int {
-            try GGUFFile(path: path).tensors.filter { $0.name.hasSuffix("ffn_down.bias") }.count
+        // COMP's biases on a llama (MLP and, with attention pruned, attention output): written
+        // by default, left out with --no-bias.
+        func biases(_ path: String, _ suffix: String) throws -> Int {
+            try GGUFFile(path: path).tensors.filter { $0.name.hasSuffix(suffix) }.count
         }
-        XCTAssertGreaterThan(try biases(out), 0)
+        XCTAssertGreaterThan(try biases(out, "ffn_down.bias"), 0)
+        XCTAssertGreaterThan(try biases(out, "attn_output.bias"), 0)
         let plain = dir.file("plain.gguf"), plainPlan = dir.file("plain.json")
         let noBias = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", plain, "--plan-out", plainPlan, "--calib", calib,
-                                  "--calib-samples", "4", "--seq-len", "32", "--no-bias", "--drift-share", "1"])
+                                  "--calib-samples", "4", "--seq-len", "32", "--attention-share", "0.5", "--no-bias", "--drift-share", "1"])
         XCTAssertEqual(noBias.status, 0, noBias.stderr)
-        XCTAssertEqual(try biases(plain), 0)
+        XCTAssertEqual(try biases(plain, "ffn_down.bias"), 0)
+        XCTAssertEqual(try biases(plain, "attn_output.bias"), 0)
         let recorded = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plainPlan))) as? [String: Any]
         XCTAssertEqual(recorded?["driftShare"] as? Double, 1)
         let bad = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", dir.file("bad.gguf"), "--drift-share", "1.5"])

@@ -74,6 +74,7 @@ final class PrunerTests: XCTestCase {
             if layerShare == 0 {
                 // The tiny model is a llama: COMP gives its pruned MLPs a bias, which the plan carries.
                 XCTAssertTrue(plan.layers.contains { $0.downBias != nil })
+                XCTAssertTrue(plan.layers.contains { $0.attentionBias != nil && $0.keptKVHeads != nil })
                 XCTAssertEqual(plan.droppedLayers, [])
             } else {
                 XCTAssertFalse(plan.droppedLayers.isEmpty)

@@ -65,9 +65,10 @@ final class ForwardPassTests: XCTestCase {
         try compareWithReference(t, file: "mixed.gguf")
     }
 
-    func testMLPBiasOfPrunedModels() throws {
+    func testOutputBiasesOfPrunedModels() throws {
         var t = TinyModel()
         t.mlpBias = true
+        t.outputBiases = true
         try compareWithReference(t, file: "bias.gguf")
     }
 

@@ -75,7 +75,8 @@ struct ReferenceForward {
                     let z = scores.reduce(0, +)
                     for u in 0...t { for i in 0..<hd { att[h * hd + i] += scores[u] / z * vs[u][kh * hd + i] } }
                 }
-                let o = matvec(wo, att, rows: dim)
+                var o = matvec(wo, att, rows: dim)
+                if file.tensor(named: p + "attn_output.bias") != nil { o = zip(o, tensor(p + "attn_output.bias")).map(+) }
                 for i in 0..<dim { xs[t][i] += o[i] }
                 let xn = rmsNorm(xs[t], fn)
                 let g = matvec(wg, xn, rows: s.feedForwardLength), u = matvec(wu, xn, rows: s.feedForwardLength)

@@ -18,6 +18,8 @@ public struct TinyModel {
     public var perLayerArrays = false
     /// Give every MLP an `ffn_down.bias`, as pruned models have.
     public var mlpBias = false
+    /// Give every attention output projection an `attn_output.bias`, as pruned models have.
+    public var outputBiases = false
 
     public init() {}
 
@@ -110,6 +112,7 @@ public struct TinyModel {
                 out.append((GGUFTensorDescriptor(name: p + "ffn_up.weight", shape: [d, ff], type: matrixType), random(d * ff, scale: s)))
                 out.append((GGUFTensorDescriptor(name: p + "ffn_down.weight", shape: [ff, d], type: matrixType), random(ff * d, scale: 1 / Float(ff).squareRoot())))
                 if mlpBias { out.append((GGUFTensorDescriptor(name: p + "ffn_down.bias", shape: [d], type: .f32), random(d, scale: 0.5))) }
+                if outputBiases { out.append((GGUFTensorDescriptor(name: p + "attn_output.bias", shape: [d], type: .f32), random(d, scale: 0.5))) }
             }
         }
         out.append((GGUFTensorDescriptor(name: "output_norm.weight", shape: [d], type: .f32), norm(d)))

@@ -34,6 +34,7 @@ public struct LayerWeights: @unchecked Sendable {
     public var wk: WeightMatrix?            // (nKVHeads*headDim, dim)
     public var wv: WeightMatrix?            // (nKVHeads*headDim, dim)
     public var wo: WeightMatrix?            // (dim, nHeads*headDim)
+    public var woBias: [Float]?             // (dim), written by pruning to make up removed KV groups' mean
     public var bq: [Float]?                 // (nHeads*headDim), Qwen2
     public var bk: [Float]?                 // (nKVHeads*headDim)
     public var bv: [Float]?                 // (nKVHeads*headDim)
@@ -45,13 +46,15 @@ public struct LayerWeights: @unchecked Sendable {
 
     public init(attentionNorm: [Float], wq: WeightMatrix?, wk: WeightMatrix?, wv: WeightMatrix?, wo: WeightMatrix?,
                 bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float],
-                gate: WeightMatrix?, up: WeightMatrix?, down: WeightMatrix?, downBias: [Float]? = nil) {
+                gate: WeightMatrix?, up: WeightMatrix?, down: WeightMatrix?, downBias: [Float]? = nil,
+                woBias: [Float]? = nil) {
         self.attentionNorm = attentionNorm
         self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
         self.bq = bq; self.bk = bk; self.bv = bv
         self.ffnNorm = ffnNorm
         self.gate = gate; self.up = up; self.down = down
         self.downBias = downBias
+        self.woBias = woBias
     }
 }
 
@@ -78,7 +81,8 @@ extension LayerWeights {
             gate: hasMLP ? try binder.matrix(p + "ffn_gate.weight", rows: ff, columns: dim) : nil,
             up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
             down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil,
-            downBias: hasMLP ? try binder.optionalVector(p + "ffn_down.bias", count: dim) : nil)
+            downBias: hasMLP ? try binder.optionalVector(p + "ffn_down.bias", count: dim) : nil,
+            woBias: hasAttention ? try binder.optionalVector(p + "attn_output.bias", count: dim) : nil)
     }
 }
 

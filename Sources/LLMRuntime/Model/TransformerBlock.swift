@@ -88,6 +88,7 @@ public struct TransformerBlock: @unchecked Sendable {
         }
         s.xin.prepare(s.att, rows: n, columns: qDim, pool: pool)
         pool.matmul(wo, s.xin, into: s.xb2, outStride: dim)
+        if let b = w.woBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
     }
 
     /// The sub-layer input: `xb = rmsnorm(x) * weight` per token, then its mat-mul form in `xin`
