@@ -14,7 +14,8 @@ public enum ProcessMemory {
         defer { fclose(f) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), f) != nil {
-            let s = String(cString: line)
+            let end = line.firstIndex(of: 0) ?? line.count
+            let s = String(decoding: line[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if s.hasPrefix(name) {
                 let digits = s.dropFirst(name.count).filter { $0.isNumber }
                 return (Int(String(digits)) ?? 0) * 1024
