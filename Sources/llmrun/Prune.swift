@@ -82,7 +82,7 @@ struct Prune: ParsableCommand {
     var driftShare: Double = PruneSettings().driftShare
     @Option(help: "Ridge added to COMP's least-squares systems, relative to the mean of their diagonal.")
     var ridge: Double = PruneSettings().ridge
-    @Flag(inversion: .prefixedNo, help: "COMP: add a bias to each pruned MLP (ffn_down.bias) and, where KV groups are removed, to the attention output (attn_output.bias) that makes up the mean output the removed units leave out, and tune the masks on the units' fluctuations (llama-architecture models; on SmolLM2-135M at --ratio 0.2 and --layer-share 0, three calibration slices with the whole drift: 36.8 mean wiki perplexity against 37.6 without; with --attention-share 0.2 the attention bias took 44.5 to 43.3).")
+    @Flag(inversion: .prefixedNo, help: "COMP: add a bias to each pruned MLP (ffn_down.bias) and, where KV groups are removed, to the attention output (attn_output.bias) that makes up the mean output the removed units leave out, and tune the masks on the units' fluctuations (llama-architecture models; on SmolLM2-135M at --ratio 0.2 and --layer-share 0, three calibration slices with the whole drift: 36.8 mean wiki perplexity against 37.6 without; at the default layer share with --attention-share 0.2, the attention bias took 44.5 to 43.3).")
     var bias = PruneSettings().biasCompensation
     @Option(name: .customLong("plan-out"), help: "Also write a JSON plan (what was removed, masks) to this file.")
     var planOut: String?
