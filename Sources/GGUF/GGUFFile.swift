@@ -182,15 +182,12 @@ public final class GGUFFile: @unchecked Sendable {
         UnsafeRawBufferPointer(rebasing: mapping.bytes[(dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)])
     }
 
-    /// Drops a tensor's pages from memory (they are file-backed and come back on the next read).
-    public func releasePages(of tensor: GGUFTensorInfo) {
-        mapping.release(offset: dataOffset + tensor.offset, count: tensor.byteCount)
-    }
-
-    /// Drops the pages of `range` (bytes of the tensor's data) from the mapping; the file is
-    /// read-only, so a page shared with a neighbour is simply read again if it is touched.
-    public func releasePages(of tensor: GGUFTensorInfo, range: Range<Int>) {
-        mapping.release(offset: dataOffset + tensor.offset + range.lowerBound, count: range.count)
+    /// Drops the pages of a tensor's data (all of it, or the bytes in `range`) from memory. They
+    /// are file-backed and read-only: a page touched again, or shared with a neighbour, is simply
+    /// read back.
+    public func releasePages(of tensor: GGUFTensorInfo, range: Range<Int>? = nil) {
+        let r = range ?? 0..<tensor.byteCount
+        mapping.release(offset: dataOffset + tensor.offset + r.lowerBound, count: r.count)
     }
 
     /// Typed accessor that reports a missing or mistyped key in terms a user understands.

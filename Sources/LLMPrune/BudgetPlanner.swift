@@ -73,10 +73,12 @@ public enum BudgetPlanner {
         func dropped(_ ratio: Double) -> Int {
             settings.blocksToDrop(ratio: ratio, totalParameters: total, layerParameters: blockParams)
         }
+        // Embedding, norms, the kept blocks' KV cache, scratch and runtime: all but block weights.
+        func fixed(_ ratio: Double) -> Int {
+            fixedWeights + kv * (blocks - dropped(ratio)) / blocks + scratch + runtimeOverhead
+        }
         func footprint(_ ratio: Double, _ t: GGMLType) -> Int {
-            let keptKV = kv * (blocks - dropped(ratio)) / blocks
-            return fixedWeights + keptKV + scratch + runtimeOverhead
-                + Int((Double(layerParams) - ratio * Double(total)) * bytesPerParameter(t))
+            fixed(ratio) + Int((Double(layerParams) - ratio * Double(total)) * bytesPerParameter(t))
         }
         var best: (GGMLType, Double, Int)?
         for t in types {
@@ -93,9 +95,8 @@ public enum BudgetPlanner {
         }
         guard let (type, ratio, footprint) = best else {
             let t = types.last!
-            let floor = footprint(maxRatio, t)
-            let fixed = fixedWeights + scratch + runtimeOverhead + kv * (blocks - dropped(maxRatio)) / blocks
-            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, fixed))) (embedding, KV cache and scratch alone take \(gb(fixed))). Raise --budget, lower -c, or pick a smaller model.")
+            let floor = footprint(maxRatio, t), rest = fixed(maxRatio)
+            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, rest))) (embedding, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
         }
         let droppedBlocks = dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the
@@ -154,5 +155,18 @@ public enum BudgetPlanner {
         // allowance of 48 MB it replaces left the estimate 4 MB short).
         let fixed = max(residentBytes + runtimeOverhead, runtimeOverhead * 2)
         return activations + layerBytes + systems + state + fixed
+    }
+}
+
+extension PruneSettings {
+    /// Takes on what a budget plan decided: its ratio, output format and calibration sizes.
+    public mutating func adopt(_ plan: BudgetPlan) {
+        ratio = plan.ratio
+        outputType = GGMLType(name: plan.outputType)
+        calibrationSamples = plan.calibrationSamples
+        maxSystemSize = plan.maxSystemSize
+        // The budget is a promise about size: a block that stopped early (its masks' variance
+        // over the bound) would leave the model larger than planned.
+        maskVarianceBound = .infinity
     }
 }

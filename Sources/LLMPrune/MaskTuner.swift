@@ -54,6 +54,13 @@ public struct MaskTuningResult: Sendable {
     /// True when the mask-variance bound stopped the layer before its target.
     public var stoppedEarly: Bool
     public var maskMean: Double { masks.isEmpty ? 0 : masks.reduce(0, +) / Double(masks.count) }
+    /// Per unit of the `n`, the share of its output the masks leave out: 1 − m for a kept unit,
+    /// 1 for a removed one. The mean-compensating bias is Σ_u mean output_u · share_u.
+    public func leftOutShares(of n: Int) -> [Double] {
+        var share = [Double](repeating: 1, count: n)
+        for (pos, u) in kept.enumerated() { share[u] = 1 - masks[pos] }
+        return share
+    }
     public var maskVariance: Double {
         guard !masks.isEmpty else { return 0 }
         let m = maskMean

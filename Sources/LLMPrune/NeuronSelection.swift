@@ -77,9 +77,8 @@ struct NeuronSelector {
                                              ridge: settings.ridge, stepFraction: 0, maskVarianceBound: settings.maskVarianceBound)
             // bias = Σ_u z̄_u · (1 − m_u), m_u = 0 for removed groups.
             let bias = zMean.map { zMean in
-                var scale = [Double](repeating: 1, count: groups)
-                for (pos, u) in result.kept.enumerated() { scale[u] = 1 - result.masks[pos] }
-                return (0..<dim).map { d in Float((0..<groups).reduce(0.0) { $0 + zMean[$1][d] * scale[$1] }) }
+                let share = result.leftOutShares(of: groups)
+                return (0..<dim).map { d in Float((0..<groups).reduce(0.0) { $0 + zMean[$1][d] * share[$1] }) }
             }
             return UnitSelection(kept: result.kept, masks: result.masks.map(Float.init), stoppedEarly: result.stoppedEarly,
                                  bias: bias)
@@ -183,8 +182,7 @@ struct NeuronSelector {
                     // bias += W_block · (h̄ ⊙ (1 − m)), m = 0 for removed channels. The drift's
                     // mean is left out: adding it too measured worse on every calibration slice
                     // (SmolLM2-135M at 0.2: 37.40 / 39.30 / 40.76 against 35.34 / 36.39 / 38.69).
-                    var scale = hMean
-                    for (pos, j) in result.kept.enumerated() { scale[j] *= 1 - result.masks[pos] }
+                    let scale = zip(hMean, result.leftOutShares(of: n)).map { $0 * $1 }
                     for d in 0..<dim {
                         var acc = 0.0
                         for j in 0..<n { acc += Double(downF[d * ff + lo + j]) * scale[j] }

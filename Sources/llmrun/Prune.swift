@@ -137,13 +137,7 @@ struct Prune: ParsableCommand {
                 if json { try printJSON(plan) }
                 return
             }
-            settings.ratio = plan.ratio
-            settings.outputType = GGMLType(name: plan.outputType)
-            settings.calibrationSamples = plan.calibrationSamples
-            settings.maxSystemSize = plan.maxSystemSize
-            // The budget is a promise about size: a block that stopped early (its masks' variance
-            // over the bound) would leave the model larger than planned.
-            settings.maskVarianceBound = .infinity
+            settings.adopt(plan)
             if dryRun { if json { try printJSON(plan) }; return }
         } else if let ratio {
             settings.ratio = ratio

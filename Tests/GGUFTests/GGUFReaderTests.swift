@@ -33,7 +33,7 @@ final class GGUFReaderTests: XCTestCase {
         sizes += stride(from: 8192, through: head.count, by: 4096)
         var refused = 0
         for size in sizes {
-            FileManager.default.createFile(atPath: path, contents: head.prefix(size))
+            _ = FileManager.default.createFile(atPath: path, contents: head.prefix(size))
             do {
                 _ = try GGUFFile(path: path)
                 XCTFail("a \(size)-byte prefix was accepted")
@@ -50,7 +50,7 @@ final class GGUFReaderTests: XCTestCase {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let path = dir.file("crafted.gguf")
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
             _ = try GGUFFile(path: path)
             XCTFail("crafted file accepted", file: file, line: line)
@@ -143,7 +143,7 @@ final class GGUFReaderTests: XCTestCase {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let path = dir.file("ok.gguf")
-        FileManager.default.createFile(atPath: path, contents: Data(CraftedGGUF().bytes()))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(CraftedGGUF().bytes()))
         let f = try GGUFFile(path: path)
         XCTAssertEqual(f.tensors.count, 1)
         XCTAssertEqual(f["general.name"]?.stringValue, "crafted")

@@ -76,7 +76,7 @@ final class GGUFWriterTests: XCTestCase {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let out = dir.file("m.gguf")
-        FileManager.default.createFile(atPath: out, contents: Data("old".utf8))
+        _ = FileManager.default.createFile(atPath: out, contents: Data("old".utf8))
         let writer = try GGUFWriter(path: out, metadata: [("k", .array(.string, [.string("a"), .string("b")]))],
                                     tensors: [GGUFTensorDescriptor(name: "t", shape: [4, 2], type: .f32)])
         try writer.writeTensor(named: "t", bytes: [UInt8](repeating: 1, count: 32))

@@ -228,3 +228,11 @@ final class MaskTunerTests: XCTestCase {
         XCTAssertNil(ByteSize(parsing: "-1GB"))
     }
 }
+
+final class MaskTuningResultTests: XCTestCase {
+    /// What the bias makes up: a removed unit's whole mean output, a kept unit's 1 − mask of it.
+    func testLeftOutShares() {
+        let r = MaskTuningResult(kept: [0, 2], masks: [1.25, 0.5], removed: [(unit: 1, cost: 0), (unit: 3, cost: 0)], stoppedEarly: false)
+        XCTAssertEqual(r.leftOutShares(of: 4), [-0.25, 1, 0.5, 1])
+    }
+}

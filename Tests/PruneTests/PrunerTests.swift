@@ -287,9 +287,8 @@ final class PrunerTests: XCTestCase {
         XCTAssertLessThan(b.ratio, a.ratio, "dropped blocks' KV cache counted")
         XCTAssertTrue(b.explanation.contains("blocks whole"), b.explanation)
 
-        hybrid.ratio = b.ratio
-        hybrid.outputType = .q8_0
-        hybrid.maskVarianceBound = .infinity
+        hybrid.adopt(b)
+        XCTAssertEqual(hybrid.maskVarianceBound, .infinity, "a budgeted run never stops a block short of its target")
         let out = dir.file("fits.gguf")
         let pruner = try Pruner(sourcePath: source, settings: hybrid, threads: 2)
         let report = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: nil)
