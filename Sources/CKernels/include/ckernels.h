@@ -152,6 +152,16 @@ void lr_axpy_f32_scalar(float a, const float *x, float *y, int n);
 float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n);
 void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n);
 
+/// Tells the core it is in a spin-wait loop (x86 `pause`, Arm `yield`): the waiting thread
+/// draws less power and leaves its core's shared resources to the thread it waits for.
+static inline void lr_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif

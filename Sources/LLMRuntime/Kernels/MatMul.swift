@@ -74,15 +74,24 @@ extension ThreadPool {
         let totalRows = jobs.reduce(0) { $0 + $1.weights.rows }
         let target = max(1, totalRows / (threadCount * 4))
         let chunkRows = max(16, (target + 15) / 16 * 16)
-        var starts: [(job: Int, row: Int)] = []
-        for (j, job) in jobs.enumerated() {
+        var chunks = 0
+        for job in jobs {
             precondition(job.weights.columns == x.columns,
                          "matmul: \(job.weights.rows)x\(job.weights.columns) weight against \(x.columns)-wide input")
-            for r in stride(from: 0, to: job.weights.rows, by: chunkRows) { starts.append((j, r)) }
+            chunks += (job.weights.rows + chunkRows - 1) / chunkRows
         }
         let n = Int32(x.count), k = Int32(x.columns)
-        parallelFor(starts.count) { c, _ in
-            let (j, r0) = starts[c]
+        parallelFor(chunks) { c, _ in
+            // Chunk c → (job, first row), counting through the jobs (at most three) rather than
+            // building a table: this runs hundreds of times per generated token.
+            var j = 0, c = c
+            while true {
+                let jobChunks = (jobs[j].weights.rows + chunkRows - 1) / chunkRows
+                if c < jobChunks { break }
+                c -= jobChunks
+                j += 1
+            }
+            let r0 = c * chunkRows
             let job = jobs[j], w = job.weights
             let r1 = min(w.rows, r0 + chunkRows)
             let wtype = Int32(w.type.rawValue)
