@@ -183,6 +183,33 @@ void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n) {
     }
 }
 
+// Each Q4_K sub-block of 32 values is d·sc·q − dmin·m with 4-bit q: a Q4_1 block (d'·q + m')
+// once the two products are rounded to f16. The quants are kept and only re-packed (Q4_K puts
+// sub-blocks 2j and 2j+1 in the low and high nibbles of the same 32 bytes, Q4_1 puts values
+// l and l+16 of one block in one byte), so the only change is that rounding: 2^-11 of a scale.
+void lr_convert_row_q4_K_to_q4_1(const void *src, void *dst, int64_t n) {
+    const lr_block_q4_K *x = src;
+    lr_block_q4_1 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK_K; i++) {
+        const float d = FP16(x[i].d);
+        const float dmin = FP16(x[i].dmin);
+        const uint8_t *q = x[i].qs;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            k4_scale_min(j, x[i].scales, &sc, &m);
+            lr_block_q4_1 *b = y + i * 8 + j;
+            b->d = lr_f32_to_f16_inline(d * sc);
+            b->m = lr_f32_to_f16_inline(-(dmin * m));
+            const uint8_t *qs = q + (j / 2) * 32;
+            const int shift = (j % 2) * 4;
+            for (int l = 0; l < 16; l++) {
+                const uint8_t lo = (qs[l] >> shift) & 0x0f, hi = (qs[l + 16] >> shift) & 0x0f;
+                b->qs[l] = (uint8_t)(lo | (hi << 4));
+            }
+        }
+    }
+}
+
 void lr_dequantize_row_q5_K(const void *src, float *dst, int64_t n) {
     const lr_block_q5_K *x = src;
     for (int64_t i = 0; i < n / LR_QK_K; i++) {

@@ -47,7 +47,7 @@ public enum BudgetPlanner {
         let layerTensors = file.tensors.filter { $0.name.hasPrefix("blk.") }
         let layerParams = layerTensors.reduce(0) { $0 + $1.elementCount }
         let fixedWeights = MemoryEstimate(file: file, config: config, context: context).weightBytes
-            - layerTensors.reduce(0) { $0 + (WeightMatrix.nativeTypes.contains($1.type) || $1.shape.count == 1 ? $1.byteCount : GGMLType.q8_0.byteCount(forElements: $1.elementCount) ?? $1.byteCount) }
+            - layerTensors.reduce(0) { $0 + ($1.shape.count == 1 ? $1.byteCount : WeightMatrix.kernelByteCount(of: $1)) }
         let dense = MemoryEstimate(file: file, config: config, context: context)
         let kv = dense.kvCacheBytes, scratch = dense.scratchBytes
         let denseFootprint = dense.totalBytes + runtimeOverhead

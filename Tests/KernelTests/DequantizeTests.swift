@@ -117,6 +117,50 @@ final class DequantizeTests: XCTestCase {
         assertValues(dequantize(Int32(LR_TYPE_Q4_K), half(0.5) + half(0.25) + packed + qs, count: 256), want, "q4_K")
     }
 
+    /// Q4_K → Q4_1 keeps the quants and rounds d·sc and dmin·m to f16: exactly the same values
+    /// when those products are halves (as here), otherwise within the rounding of the scales.
+    func testQ4_KConvertsToQ4_1() {
+        let (packed, scale, min) = k4Scales()
+        var qs = [UInt8](repeating: 0, count: 128)
+        for i in 0..<256 { qs[(i / 64) * 32 + i % 32] |= UInt8(((i * 7) & 15) << (4 * ((i / 32) & 1))) }
+        let block = half(0.5) + half(0.25) + packed + qs
+        var converted = [UInt8](repeating: 0, count: 8 * 20)
+        lr_convert_row_q4_K_to_q4_1(block, &converted, 256)
+        assertValues(dequantize(Int32(LR_TYPE_Q4_1), converted, count: 256),
+                     dequantize(Int32(LR_TYPE_Q4_K), block, count: 256), "q4_K as q4_1")
+        for s in 0..<8 {
+            XCTAssertEqual(halfAt(converted, s * 20), 0.5 * Float(scale(s)))
+            XCTAssertEqual(halfAt(converted, s * 20 + 2), -0.25 * Float(min(s)))
+        }
+
+        // Random blocks, scales that are not halves: each value within the f16 rounding of its
+        // block's scale and min (a misplaced quant would be off by at least one scale step).
+        var rng = KernelRNG(seed: 11)
+        let blocks = 64
+        var row = [UInt8]()
+        for _ in 0..<blocks {
+            appendHalf(lr_f32_to_f16(rng.uniform(1e-4, 0.05)), to: &row)
+            appendHalf(lr_f32_to_f16(rng.uniform(1e-4, 0.05)), to: &row)
+            for _ in 0..<(12 + 128) { row.append(UInt8(truncatingIfNeeded: rng.next())) }
+        }
+        var out = [UInt8](repeating: 0, count: blocks * 8 * 20)
+        lr_convert_row_q4_K_to_q4_1(row, &out, Int64(blocks * 256))
+        let want = dequantize(Int32(LR_TYPE_Q4_K), row, count: blocks * 256)
+        let got = dequantize(Int32(LR_TYPE_Q4_1), out, count: blocks * 256)
+        for i in 0..<(blocks * 256) {
+            let b = (i / 32) * 20
+            let tolerance = (15 * abs(halfAt(out, b)) + abs(halfAt(out, b + 2))) * 0x1p-10
+            if abs(got[i] - want[i]) > tolerance {
+                XCTFail("value \(i): \(got[i]) against \(want[i]) (tolerance \(tolerance))")
+                return
+            }
+        }
+    }
+
+    private func halfAt(_ bytes: [UInt8], _ offset: Int) -> Float {
+        lr_f16_to_f32(UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8)
+    }
+
     func testQ5_K() {
         let (packed, scale, min) = k4Scales()
         var qs = [UInt8](repeating: 0, count: 128)

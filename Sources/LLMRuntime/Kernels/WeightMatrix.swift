@@ -17,6 +17,19 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Formats the mat-mul kernels take directly.
     public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1]
 
+    /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
+    /// Q4_1 for Q4_K (the same quants with f16 scales, so nothing is lost but the scales'
+    /// rounding, at 5 bits per value); Q8_0 for everything else.
+    public static func kernelType(for type: GGMLType) -> GGMLType {
+        if nativeTypes.contains(type) { return type }
+        return type == .q4_K ? .q4_1 : .q8_0
+    }
+
+    /// Bytes a matrix tensor takes once in its kernel format.
+    public static func kernelByteCount(of tensor: GGUFTensorInfo) -> Int {
+        kernelType(for: tensor.type).byteCount(forElements: tensor.elementCount) ?? tensor.byteCount
+    }
+
     public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, owner: AnyObject?) {
         self.type = type
         self.rows = rows
@@ -33,8 +46,8 @@ public struct WeightMatrix: @unchecked Sendable {
         self.init(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
-    /// Views a tensor in place when its format has a kernel, otherwise converts it to Q8_0
-    /// once (the int8 path is the fast one; other formats would need a kernel each).
+    /// Views a tensor in place when its format has a kernel, otherwise converts it once to its
+    /// `kernelType` (a kernel per format would be a kernel per format and CPU to prove).
     public init(tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
         guard tensor.shape.count == 2 else {
             throw .badModel(path: file.path, detail: "\(tensor.name): expected a matrix, found shape \(tensor.shapeDescription)")
@@ -51,11 +64,21 @@ public struct WeightMatrix: @unchecked Sendable {
         guard TensorConversion.canDequantize(tensor.type) else {
             throw .unsupported(path: file.path, detail: "\(tensor.name): tensor type \(tensor.type) is not supported by this build")
         }
-        let outRowBytes = GGMLType.q8_0.byteCount(forElements: columns)!
+        let target = WeightMatrix.kernelType(for: tensor.type)
+        let outRowBytes = target.byteCount(forElements: columns)!
         let buffer = AlignedBuffer(byteCount: outRowBytes * rows)
-        TensorConversion.toQ8_0(type: tensor.type, source: bytes.baseAddress!, sourceRowBytes: tensor.rowBytes,
-                                rows: rows, columns: columns, destination: buffer.pointer)
-        self.init(type: .q8_0, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+        if target == .q4_1 {
+            for r in 0..<rows {
+                lr_convert_row_q4_K_to_q4_1(bytes.baseAddress! + r * tensor.rowBytes, buffer.pointer + r * outRowBytes, Int64(columns))
+            }
+        } else {
+            TensorConversion.toQ8_0(type: tensor.type, source: bytes.baseAddress!, sourceRowBytes: tensor.rowBytes,
+                                    rows: rows, columns: columns, destination: buffer.pointer)
+        }
+        // The source bytes are not read again (the file pages come back from disk if they are):
+        // dropping them keeps resident memory at the converted copy instead of both.
+        file.releasePages(of: tensor)
+        self.init(type: target, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
     /// Row `r`'s bytes.

@@ -20,22 +20,23 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
     }
 
     /// For a model file run at `context` positions: matrices in a kernel format are mapped
-    /// as they are, others are counted as their Q8_0 conversion; vectors as f32.
+    /// as they are, others are counted as their conversion (`WeightMatrix.kernelType`);
+    /// vectors as f32.
     public init(file: GGUFFile, config: ModelConfig, context: Int, batch: Int = 256, threads: Int = 1) {
         var weights = 0
         for t in file.tensors {
             if t.shape.count >= 2, t.name != "token_embd.weight" {
-                weights += WeightMatrix.nativeTypes.contains(t.type) ? t.byteCount : (GGMLType.q8_0.byteCount(forElements: t.elementCount) ?? t.byteCount)
+                weights += WeightMatrix.kernelByteCount(of: t)
             } else if t.shape.count >= 2 {
                 weights += t.byteCount
             } else {
                 weights += t.elementCount * 4
             }
         }
-        // A tied output in a format without a kernel gets its own Q8_0 copy.
+        // A tied output in a format without a kernel gets its own converted copy.
         if file.tensor(named: "output.weight") == nil, let e = file.tensor(named: "token_embd.weight"),
            !WeightMatrix.nativeTypes.contains(e.type) {
-            weights += GGMLType.q8_0.byteCount(forElements: e.elementCount) ?? 0
+            weights += WeightMatrix.kernelByteCount(of: e)
         }
         self.init(weightBytes: weights,
                   kvCacheBytes: MemoryEstimate.kvCacheBytes(config: config, context: context),
