@@ -78,6 +78,9 @@ struct ModelReport: Codable {
     var parametersWithoutEmbedding: Int
     var memory: MemoryEstimate?
     var memoryContext: Int
+    /// Matrices without a kernel in their stored format, by "stored -> in memory" (the memory
+    /// estimate counts them converted).
+    var conversions: [String: Int] = [:]
 
     init(file: GGUFFile, context: Int) throws {
         path = file.path
@@ -110,6 +113,11 @@ struct ModelReport: Codable {
             normEpsilon = config.normEpsilon
             vocabularySize = config.vocabularySize
             memory = MemoryEstimate(file: file, config: config, context: context)
+            let tiedOutput = file.tensor(named: "output.weight") == nil
+            for t in file.tensors where t.shape.count >= 2 && !WeightMatrix.nativeTypes.contains(t.type)
+                && (t.name != "token_embd.weight" || tiedOutput) {
+                conversions["\(t.type) -> \(WeightMatrix.kernelType(for: t.type))", default: 0] += 1
+            }
         }
     }
 
@@ -140,6 +148,9 @@ struct ModelReport: Codable {
         add("chat template", chatTemplate ?? "none")
         let types = tensorTypes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         add("tensors", "\(tensorCount) (\(types))")
+        if !conversions.isEmpty {
+            add("converted at load", conversions.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         add("parameters", "\(parameters.formatted()) (\(parametersWithoutEmbedding.formatted()) without the embedding)")
         if let memory {
             add("memory at -c \(memoryContext)", "\(formatBytes(memory.totalBytes)): weights \(formatBytes(memory.weightBytes)) + KV cache \(formatBytes(memory.kvCacheBytes)) + scratch \(formatBytes(memory.scratchBytes))")

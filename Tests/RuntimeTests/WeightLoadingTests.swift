@@ -1,0 +1,58 @@
+import CKernels
+import GGUF
+import LLMRuntime
+import TestSupport
+import XCTest
+
+/// Matrices in formats without a kernel are converted once at load, to the format
+/// `WeightMatrix.kernelType` names, and the memory estimate counts them that way.
+final class WeightLoadingTests: XCTestCase {
+    /// A 3 × 512 Q4_K matrix (two super-blocks a row) with sane scales and random quants.
+    private func q4KBytes(rows: Int, columns: Int) -> [UInt8] {
+        var rng = SplitMix64(seed: 5)
+        var bytes = [UInt8]()
+        for _ in 0..<(rows * columns / 256) {
+            for scale: Float in [0.02, 0.01] {
+                let h = lr_f32_to_f16(scale * Float(1 + rng.next() % 100) / 100)
+                bytes += [UInt8(h & 0xFF), UInt8(h >> 8)]
+            }
+            for _ in 0..<(12 + 128) { bytes.append(UInt8(truncatingIfNeeded: rng.next())) }
+        }
+        return bytes
+    }
+
+    func testQ4_KLoadsAsQ4_1WithItsValues() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let rows = 3, columns = 512
+        let raw = q4KBytes(rows: rows, columns: columns)
+        let path = dir.file("q4k.gguf")
+        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
+                                    tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: .q4_K)])
+        try writer.writeTensor(named: "m.weight", bytes: raw)
+        try writer.finish()
+
+        let file = try GGUFFile(path: path)
+        let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
+        let m = try WeightMatrix(tensor: tensor, in: file)
+        XCTAssertEqual(m.type, .q4_1)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q4_K), .q4_1)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q6_K), .q8_0)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q4_0), .q4_0)
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 20)
+        XCTAssertEqual(m.rows, rows)
+        XCTAssertEqual(m.columns, columns)
+
+        // The loaded matrix holds the file's values (to the f16 rounding of each block's scales).
+        var want = [Float](repeating: 0, count: rows * columns)
+        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q4_K.rawValue), raw, &want, Int64(rows * columns)), 0)
+        let got = m.dequantized()
+        var worst: Float = 0, largest: Float = 0
+        for i in 0..<(rows * columns) {
+            worst = max(worst, abs(got[i] - want[i]))
+            largest = max(largest, abs(want[i]))
+        }
+        XCTAssertGreaterThan(largest, 0.1)
+        XCTAssertLessThan(worst, largest * 0x1p-9)
+    }
+}
