@@ -1,4 +1,5 @@
 // Dequantization of ggml block formats to f32: scalar, value for value as ggml computes them.
+// Also the Q4_K -> Q4_1 re-pack, which shares Q4_K's scale unpacking.
 // Products are written as separate multiplies and adds and contraction is off, so results
 // do not depend on whether the compiler would fuse them (ggml's scalar code is not fused
 // on the x86 builds the reference figures come from).

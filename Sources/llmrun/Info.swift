@@ -113,9 +113,7 @@ struct ModelReport: Codable {
             normEpsilon = config.normEpsilon
             vocabularySize = config.vocabularySize
             memory = MemoryEstimate(file: file, config: config, context: context)
-            let tiedOutput = file.tensor(named: "output.weight") == nil
-            for t in file.tensors where t.shape.count >= 2 && !WeightMatrix.nativeTypes.contains(t.type)
-                && (t.name != "token_embd.weight" || tiedOutput) {
+            for t in MemoryEstimate.convertedAtLoad(file) {
                 conversions["\(t.type) -> \(WeightMatrix.kernelType(for: t.type))", default: 0] += 1
             }
         }

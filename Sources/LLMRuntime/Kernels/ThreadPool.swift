@@ -27,10 +27,10 @@ public final class ThreadPool: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
 
-    /// How long a worker spins before it goes to sleep. Timed rather than counted, because a
-    /// spin step costs 1 ns on one core (Arm's `yield` is nearly free) and 40 ns on another
-    /// (x86 `pause`): long enough to bridge the gaps between the mat-muls of one token, short
-    /// enough that an idle session sleeps at once.
+    /// How long a worker spins before it goes to sleep: long enough to bridge the gaps between
+    /// the mat-muls of one token, short enough that an idle session sleeps at once. Timed
+    /// rather than counted, because a spin step's cost depends on the core: 37 ns with x86's
+    /// `pause` on a Zen 2 (2.4 ns without it), while Arm's `yield` is close to a no-op.
     private static let spinSeconds = 200e-6
     /// Spin steps between clock reads.
     private static let spinsPerClockRead = 64

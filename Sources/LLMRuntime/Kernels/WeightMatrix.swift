@@ -67,14 +67,8 @@ public struct WeightMatrix: @unchecked Sendable {
         let target = WeightMatrix.kernelType(for: tensor.type)
         let outRowBytes = target.byteCount(forElements: columns)!
         let buffer = AlignedBuffer(byteCount: outRowBytes * rows)
-        if target == .q4_1 {
-            for r in 0..<rows {
-                lr_convert_row_q4_K_to_q4_1(bytes.baseAddress! + r * tensor.rowBytes, buffer.pointer + r * outRowBytes, Int64(columns))
-            }
-        } else {
-            TensorConversion.toQ8_0(type: tensor.type, source: bytes.baseAddress!, sourceRowBytes: tensor.rowBytes,
-                                    rows: rows, columns: columns, destination: buffer.pointer)
-        }
+        TensorConversion.toKernelType(type: tensor.type, source: bytes.baseAddress!, sourceRowBytes: tensor.rowBytes,
+                                      rows: rows, columns: columns, destination: buffer.pointer)
         // The source bytes are not read again (the file pages come back from disk if they are):
         // dropping them keeps resident memory at the converted copy instead of both.
         file.releasePages(of: tensor)
@@ -112,8 +106,22 @@ public enum TensorConversion {
         }
     }
 
-    /// Converts rows of any dequantizable format to Q8_0 with the reference rounding,
-    /// splitting the work over the rows.
+    /// Converts rows of a dequantizable format to its `WeightMatrix.kernelType`: Q4_K is
+    /// re-packed as Q4_1, everything else goes through f32 to Q8_0.
+    public static func toKernelType(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
+                                    destination: UnsafeMutableRawPointer) {
+        let target = WeightMatrix.kernelType(for: type)
+        guard target == .q4_1, type == .q4_K else {
+            toQ8_0(type: type, source: source, sourceRowBytes: sourceRowBytes, rows: rows, columns: columns, destination: destination)
+            return
+        }
+        let outRowBytes = target.byteCount(forElements: columns)!
+        for r in 0..<rows {
+            lr_convert_row_q4_K_to_q4_1(source + r * sourceRowBytes, destination + r * outRowBytes, Int64(columns))
+        }
+    }
+
+    /// Converts rows of any dequantizable format to Q8_0 with the reference rounding.
     public static func toQ8_0(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
                               destination: UnsafeMutableRawPointer) {
         let outRowBytes = GGMLType.q8_0.byteCount(forElements: columns)!

@@ -14,29 +14,30 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
         self.scratchBytes = scratchBytes
     }
 
+    /// The matrices a load converts to their `WeightMatrix.kernelType`: those stored in a
+    /// format without a kernel, and the embedding when it doubles as the output matrix (the
+    /// embedding itself is only looked up, row by row, in whatever format it has).
+    public static func convertedAtLoad(_ file: GGUFFile) -> [GGUFTensorInfo] {
+        let tiedOutput = file.tensor(named: "output.weight") == nil
+        return file.tensors.filter {
+            $0.shape.count >= 2 && !WeightMatrix.nativeTypes.contains($0.type) && ($0.name != "token_embd.weight" || tiedOutput)
+        }
+    }
+
     /// Bytes of one f16 KV cache for `context` positions.
     public static func kvCacheBytes(config: ModelConfig, context: Int) -> Int {
         config.layers.reduce(0) { $0 + 2 * context * $1.kvHeadCount * config.headDim * 2 }
     }
 
     /// For a model file run at `context` positions: matrices in a kernel format are mapped
-    /// as they are, others are counted as their conversion (`WeightMatrix.kernelType`);
-    /// vectors as f32.
+    /// as they are, the others are counted as their conversion (`convertedAtLoad`); vectors
+    /// as f32.
     public init(file: GGUFFile, config: ModelConfig, context: Int, batch: Int = 256, threads: Int = 1) {
         var weights = 0
-        for t in file.tensors {
-            if t.shape.count >= 2, t.name != "token_embd.weight" {
-                weights += WeightMatrix.kernelByteCount(of: t)
-            } else if t.shape.count >= 2 {
-                weights += t.byteCount
-            } else {
-                weights += t.elementCount * 4
-            }
-        }
-        // A tied output in a format without a kernel gets its own converted copy.
-        if file.tensor(named: "output.weight") == nil, let e = file.tensor(named: "token_embd.weight"),
-           !WeightMatrix.nativeTypes.contains(e.type) {
-            weights += WeightMatrix.kernelByteCount(of: e)
+        for t in file.tensors { weights += t.shape.count >= 2 ? t.byteCount : t.elementCount * 4 }
+        for t in MemoryEstimate.convertedAtLoad(file) {
+            // A converted matrix's pages are released; the embedding's stay (lookups read them).
+            weights += WeightMatrix.kernelByteCount(of: t) - (t.name == "token_embd.weight" ? 0 : t.byteCount)
         }
         self.init(weightBytes: weights,
                   kvCacheBytes: MemoryEstimate.kvCacheBytes(config: config, context: context),
