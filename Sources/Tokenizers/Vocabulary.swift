@@ -141,30 +141,35 @@ struct Vocabulary: Sendable {
         func promote(_ token: Int32?) { if let t = token { types[Int(t)] = .control } }
         if eot == nil {
             eot = find(["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-                        "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<end_of_utterance>"])
+                        "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"])
             promote(eot)
         }
         if eom == nil { eom = find(["<|eom_id|>"]); promote(eom) }
         if fimPre == nil {
-            fimPre = find(["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>"])
+            fimPre = find(["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
+                           "<|prefix|>"])
             promote(fimPre)
         }
         if fimSuf == nil {
-            fimSuf = find(["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>"])
+            fimSuf = find(["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
+                           "<|suffix|>"])
             promote(fimSuf)
         }
         if fimMid == nil {
-            fimMid = find(["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>"])
+            fimMid = find(["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
+                           "<|middle|>"])
             promote(fimMid)
         }
-        if fimPad == nil { fimPad = find(["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>"]); promote(fimPad) }
+        if fimPad == nil { fimPad = find(["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]); promote(fimPad) }
         if fimRep == nil { fimRep = find(["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]); promote(fimRep) }
         if fimSep == nil { fimSep = find(["<|file_sep|>"]); promote(fimSep) }
 
         var eog = Set<Int32>()
         for t in [fimPad, fimRep, fimSep] { if let t { eog.insert(t) } }
-        for text in ["<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
-                     "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"] {
+        for text in ["<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+                     "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+                     "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+                     "<｜end▁of▁sentence｜>", "[e~["] {
             if let t = id(text) { eog.insert(t); promote(t) }
         }
         // gpt-oss (harmony) tokens llama.cpp always renders
@@ -172,11 +177,20 @@ struct Vocabulary: Sendable {
             if let t = id(text) { types[Int(t)] = .userDefined }
         }
         for t in [eos, eot, eom] { if let t { eog.insert(t) } }
-        // harmony: with <|return|> and <|call|> ending generation, <|end|> does not
-        if let r = id("<|return|>"), let c = id("<|call|>"), let e = id("<|end|>"),
-           eog.contains(r), eog.contains(c), eog.contains(e) {
+        // harmony / solar-open: with <|return|> and <|call|> (or <|calls|> and <|flush|>) ending
+        // generation, <|end|> does not
+        func inEOG(_ texts: String...) -> Bool { texts.contains { id($0).map(eog.contains) ?? false } }
+        if let e = id("<|end|>"), eog.contains(e),
+           (inEOG("<|return|>") && inEOG("<|call|>", "<|calls|>")) || (inEOG("<|call|>", "<|calls|>") && inEOG("<|flush|>")) {
             eog.remove(e)
             types[Int(e)] = .userDefined
+        }
+        // Where </s> is an ordinary word next to a model's real end marker (gemma4, plamo), it stays
+        // ordinary text; elsewhere (Qwen's vocabulary has a normal "</s>") it ends generation and is
+        // matched as a special token, as in llama.cpp.
+        if let s = id("</s>"), eog.contains(s), inEOG("<|tool_response>", "<|plamo:eos|>") {
+            eog.remove(s)
+            types[Int(s)] = .normal
         }
 
         // Special tokens, longest first; per-model strip attributes as llama.cpp sets them.

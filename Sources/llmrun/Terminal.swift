@@ -58,7 +58,7 @@ enum Terminal {
     /// Reads all of standard input as UTF-8, refusing invalid bytes with a clear error.
     static func readAllInput(what: String) throws -> String {
         let data = FileHandle.standardInput.readDataToEndOfFile()
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = decodeUTF8(data) else {
             throw CLIError.usage("\(what) on standard input is not valid UTF-8")
         }
         return text
@@ -68,10 +68,16 @@ enum Terminal {
     static func readTextFile(_ path: String, what: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError.missingInput("\(path): no such file") }
         guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.io("\(path): cannot read") }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = decodeUTF8(data) else {
             throw CLIError.usage("\(path): \(what) is not valid UTF-8 text")
         }
         return text
+    }
+
+    /// Strict UTF-8 that keeps every byte, a leading byte-order mark included: Foundation's
+    /// `String(data:encoding:)` drops a BOM, and llama.cpp tokenizes it (ids differ otherwise).
+    static func decodeUTF8(_ data: Data) -> String? {
+        String(validating: data, as: UTF8.self)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import LLMRuntime
+import GGUF
+import Tokenizers
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,9 +33,18 @@ struct Tokenize: ParsableCommand {
         else if let file { text = try Terminal.readTextFile(file, what: "the text") }
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the text") }
         else { throw CLIError.usage("no text: pass -p TEXT, -f FILE, or pipe it on standard input") }
-        let model = try loadModel(modelOptions, threads: 1)
-        let ids = model.tokenize(text, addBOS: noBOS ? false : nil, parseSpecial: !noParseSpecial)
-        let tok = model.tokenizer
+        // Only the vocabulary is read (as llama-tokenize's vocab_only): no weights are loaded, so any
+        // GGUF with a vocabulary works, whatever its architecture or tensor types.
+        let path = try modelOptions.resolvedPath()
+        if let spm = modelOptions.tokenizerModel, !FileManager.default.fileExists(atPath: spm) {
+            throw CLIError.missingInput("\(spm): no such file (--tokenizer)")
+        }
+        let tok = try TokenizerLoader.load(from: try GGUFFile(path: path), sentencePieceModel: modelOptions.tokenizerModel)
+        // BOS and EOS as llama.cpp's add_special: what the vocabulary asks for, neither with --no-bos.
+        var ids: [Int32] = []
+        if !noBOS, tok.addsBOS, let bos = tok.bosToken { ids.append(bos) }
+        ids += tok.encode(text, parseSpecial: !noParseSpecial)
+        if !noBOS, tok.addsEOS, let eos = tok.eosToken { ids.append(eos) }
         if json {
             struct Out: Codable { var ids: [Int32]; var pieces: [String] }
             let out = Out(ids: ids, pieces: ids.map { String(decoding: tok.decodeBytes([$0]), as: UTF8.self) })

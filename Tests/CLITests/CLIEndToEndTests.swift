@@ -101,6 +101,32 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[19556, 905]")
     }
 
+    func testTokenizeReadsOnlyTheVocabulary() throws {
+        // A vocabulary-only GGUF has no weights: tokenize must not need them (llama-tokenize's
+        // vocab_only). Qwen's vocabulary has an ordinary "</s>" token that llama.cpp makes a control
+        // token by its text; these ids are llama-tokenize's.
+        let vocab = Fixtures.shared + "/reference/vocab/ggml-vocab-qwen2.gguf"
+        let r = try CLI.run(["tokenize", "-m", vocab, "-p", "a</s>b", "--ids"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[64, 128247, 65]")
+        let plain = try CLI.run(["tokenize", "-m", vocab, "-p", "a</s>b", "--ids", "--no-parse-special"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertFalse(plain.stdout.contains("128247"), plain.stdout)
+    }
+
+    func testTokenizeKeepsAByteOrderMark() throws {
+        // llama.cpp tokenizes a file's leading BOM (EF BB BF); dropping it would shift every id.
+        _ = try CLI.requireDefaultModel()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmrun-bom-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("bom.txt")
+        try Data([0xEF, 0xBB, 0xBF] + Array("Hello".utf8)).write(to: file)
+        let r = try CLI.run(["tokenize", "-f", file.path, "--ids"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[186, 136, 140, 19556]")
+    }
+
     func testHelpTeaches() throws {
         let r = try CLI.run(["prune", "--help"])
         XCTAssertEqual(r.status, 0)

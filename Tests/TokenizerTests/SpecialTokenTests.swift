@@ -72,6 +72,15 @@ final class SpecialTokenTests: XCTestCase {
         XCTAssertTrue(phi.endOfGenerationTokens.isSuperset(of: [32000, 32007]))  // eos <|endoftext|>, <|end|>
     }
 
+    func testControlLookingTokensAreSpecial() throws {
+        // Qwen's vocabulary stores "</s>" as a normal token; llama.cpp makes it a control token that
+        // ends generation (its text is on the end-of-generation list), so it is matched whole.
+        let q = try TestResources.vocabTokenizer("qwen2")
+        XCTAssertTrue(q.endOfGenerationTokens.contains(128247))
+        XCTAssertEqual(q.encode("a</s>b", parseSpecial: true), [64, 128247, 65])
+        XCTAssertEqual(q.encode("a</s>b", parseSpecial: false), [64, 522, 82, 51407])  // llama-tokenize --no-parse-special
+    }
+
     func testVocabularyLookups() throws {
         let t = try TestResources.smolLM2()
         XCTAssertEqual(t.vocabularySize, 49152)
