@@ -16,7 +16,9 @@ struct EvalPerplexity: ParsableCommand {
         abstract: "Perplexity on a text file, with llama-perplexity's protocol (comparable figures).",
         discussion: """
         The text is tokenized once and cut into chunks of -c tokens; the second half of each \
-        chunk is scored. Lower is better.
+        chunk is scored. Lower is better. The file is read as llama-perplexity reads its -f: one \
+        final newline is dropped, and backslash sequences stay as written unless --escape asks \
+        for them to be replaced (\\n, \\t, \\\\, \\xHH, ...), as its -e does.
 
           llmrun eval ppl -f wiki.txt -c 512 --chunks 20
           llmrun eval ppl -f wiki.txt --json
@@ -34,6 +36,8 @@ struct EvalPerplexity: ParsableCommand {
     var chunks: Int?
     @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Tokens per forward batch.")
     var batch: Int = 256
+    @Flag(name: [.customShort("e"), .customLong("escape")], help: "Replace backslash escapes in the text first (llama-perplexity -e).")
+    var escape = false
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -44,7 +48,8 @@ struct EvalPerplexity: ParsableCommand {
     }
 
     func run() throws {
-        let text = try Terminal.readTextFile(file, what: "the evaluation text")
+        let text = PromptFileText.prepare(try Terminal.readTextFile(file, what: "the evaluation text"),
+                                          processEscapes: escape)
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let evaluator = PerplexityEvaluator(model: model, contextLength: context, batchSize: batch)
         let tokens = evaluator.tokenize(text)

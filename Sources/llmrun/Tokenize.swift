@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GGUF
+import LLMRuntime
 import Tokenizers
 
 struct Tokenize: ParsableCommand {
@@ -24,15 +25,18 @@ struct Tokenize: ParsableCommand {
     var noBOS = false
     @Flag(name: .customLong("no-parse-special"), help: "Treat special-token text (like <|im_start|>) as plain text.")
     var noParseSpecial = false
+    @Flag(name: [.customShort("e"), .customLong("escape")], help: "Replace backslash escapes (\\n, \\t, \\xHH, ...) first, as llama-tokenize does by default.")
+    var escape = false
     @Flag(help: "Print JSON: ids and pieces.")
     var json = false
 
     func run() throws {
-        let text: String
+        var text: String
         if let prompt { text = prompt }
         else if let file { text = try Terminal.readTextFile(file, what: "the text") }
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the text") }
         else { throw CLIError.usage("no text: pass -p TEXT, -f FILE, or pipe it on standard input") }
+        if escape { text = String(decoding: PromptFileText.replacingEscapes(Array(text.utf8)), as: UTF8.self) }
         // Only the vocabulary is read (as llama-tokenize's vocab_only): no weights are loaded, so any
         // GGUF with a vocabulary works, whatever its architecture or tensor types.
         let path = try modelOptions.resolvedPath()
