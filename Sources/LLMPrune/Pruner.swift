@@ -50,8 +50,8 @@ public final class Pruner {
     public init(sourcePath: String, settings: PruneSettings, threads: Int) throws {
         source = try GGUFFile(path: sourcePath)
         config = try ModelConfig(file: source)
-        guard ModelConfig.runnableArchitectures.contains(config.architecture) else {
-            throw ModelError.unsupported(path: sourcePath, detail: "architecture '\(config.architecture)' cannot be pruned yet (supported: \(ModelConfig.runnableArchitectures.sorted().joined(separator: ", ")))")
+        guard ModelConfig.prunableArchitectures.contains(config.architecture) else {
+            throw ModelError.unsupported(path: sourcePath, detail: "architecture '\(config.architecture)' cannot be pruned yet (supported: \(ModelConfig.prunableArchitectures.sorted().joined(separator: ", ")))")
         }
         var settings = settings
         if config.architecture != "llama" {

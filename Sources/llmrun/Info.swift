@@ -67,6 +67,11 @@ struct ModelReport: Codable {
     var contextLength: Int?
     var ropeBase: Float?
     var ropeDimensions: Int?
+    /// Positions a sliding-window layer sees, and which layers have one (Gemma 3).
+    var slidingWindow: Int?
+    var slidingWindowLayers: [Int]?
+    var ropeBaseSlidingWindow: Float?
+    var prunable: Bool?
     var normEpsilon: Float?
     var vocabularySize: Int
     var tokenizer: String?
@@ -110,6 +115,12 @@ struct ModelReport: Codable {
             contextLength = config.contextLength
             ropeBase = config.ropeBase
             ropeDimensions = config.ropeDimensions
+            if config.slidingWindow > 0 {
+                slidingWindow = config.slidingWindow
+                slidingWindowLayers = config.layers.indices.filter(config.isSlidingWindow)
+                ropeBaseSlidingWindow = config.ropeBaseSlidingWindow
+            }
+            prunable = ModelConfig.prunableArchitectures.contains(config.architecture)
             normEpsilon = config.normEpsilon
             vocabularySize = config.vocabularySize
             memory = MemoryEstimate(file: file, config: config, context: context)
@@ -129,7 +140,8 @@ struct ModelReport: Codable {
         var lines: [String] = []
         func add(_ k: String, _ v: String) { lines.append(k.padding(toLength: 22, withPad: " ", startingAt: 0) + v) }
         add("file", "\(path) (\(formatBytes(fileSize)), GGUF v\(ggufVersion))")
-        add("architecture", architecture + (runnable ? "" : " (not runnable by this build)"))
+        add("architecture", architecture + (!runnable ? " (not runnable by this build)"
+                                            : prunable == false ? " (runs; cannot be pruned by this build)" : ""))
         if let name { add("name", name) }
         if let layers {
             add("layers", "\(layers.count)")
@@ -138,7 +150,11 @@ struct ModelReport: Codable {
             add("attention heads", ModelReport.describe(layers.headCount))
             add("KV heads", ModelReport.describe(layers.kvHeadCount))
             add("head dimension", "\(headDim ?? 0)")
-            add("RoPE", "base \(Int(ropeBase ?? 0)), \(ropeDimensions ?? 0) dimensions")
+            add("RoPE", "base \(Int(ropeBase ?? 0)), \(ropeDimensions ?? 0) dimensions"
+                + (ropeBaseSlidingWindow.map { ", base \(Int($0)) on sliding-window layers" } ?? ""))
+            if let slidingWindow, let windowed = slidingWindowLayers {
+                add("sliding window", "\(slidingWindow) positions on \(windowed.count) of \(layers.count) layers (the others attend to all)")
+            }
             add("context length", "\(contextLength ?? 0) (trained)")
             add("RMSNorm epsilon", "\(normEpsilon ?? 0)")
         }

@@ -20,6 +20,10 @@ public struct TinyModel {
     public var mlpBias = false
     /// Give every attention output projection an `attn_output.bias`, as pruned models have.
     public var outputBiases = false
+    /// For `architecture = "gemma3"`: the sliding window, and the period of global layers
+    /// (layer i is windowed unless i % period == period - 1).
+    public var slidingWindow = 3
+    public var slidingWindowPeriod = 2
 
     public init() {}
 
@@ -57,6 +61,11 @@ public struct TinyModel {
             if !perLayerArrays, Set(values).count == 1 { return .uint32(UInt32(values[0])) }
             return .array(.int32, values.map { .int32(Int32($0)) })
         }
+        var extra: [(key: String, value: GGUFValue)] = []
+        if arch == "gemma3" {
+            extra = [("\(arch).attention.sliding_window", .uint32(UInt32(slidingWindow))),
+                     ("\(arch).attention.sliding_window_pattern", .uint32(UInt32(slidingWindowPeriod)))]
+        }
         let chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
         return [
             ("general.architecture", .string(arch)),
@@ -69,7 +78,7 @@ public struct TinyModel {
             ("\(arch).attention.head_count_kv", perLayer(\.kvHeadCount)),
             ("\(arch).attention.key_length", .uint32(UInt32(headDim))),
             ("\(arch).attention.value_length", .uint32(UInt32(headDim))),
-            ("\(arch).rope.freq_base", .float32(10000)),
+            ("\(arch).rope.freq_base", .float32(arch == "gemma3" ? 1_000_000 : 10000)),
             ("\(arch).rope.dimension_count", .uint32(UInt32(headDim))),
             ("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5)),
             ("general.alignment", .uint32(32)),
@@ -82,7 +91,7 @@ public struct TinyModel {
             ("tokenizer.ggml.eos_token_id", .uint32(UInt32(vocab.count - 1))),
             ("tokenizer.ggml.add_bos_token", .bool(false)),
             ("tokenizer.chat_template", .string(chatml)),
-        ]
+        ] + extra
     }
 
     /// Tensors in file order, with their f32 values.
@@ -105,6 +114,14 @@ public struct TinyModel {
                 out.append((GGUFTensorDescriptor(name: p + "attn_k.weight", shape: [d, kv], type: matrixType), random(d * kv, scale: s)))
                 out.append((GGUFTensorDescriptor(name: p + "attn_v.weight", shape: [d, kv], type: matrixType), random(d * kv, scale: s)))
                 out.append((GGUFTensorDescriptor(name: p + "attn_output.weight", shape: [q, d], type: matrixType), random(q * d, scale: 1 / Float(q).squareRoot())))
+                if architecture == "gemma3" {
+                    out.append((GGUFTensorDescriptor(name: p + "attn_q_norm.weight", shape: [headDim], type: .f32), norm(headDim)))
+                    out.append((GGUFTensorDescriptor(name: p + "attn_k_norm.weight", shape: [headDim], type: .f32), norm(headDim)))
+                }
+            }
+            if architecture == "gemma3" {
+                out.append((GGUFTensorDescriptor(name: p + "post_attention_norm.weight", shape: [d], type: .f32), norm(d)))
+                out.append((GGUFTensorDescriptor(name: p + "post_ffw_norm.weight", shape: [d], type: .f32), norm(d)))
             }
             out.append((GGUFTensorDescriptor(name: p + "ffn_norm.weight", shape: [d], type: .f32), norm(d)))
             if ff > 0 {

@@ -22,6 +22,16 @@ public enum Ops {
         }
     }
 
+    /// GeGLU in place: `gate = gelu(gate) * up`, with GELU's tanh form (as Gemma and ggml use).
+    @inline(__always)
+    public static func geGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+        let c: Float = 0.7978845608028654  // sqrt(2/pi)
+        for i in 0..<n {
+            let g = gate[i]
+            gate[i] = 0.5 * g * (1 + tanhf(c * (g + 0.044715 * g * g * g))) * up[i]
+        }
+    }
+
     /// `y += x`.
     @inline(__always)
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {

@@ -8,9 +8,9 @@ public protocol KVCache: AnyObject {
     var byteCount: Int { get }
     /// Stores the keys and values (`kvHeads*headDim` floats each) of one position.
     func store(layer: Int, position: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>)
-    /// Attention of one query head over positions `0..<length` of `kvHead`:
-    /// `out = softmax(q·K / sqrt(d)) · V`. `scores` has room for `length` floats.
-    func attend(layer: Int, kvHead: Int, query: UnsafePointer<Float>, length: Int,
+    /// Attention of one query head over `positions` of `kvHead` (all earlier ones, or a sliding
+    /// window): `out = softmax(scale · q·K) · V`. `scores` has room for `positions.count` floats.
+    func attend(layer: Int, kvHead: Int, query: UnsafePointer<Float>, positions: Range<Int>, scale: Float,
                 scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>)
 }
 
@@ -22,7 +22,6 @@ public final class F16KVCache: KVCache {
     private let kvHeads: [Int]       // per layer
     private let keys: [UnsafeMutablePointer<UInt16>]    // per layer: (capacity, kvHeads*headDim)
     private let values: [UnsafeMutablePointer<UInt16>]  // per layer: (capacity, kvHeads*headDim)
-    private let scale: Float
 
     public init(layers: [LayerShape], headDim: Int, capacity: Int) {
         self.capacity = capacity
@@ -30,7 +29,6 @@ public final class F16KVCache: KVCache {
         self.kvHeads = layers.map(\.kvHeadCount)
         keys = kvHeads.map { UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, capacity * $0 * headDim)) }
         values = kvHeads.map { UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, capacity * $0 * headDim)) }
-        scale = 1 / Float(headDim).squareRoot()
     }
 
     deinit {
@@ -46,11 +44,12 @@ public final class F16KVCache: KVCache {
         lr_f32_to_f16_row(v, values[layer] + position * width, Int64(width))
     }
 
-    public func attend(layer: Int, kvHead: Int, query: UnsafePointer<Float>, length: Int,
+    public func attend(layer: Int, kvHead: Int, query: UnsafePointer<Float>, positions: Range<Int>, scale: Float,
                        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let width = kvHeads[layer] * headDim
-        let k = keys[layer] + kvHead * headDim
-        let v = values[layer] + kvHead * headDim
+        let length = positions.count
+        let k = keys[layer] + positions.lowerBound * width + kvHead * headDim
+        let v = values[layer] + positions.lowerBound * width + kvHead * headDim
         let d = Int32(headDim)
         for s in 0..<length {
             scores[s] = lr_dot_f32_f16(query, k + s * width, d) * scale

@@ -19,6 +19,11 @@ public struct LayerShape: Sendable, Hashable, Codable {
     }
 }
 
+/// The MLP's gate non-linearity: SwiGLU (LLaMA, Qwen2) or GeGLU with the tanh GELU (Gemma).
+public enum GateActivation: String, Sendable {
+    case silu, geluTanh
+}
+
 /// The hyperparameters of a model: the blueprint, separate from weights and run state.
 public struct ModelConfig: Sendable, Equatable {
     public var architecture: String
@@ -34,11 +39,33 @@ public struct ModelConfig: Sendable, Equatable {
     public var normEpsilon: Float
     public var hasAttentionBias: Bool       // Qwen2 adds biases to q, k, v
 
+    // Gemma 3's departures from LLaMA (defaults give LLaMA):
+    public var embeddingScale: Float = 1    // token embeddings are multiplied by this (Gemma: sqrt(dim))
+    public var gateActivation: GateActivation = .silu
+    public var attentionScale: Float        // q·k is multiplied by this (1/sqrt(headDim) unless a model says)
+    /// Sliding-window attention: a layer marked in `slidingWindowLayers` sees only the last
+    /// `slidingWindow` positions (itself included) and rotates with `ropeBaseSlidingWindow`.
+    public var slidingWindow: Int = 0
+    public var slidingWindowLayers: [Bool] = []
+    public var ropeBaseSlidingWindow: Float = 10000
+    /// Linear RoPE scaling (positions multiplied by this) on full-attention layers.
+    public var ropeScale: Float = 1
+    /// `logits = cap * tanh(logits / cap)` when non-zero.
+    public var finalLogitSoftcap: Float = 0
+
     public var blockCount: Int { layers.count }
+
+    /// Whether layer `l` attends over a sliding window.
+    public func isSlidingWindow(_ l: Int) -> Bool {
+        slidingWindow > 0 && l < slidingWindowLayers.count && slidingWindowLayers[l]
+    }
 
     /// Architectures whose forward pass is implemented.
     /// `deci` is llama with per-layer shapes (what pruned llama models are written as).
-    public static let runnableArchitectures: Set<String> = ["llama", "qwen2", "deci"]
+    public static let runnableArchitectures: Set<String> = ["llama", "qwen2", "deci", "gemma3"]
+    /// Architectures the pruner handles. Gemma 3 is not among them: its post-norms change what a
+    /// pruned MLP must reproduce, and the writer does not carry its extra norms yet.
+    public static let prunableArchitectures: Set<String> = ["llama", "qwen2", "deci"]
 }
 
 extension ModelConfig {
@@ -122,8 +149,42 @@ extension ModelConfig {
         self.contextLength = try int("context_length", default: 2048)
         self.ropeBase = try float("rope.freq_base", default: 10000)
         self.ropeDimensions = try int("rope.dimension_count", default: headDim)
-        self.ropeStyle = arch == "llama" || arch == "deci" ? .normal : .neox
+        self.ropeStyle = arch == "llama" || arch == "deci" ? .normal : .neox  // qwen2, gemma3: NeoX
         self.normEpsilon = try float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.hasAttentionBias = file.tensor(named: "blk.0.attn_q.bias") != nil
+        self.attentionScale = headDim > 0 ? 1 / Float(headDim).squareRoot() : 1
+        if let v = file["\(arch).attention.value_length"]?.intValue, v != headDim {
+            throw .unsupported(path: path, detail: "value heads of \(v) values with key heads of \(headDim) are not supported")
+        }
+        if let kind = file["\(arch).rope.scaling.type"]?.stringValue, kind != "none" {
+            guard kind == "linear" else {
+                throw .unsupported(path: path, detail: "RoPE scaling '\(kind)' is not supported (only linear)")
+            }
+            let factor = try float("rope.scaling.factor", default: 1)
+            if factor > 0 { self.ropeScale = 1 / factor }
+        }
+        self.finalLogitSoftcap = try float("final_logit_softcapping", default: 0)
+
+        if arch == "gemma3" {
+            // As llama.cpp's gemma3: embeddings scaled by sqrt(dim), GeGLU, NeoX RoPE, and every
+            // sixth layer global while the others use a sliding window with RoPE base 10000.
+            self.embeddingScale = Float(hidden).squareRoot()
+            self.gateActivation = .geluTanh
+            // gemma_pytorch scales queries by 1/sqrt(dim/heads) for the 27B model (62 layers).
+            if blocks == 62, maxHeads > 0 { self.attentionScale = 1 / Float(hidden / maxHeads).squareRoot() }
+            self.slidingWindow = try int("attention.sliding_window", default: 0)
+            if slidingWindow > 0 {
+                if let pattern = file["\(arch).attention.sliding_window_pattern"]?.arrayValue {
+                    guard pattern.count == blocks else {
+                        throw .badModel(path: path, detail: "metadata '\(arch).attention.sliding_window_pattern': expected \(blocks) values, found \(pattern.count)")
+                    }
+                    self.slidingWindowLayers = pattern.map { $0.boolValue ?? false }
+                } else {
+                    let period = try int("attention.sliding_window_pattern", default: 6)
+                    self.slidingWindowLayers = (0..<blocks).map { period == 0 || $0 % period < period - 1 }
+                }
+                self.ropeBaseSlidingWindow = try float("rope.freq_base_swa", default: 10000)
+            }
+        }
     }
 }

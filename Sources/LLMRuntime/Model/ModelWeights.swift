@@ -43,11 +43,17 @@ public struct LayerWeights: @unchecked Sendable {
     public var up: WeightMatrix?            // (ff, dim)   "w3"
     public var down: WeightMatrix?          // (dim, ff)   "w2"
     public var downBias: [Float]?           // (dim), written by pruning to make up removed channels' mean
+    // Gemma 3:
+    public var qNorm: [Float]?              // (headDim) RMSNorm of every query head before RoPE
+    public var kNorm: [Float]?              // (headDim) RMSNorm of every key head before RoPE
+    public var attentionPostNorm: [Float]?  // (dim) RMSNorm of the attention output before the residual add
+    public var ffnPostNorm: [Float]?        // (dim) RMSNorm of the MLP output before the residual add
 
     public init(attentionNorm: [Float], wq: WeightMatrix?, wk: WeightMatrix?, wv: WeightMatrix?, wo: WeightMatrix?,
                 bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float],
                 gate: WeightMatrix?, up: WeightMatrix?, down: WeightMatrix?, downBias: [Float]? = nil,
-                woBias: [Float]? = nil) {
+                woBias: [Float]? = nil, qNorm: [Float]? = nil, kNorm: [Float]? = nil,
+                attentionPostNorm: [Float]? = nil, ffnPostNorm: [Float]? = nil) {
         self.attentionNorm = attentionNorm
         self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
         self.bq = bq; self.bk = bk; self.bv = bv
@@ -55,6 +61,8 @@ public struct LayerWeights: @unchecked Sendable {
         self.gate = gate; self.up = up; self.down = down
         self.downBias = downBias
         self.woBias = woBias
+        self.qNorm = qNorm; self.kNorm = kNorm
+        self.attentionPostNorm = attentionPostNorm; self.ffnPostNorm = ffnPostNorm
     }
 }
 
@@ -68,6 +76,11 @@ extension LayerWeights {
         let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
         let hasAttention = shape.headCount > 0
         let hasMLP = ff > 0
+        // Gemma 3's extra norms are required there (as llama.cpp), and read if present elsewhere.
+        let gemma = config.architecture == "gemma3"
+        func extraNorm(_ name: String, count: Int) throws(ModelError) -> [Float]? {
+            gemma ? try binder.vector(name, count: count) : try binder.optionalVector(name, count: count)
+        }
         self.init(
             attentionNorm: try binder.vector(p + "attn_norm.weight", count: dim),
             wq: hasAttention ? try binder.matrix(p + "attn_q.weight", rows: qDim, columns: dim) : nil,
@@ -82,7 +95,11 @@ extension LayerWeights {
             up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
             down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil,
             downBias: hasMLP ? try binder.optionalVector(p + "ffn_down.bias", count: dim) : nil,
-            woBias: hasAttention ? try binder.optionalVector(p + "attn_output.bias", count: dim) : nil)
+            woBias: hasAttention ? try binder.optionalVector(p + "attn_output.bias", count: dim) : nil,
+            qNorm: hasAttention ? try extraNorm(p + "attn_q_norm.weight", count: hd) : nil,
+            kNorm: hasAttention ? try extraNorm(p + "attn_k_norm.weight", count: hd) : nil,
+            attentionPostNorm: try extraNorm(p + "post_attention_norm.weight", count: dim),
+            ffnPostNorm: try extraNorm(p + "post_ffw_norm.weight", count: dim))
     }
 }
 

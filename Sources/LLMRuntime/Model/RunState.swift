@@ -13,6 +13,8 @@ public final class RunState {
     public let hb2: UnsafeMutablePointer<Float>     // (maxBatch, maxFF) up
     public let ropeCos: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
     public let ropeSin: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
+    public let ropeCosWindow: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2) sliding-window layers' base
+    public let ropeSinWindow: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2); both alias the above without
     public let scores: UnsafeMutablePointer<Float>  // (threads, context) attention weights
     public let logits: UnsafeMutablePointer<Float>  // (logitRows, vocab)
     public let logitRows: Int
@@ -50,6 +52,9 @@ public final class RunState {
         hb2 = alloc(maxBatch * maxFF)
         ropeCos = alloc(maxBatch * half)
         ropeSin = alloc(maxBatch * half)
+        let windowed = config.slidingWindow > 0
+        ropeCosWindow = windowed ? alloc(maxBatch * half) : ropeCos
+        ropeSinWindow = windowed ? alloc(maxBatch * half) : ropeSin
         scores = alloc(threads * contextLength)
         logits = alloc(self.logitRows * config.vocabularySize)
         xin = MatmulInput(maxRows: maxBatch, maxColumns: max(dim, maxQ, maxFF))
@@ -64,7 +69,8 @@ public final class RunState {
         let maxQ = (config.layers.map(\.headCount).max() ?? 0) * config.headDim
         let maxKV = (config.layers.map(\.kvHeadCount).max() ?? 0) * config.headDim
         let maxFF = config.layers.map(\.feedForwardLength).max() ?? 0
-        let floats = maxBatch * (3 * dim + 2 * maxQ + 2 * maxKV + 2 * maxFF + config.ropeDimensions)
+        let ropeTables = config.slidingWindow > 0 ? 2 : 1
+        let floats = maxBatch * (3 * dim + 2 * maxQ + 2 * maxKV + 2 * maxFF + ropeTables * config.ropeDimensions)
             + threads * contextLength + logitRows * config.vocabularySize
         return floats * 4 + maxBatch * max(dim, maxQ, maxFF) / 32 * 34
     }

@@ -38,6 +38,9 @@ public final class Transformer: @unchecked Sendable {
         let dim = config.hiddenSize
 
         for t in 0..<n { weights.tokenEmbedding.lookup(tokens[t], into: s.x + t * dim) }
+        if config.embeddingScale != 1 {
+            for i in 0..<(n * dim) { s.x[i] *= config.embeddingScale }
+        }
         block.prepareRoPE(start: start, count: n, state: s)
         for l in 0..<config.blockCount {
             let w = weights.layers[l], shape = config.layers[l]
@@ -62,5 +65,9 @@ public final class Transformer: @unchecked Sendable {
         }
         s.xin.prepare(s.xb, rows: rows.count, columns: dim, pool: pool)
         pool.matmul(weights.output, s.xin, into: s.logits, outStride: config.vocabularySize)
+        let cap = config.finalLogitSoftcap
+        if cap > 0 {
+            for i in 0..<(rows.count * config.vocabularySize) { s.logits[i] = cap * tanhf(s.logits[i] / cap) }
+        }
     }
 }

@@ -15,17 +15,28 @@ public struct TransformerBlock: @unchecked Sendable {
         self.pool = pool
     }
 
-    /// cos/sin of every (position, frequency) pair of the batch, shared by all layers.
+    /// cos/sin of every (position, frequency) pair of the batch, shared by all layers (a second
+    /// table for sliding-window layers, which rotate with their own base).
     public func prepareRoPE(start: Int, count n: Int, state s: RunState) {
+        fillRoPE(base: config.ropeBase, positionScale: config.ropeScale, start: start, count: n,
+                 cos: s.ropeCos, sin: s.ropeSin)
+        if config.slidingWindow > 0 {
+            fillRoPE(base: config.ropeBaseSlidingWindow, positionScale: 1, start: start, count: n,
+                     cos: s.ropeCosWindow, sin: s.ropeSinWindow)
+        }
+    }
+
+    private func fillRoPE(base: Float, positionScale: Float, start: Int, count n: Int,
+                          cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let half = config.ropeDimensions / 2
         guard half > 0 else { return }
         // theta_i = pos * base^(-2i/d), computed as llama.cpp does: successive powers of one factor.
-        let factor = powf(config.ropeBase, -2 / Float(config.ropeDimensions))
+        let factor = powf(base, -2 / Float(config.ropeDimensions))
         for t in 0..<n {
-            var theta = Float(start + t)
+            var theta = Float(start + t) * positionScale
             for i in 0..<half {
-                s.ropeCos[t * half + i] = cosf(theta)
-                s.ropeSin[t * half + i] = sinf(theta)
+                cos[t * half + i] = cosf(theta)
+                sin[t * half + i] = sinf(theta)
                 theta *= factor
             }
         }
@@ -56,7 +67,8 @@ public struct TransformerBlock: @unchecked Sendable {
 
     /// Attention sub-layer of one block: reads `state.x`, leaves its output in `state.xb2` and
     /// the heads' concatenated output (the input of `wo`) in `state.att`. The weights are passed
-    /// in so the pruner can run layers it loads one at a time; `cacheLayer` is the cache's slot.
+    /// in so the pruner can run layers it loads one at a time; `cacheLayer` is the cache's slot,
+    /// which is also the layer's index for models with sliding-window layers.
     public func attention(_ w: LayerWeights, shape: LayerShape, cacheLayer l: Int, count n: Int, start: Int,
                           cache: KVCache, state s: RunState) {
         let dim = config.hiddenSize, hd = config.headDim
@@ -69,26 +81,52 @@ public struct TransformerBlock: @unchecked Sendable {
         pool.matmul([MatmulJob(wq, into: s.q, outStride: qDim), MatmulJob(wk, into: s.k, outStride: kvDim),
                      MatmulJob(wv, into: s.v, outStride: kvDim)], s.xin)
         let half = config.ropeDimensions / 2
+        let windowed = config.isSlidingWindow(l)
+        let ropeCos = windowed ? s.ropeCosWindow : s.ropeCos, ropeSin = windowed ? s.ropeSinWindow : s.ropeSin
         for t in 0..<n {
-            if let b = w.bq { Ops.add(b, into: s.q + t * qDim, count: qDim) }
-            if let b = w.bk { Ops.add(b, into: s.k + t * kvDim, count: kvDim) }
+            let q = s.q + t * qDim, k = s.k + t * kvDim
+            if let b = w.bq { Ops.add(b, into: q, count: qDim) }
+            if let b = w.bk { Ops.add(b, into: k, count: kvDim) }
             if let b = w.bv { Ops.add(b, into: s.v + t * kvDim, count: kvDim) }
-            rotate(s.q + t * qDim, heads: shape.headCount, cos: s.ropeCos + t * half, sin: s.ropeSin + t * half)
-            rotate(s.k + t * kvDim, heads: shape.kvHeadCount, cos: s.ropeCos + t * half, sin: s.ropeSin + t * half)
-            cache.store(layer: l, position: start + t, keys: s.k + t * kvDim, values: s.v + t * kvDim)
+            if let norm = w.qNorm { normalizeHeads(q, heads: shape.headCount, weight: norm) }
+            if let norm = w.kNorm { normalizeHeads(k, heads: shape.kvHeadCount, weight: norm) }
+            rotate(q, heads: shape.headCount, cos: ropeCos + t * half, sin: ropeSin + t * half)
+            rotate(k, heads: shape.kvHeadCount, cos: ropeCos + t * half, sin: ropeSin + t * half)
+            cache.store(layer: l, position: start + t, keys: k, values: s.v + t * kvDim)
         }
-        // Each query head attends over its KV group's cache, causally.
+        // Each query head attends over its KV group's cache, causally (within the window, if any).
         let group = shape.headCount / shape.kvHeadCount
         let heads = shape.headCount
         let ctx = s.contextLength
+        let window = windowed ? config.slidingWindow : Int.max
+        let scale = config.attentionScale
         pool.parallelFor(n * heads) { job, thread in
             let t = job / heads, h = job % heads
-            cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd, length: start + t + 1,
+            let end = start + t + 1
+            cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd,
+                         positions: max(0, end - window)..<end, scale: scale,
                          scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
         }
         s.xin.prepare(s.att, rows: n, columns: qDim, pool: pool)
         pool.matmul(wo, s.xin, into: s.xb2, outStride: dim)
         if let b = w.woBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
+        if let norm = w.attentionPostNorm { normalizeOutput(norm, count: n, state: s) }
+    }
+
+    /// RMSNorm of each `headDim` slice in place (Gemma 3's q/k norms).
+    private func normalizeHeads(_ v: UnsafeMutablePointer<Float>, heads: Int, weight: [Float]) {
+        let hd = config.headDim
+        for h in 0..<heads {
+            Ops.rmsNorm(v + h * hd, weight: weight, count: hd, eps: config.normEpsilon, into: v + h * hd)
+        }
+    }
+
+    /// RMSNorm of the sub-layer output rows in `xb2`, in place (Gemma 3's post-norms).
+    private func normalizeOutput(_ weight: [Float], count n: Int, state s: RunState) {
+        let dim = config.hiddenSize
+        for t in 0..<n {
+            Ops.rmsNorm(s.xb2 + t * dim, weight: weight, count: dim, eps: config.normEpsilon, into: s.xb2 + t * dim)
+        }
     }
 
     /// The sub-layer input: `xb = rmsnorm(x) * weight` per token, then its mat-mul form in `xin`
@@ -101,8 +139,8 @@ public struct TransformerBlock: @unchecked Sendable {
         s.xin.prepare(s.xb, rows: n, columns: dim, pool: pool)
     }
 
-    /// SwiGLU MLP sub-layer of one block: reads `state.x`, leaves its output in `state.xb2` and
-    /// the hidden activations (the input of `down`) in `state.hb`.
+    /// Gated MLP sub-layer of one block (SwiGLU, or GeGLU for Gemma): reads `state.x`, leaves its
+    /// output in `state.xb2` and the hidden activations (the input of `down`) in `state.hb`.
     public func feedForward(_ w: LayerWeights, shape: LayerShape, count n: Int, state s: RunState) {
         let dim = config.hiddenSize, ff = shape.feedForwardLength
         guard let gate = w.gate, let up = w.up, let down = w.down, ff > 0 else {
@@ -111,9 +149,13 @@ public struct TransformerBlock: @unchecked Sendable {
         }
         normalizeInput(w.ffnNorm, count: n, state: s)
         pool.matmul([MatmulJob(gate, into: s.hb, outStride: ff), MatmulJob(up, into: s.hb2, outStride: ff)], s.xin)
-        Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
+        switch config.gateActivation {
+        case .silu: Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
+        case .geluTanh: Ops.geGLU(gate: s.hb, up: s.hb2, count: n * ff)
+        }
         s.xin.prepare(s.hb, rows: n, columns: ff, pool: pool)
         pool.matmul(down, s.xin, into: s.xb2, outStride: dim)
         if let b = w.downBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
+        if let norm = w.ffnPostNorm { normalizeOutput(norm, count: n, state: s) }
     }
 }
