@@ -37,6 +37,8 @@ struct Generate: ParsableCommand {
     var noDisplayPrompt = false
     @Flag(name: .customLong("no-bos"), help: "Do not add the BOS token even if the vocabulary asks for it.")
     var noBOS = false
+    @Flag(name: [.customShort("e"), .customLong("escape")], help: "Replace backslash escapes in the prompt (\\n, \\t, \\xHH, ...), as llama-completion does by default.")
+    var escape = false
     @Flag(help: "Print one JSON object (text, token counts, timings) instead of streaming.")
     var json = false
 
@@ -48,11 +50,12 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let text: String
+        var text: String
         if let prompt { text = prompt }
         else if let promptFile { text = try Terminal.readTextFile(promptFile, what: "the prompt") }
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the prompt") }
         else { throw CLIError.usage("no prompt: pass -p TEXT, -f FILE, or pipe it on standard input") }
+        if escape { text = String(decoding: PromptFileText.replacingEscapes(Array(text.utf8)), as: UTF8.self) }
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let ctx = context ?? min(model.config.contextLength, 4096)

@@ -114,6 +114,20 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertFalse(plain.stdout.contains("128247"), plain.stdout)
     }
 
+    func testEscapeFlagReplacesBackslashSequences() throws {
+        // -e as llama.cpp's tools: a typed \n becomes a newline; without -e it stays two characters.
+        _ = try CLI.requireDefaultModel()
+        let escaped = try CLI.run(["tokenize", "-p", #"a\nb"#, "-e", "--ids"])
+        let newline = try CLI.run(["tokenize", "-p", "a\nb", "--ids"])
+        let literal = try CLI.run(["tokenize", "-p", #"a\nb"#, "--ids"])
+        XCTAssertEqual(escaped.status, 0, escaped.stderr)
+        XCTAssertEqual(escaped.stdout, newline.stdout)
+        XCTAssertNotEqual(literal.stdout, newline.stdout)
+        let generated = try CLI.run(["generate", "-p", #"Q: 2+2?\nA:"#, "-e", "-n", "1", "--temp", "0", "--json"])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+        XCTAssertTrue(generated.stdout.contains("Q: 2+2?\\nA:"), generated.stdout)  // JSON writes the newline as \n
+    }
+
     func testTokenizeKeepsAByteOrderMark() throws {
         // llama.cpp tokenizes a file's leading BOM (EF BB BF); dropping it would shift every id.
         _ = try CLI.requireDefaultModel()
