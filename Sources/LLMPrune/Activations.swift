@@ -52,6 +52,9 @@ public final class LayerRunner {
         for (s, seq) in calibration.sequences.enumerated() {
             for (t, token) in seq.enumerated() { table.lookup(token, into: x.row(s * seq.count + t)) }
         }
+        if config.embeddingScale != 1 {
+            for i in 0..<(x.rows * x.width) { x.pointer[i] *= config.embeddingScale }
+        }
         return x
     }
 
@@ -60,7 +63,8 @@ public final class LayerRunner {
     /// Runs a sub-layer on every sequence of `input`. For each sequence, `visit` sees the run
     /// state after the sub-layer ran: `state.xb2` its output (T, dim), `state.att` the heads'
     /// output (T, qDim), `state.hb` the MLP hidden (T, ff) — and the sequence's first row.
-    public func run(_ sub: SubLayer, weights: LayerWeights, shape: LayerShape, input: Activations,
+    /// `layer` is the block's index in the source model (sliding-window layers differ).
+    public func run(_ sub: SubLayer, layer: Int, weights: LayerWeights, shape: LayerShape, input: Activations,
                     visit: (_ state: RunState, _ firstRow: Int) -> Void) {
         let T = sequenceLength, dim = config.hiddenSize
         block.prepareRoPE(start: 0, count: T, state: state)
@@ -68,7 +72,7 @@ public final class LayerRunner {
             state.x.update(from: input.row(s * T), count: T * dim)
             switch sub {
             case .attention:
-                block.attention(weights, shape: shape, cacheLayer: 0, count: T, start: 0, cache: cache, state: state)
+                block.attention(weights, shape: shape, cacheLayer: 0, layer: layer, count: T, start: 0, cache: cache, state: state)
             case .feedForward:
                 block.feedForward(weights, shape: shape, count: T, state: state)
             }
@@ -77,9 +81,9 @@ public final class LayerRunner {
     }
 
     /// Adds a sub-layer's output to the residual stream: `x += sublayer(x)` for every token.
-    public func apply(_ sub: SubLayer, weights: LayerWeights, shape: LayerShape, to x: Activations) {
+    public func apply(_ sub: SubLayer, layer: Int, weights: LayerWeights, shape: LayerShape, to x: Activations) {
         let T = sequenceLength, dim = config.hiddenSize
-        run(sub, weights: weights, shape: shape, input: x) { state, first in
+        run(sub, layer: layer, weights: weights, shape: shape, input: x) { state, first in
             Ops.add(state.xb2, into: x.row(first), count: T * dim)
         }
     }

@@ -76,6 +76,7 @@ public struct PrunePlan: Codable, Sendable {
             }
             return try l.shape(from: config.layers[l.source], config: config)
         }
+        if config.slidingWindow > 0 { out.slidingWindowLayers = layers.map { config.isSlidingWindow($0.source) } }
         return out
     }
 

@@ -53,11 +53,15 @@ final class PrunedModelWriter {
         if let b = w.bv { try appendVector(p + "attn_v.bias", b) }
         if let m = w.wo { try appendMatrix(p + "attn_output.weight", m) }
         if let b = w.woBias { try appendVector(p + "attn_output.bias", b) }
+        if let v = w.qNorm { try appendVector(p + "attn_q_norm.weight", v) }
+        if let v = w.kNorm { try appendVector(p + "attn_k_norm.weight", v) }
+        if let v = w.attentionPostNorm { try appendVector(p + "post_attention_norm.weight", v) }
         try appendVector(p + "ffn_norm.weight", w.ffnNorm)
         if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m) }
         if let m = w.up { try appendMatrix(p + "ffn_up.weight", m) }
         if let m = w.down { try appendMatrix(p + "ffn_down.weight", m) }
         if let b = w.downBias { try appendVector(p + "ffn_down.bias", b) }
+        if let v = w.ffnPostNorm { try appendVector(p + "post_ffw_norm.weight", v) }
     }
 
     private func appendVector(_ name: String, _ v: [Float]) throws {
@@ -111,7 +115,8 @@ final class PrunedModelWriter {
         let arch = !uniform && sourceArch == "llama" ? "deci" : sourceArch
         let replaced: Set<String> = Set(["block_count", "feed_forward_length", "attention.head_count",
                                          "attention.head_count_kv", "attention.key_length",
-                                         "attention.value_length", "rope.dimension_count"].map { "\(sourceArch).\($0)" })
+                                         "attention.value_length", "rope.dimension_count",
+                                         "attention.sliding_window_pattern"].map { "\(sourceArch).\($0)" })
             .union(["general.file_type"])
         var metadata: [(key: String, value: GGUFValue)] = []
         for (key, value) in source.metadata where !replaced.contains(key) && !key.hasPrefix("llmrun.") {
@@ -135,6 +140,11 @@ final class PrunedModelWriter {
             ("\(arch).attention.value_length", .uint32(UInt32(config.headDim))),
             ("\(arch).rope.dimension_count", .uint32(UInt32(config.ropeDimensions))),
         ]
+        if config.slidingWindow > 0 {
+            // Which layers are windowed, per kept layer: dropping blocks breaks the source's period.
+            metadata.append(("\(arch).attention.sliding_window_pattern",
+                             .array(.bool, config.layers.indices.map { .bool(config.isSlidingWindow($0)) })))
+        }
         if let t = outputType, let fileType = PrunedModelWriter.fileType[t] { metadata.append(("general.file_type", .uint32(fileType))) }
         metadata += extraMetadata
 

@@ -63,6 +63,12 @@ public final class Pruner {
             // Of the per-shape twins' loaders, only llama's and deci's read an MLP bias.
             settings.biasCompensation = false
         }
+        if config.slidingWindow > 0 || config.architecture == "gemma3" {
+            // A post-norm sits between an MLP's down projection and the residual stream, so the
+            // stream's drift is not in the units the masks are fitted in: fit each MLP to its
+            // dense output (the layer target).
+            settings.target = .layer
+        }
         self.settings = settings
         pool = ThreadPool(threadCount: threads)
         tokenizer = try TokenizerLoader.load(from: source)
@@ -112,8 +118,8 @@ public final class Pruner {
                 report("pass 1: block importance", l)
                 let w = try LayerWeights(file: source, config: config, layer: l)
                 let before = x.copy()
-                runner.apply(.attention, weights: w, shape: config.layers[l], to: x)
-                runner.apply(.feedForward, weights: w, shape: config.layers[l], to: x)
+                runner.apply(.attention, layer: l, weights: w, shape: config.layers[l], to: x)
+                runner.apply(.feedForward, layer: l, weights: w, shape: config.layers[l], to: x)
                 importance[l] = 1 - LayerImportance.meanCosine(before, x)
                 release(l)
             }
@@ -148,8 +154,8 @@ public final class Pruner {
             guard let xd = denseStream else { return }
             while denseNext <= l {
                 let w = denseNext == l ? weights : try LayerWeights(file: source, config: config, layer: denseNext)
-                runner.apply(.attention, weights: w, shape: config.layers[denseNext], to: xd)
-                runner.apply(.feedForward, weights: w, shape: config.layers[denseNext], to: xd)
+                runner.apply(.attention, layer: denseNext, weights: w, shape: config.layers[denseNext], to: xd)
+                runner.apply(.feedForward, layer: denseNext, weights: w, shape: config.layers[denseNext], to: xd)
                 if droppedSet.contains(denseNext) { release(denseNext) }
                 denseNext += 1
             }
@@ -166,7 +172,7 @@ public final class Pruner {
             var s = shape
             if let keepGroups = groupKeep[l], keepGroups < shape.kvHeadCount {
                 let heads = Activations(rows: rows, width: shape.headCount * config.headDim)
-                runner.run(.attention, weights: dense, shape: shape, input: x) { state, first in
+                runner.run(.attention, layer: l, weights: dense, shape: shape, input: x) { state, first in
                     heads.row(first).update(from: state.att, count: runner.sequenceLength * heads.width)
                 }
                 let sel = selector.selectGroups(weights: dense, shape: shape, heads: heads, keep: keepGroups)
@@ -179,7 +185,7 @@ public final class Pruner {
                 w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
                 s = try plan.shape(from: shape, config: config)
             }
-            runner.apply(.attention, weights: w, shape: s, to: x)
+            runner.apply(.attention, layer: l, weights: w, shape: s, to: x)
 
             // MLP: channels, on the input the pruned attention produced.
             let keepChannels = channelKeep[i]
@@ -189,7 +195,7 @@ public final class Pruner {
                 // drift = dense stream − (pruned stream + dense MLP output): what the pruned MLP
                 // should add on top of the dense MLP's output to land on the dense stream.
                 let drift = denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) }
-                runner.run(.feedForward, weights: dense, shape: shape, input: x) { state, first in
+                runner.run(.feedForward, layer: l, weights: dense, shape: shape, input: x) { state, first in
                     hidden.row(first).update(from: state.hb, count: runner.sequenceLength * hidden.width)
                     if let drift {
                         let n = runner.sequenceLength * config.hiddenSize
@@ -220,14 +226,11 @@ public final class Pruner {
                 // Gate and up rows are kept unchanged, so the pruned MLP's hidden activations are
                 // the captured ones restricted to the kept channels: only `down` needs running.
                 if let down = w.down {
-                    addProjection(down, of: hidden, columns: sel.kept, to: x, pool: pool)
-                    if let b = w.downBias {
-                        for r in 0..<rows { Ops.add(b, into: x.row(r), count: config.hiddenSize) }
-                    }
+                    addProjection(down, of: hidden, columns: sel.kept, bias: w.downBias, postNorm: w.ffnPostNorm, to: x, pool: pool)
                     mlpApplied = true
                 }
             }
-            if !mlpApplied { runner.apply(.feedForward, weights: w, shape: s, to: x) }
+            if !mlpApplied { runner.apply(.feedForward, layer: l, weights: w, shape: s, to: x) }
 
             try writer?.append(layer: w, index: i)
             planLayers.append(plan)
@@ -237,6 +240,7 @@ public final class Pruner {
 
         var newConfig = config
         newConfig.layers = newShapes
+        if config.slidingWindow > 0 { newConfig.slidingWindowLayers = kept.map { config.isSlidingWindow($0) } }
         let addedBiases = planLayers.reduce(0) { $0 + ($1.downBias?.count ?? 0) + ($1.attentionBias?.count ?? 0) }
         let after = totalParameters - layerParams.reduce(0, +) + newShapes.reduce(0) { $0 + counter.layer($1) } + addedBiases
         var plan = PrunePlan(method: settings.method, ratio: settings.ratio,
@@ -271,9 +275,10 @@ public final class Pruner {
                            peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
-    /// `x += W · h[:, columns]` for every calibration token, with the same int8 mat-mul the
-    /// runtime uses.
-    func addProjection(_ w: WeightMatrix, of h: Activations, columns: [Int], to x: Activations, pool: ThreadPool) {
+    /// `x += postNorm(W · h[:, columns] + bias)` for every calibration token, with the same int8
+    /// mat-mul the runtime uses (the norm only for models with post-norms, Gemma 3).
+    func addProjection(_ w: WeightMatrix, of h: Activations, columns: [Int], bias: [Float]?, postNorm: [Float]?,
+                       to x: Activations, pool: ThreadPool) {
         let chunk = 128, k = columns.count, dim = x.width
         var xin = MatmulInput(maxRows: chunk, maxColumns: k)
         let gathered = UnsafeMutablePointer<Float>.allocate(capacity: chunk * k)
@@ -288,7 +293,18 @@ public final class Pruner {
             }
             xin.prepare(gathered, rows: n, columns: k, pool: pool)
             pool.matmul(w, xin, into: out, outStride: dim)
-            Ops.add(out, into: x.row(r0), count: n * dim)
+            if let postNorm {
+                for r in 0..<n {
+                    let row = out + r * dim
+                    if let bias { Ops.add(bias, into: row, count: dim) }
+                    Ops.rmsNorm(row, weight: postNorm, count: dim, eps: config.normEpsilon, into: row)
+                }
+                Ops.add(out, into: x.row(r0), count: n * dim)
+            } else {
+                // x + W·h, then + bias: the order earlier outputs were made with (bit-identical files).
+                Ops.add(out, into: x.row(r0), count: n * dim)
+                if let bias { for r in 0..<n { Ops.add(bias, into: x.row(r0 + r), count: dim) } }
+            }
             r0 += n
         }
     }

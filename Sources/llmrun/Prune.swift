@@ -22,8 +22,8 @@ struct Prune: ParsableCommand {
         output format, and keeps its own memory under the budget too).
 
         COMP (default): scores each block's importance (1 − cos(input, output) on calibration \
-        text) and takes half of the target (--layer-share) as whole blocks, the least important \
-        ones. In the blocks it keeps, it removes MLP channels whose loss the others can best make \
+        text) and takes half of the target (--layer-share; none for gemma3, where dropping blocks \
+        measured far worse) as whole blocks, the least important ones. In the blocks it keeps, it removes MLP channels whose loss the others can best make \
         up for, more from the less important blocks, re-tuning the kept channels' scales by least \
         squares so the pruned model's hidden state after each block lands on the dense model's; \
         the scales are folded into the weights, and a bias makes up the removed channels' mean \
@@ -68,8 +68,8 @@ struct Prune: ParsableCommand {
     var seqLen: Int = PruneSettings().sequenceLength
     @Option(name: .customLong("out-type"), help: "Format of pruned layers: q8_0, q4_0, q4_1, f16, or source.")
     var outType: String = "q8_0"
-    @Option(name: .customLong("layer-share"), help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only).")
-    var layerShare: Double = PruneSettings().layerShare
+    @Option(name: .customLong("layer-share"), help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.")
+    var layerShare: Double?
     @Option(name: .customLong("attention-share"), help: "Share of the neuron part taken from attention KV groups.")
     var attentionShare: Double = PruneSettings().attentionShare
     @Option(name: .customLong("allocation-exponent"), help: "COMP: spread neuron removal over blocks in proportion to importance^-x (0: evenly).")
@@ -95,8 +95,9 @@ struct Prune: ParsableCommand {
         if (ratio == nil) == (budget == nil) { throw ValidationError("give one target: --ratio R or --budget SIZE") }
         if let ratio, !(ratio > 0 && ratio < 0.9) { throw ValidationError("--ratio must be between 0 and 0.9") }
         if calibSamples < 1 || seqLen < 8 { throw ValidationError("--calib-samples must be >= 1 and --seq-len >= 8") }
-        if !(0...1).contains(layerShare) || !(0...1).contains(attentionShare) {
-            throw ValidationError("--layer-share and --attention-share are fractions between 0 and 1")
+        if let layerShare, !(0...1).contains(layerShare) { throw ValidationError("--layer-share is a fraction between 0 and 1") }
+        if !(0...1).contains(attentionShare) {
+            throw ValidationError("--attention-share is a fraction between 0 and 1")
         }
         if outType != "source" && !["q8_0", "q4_0", "q4_1", "f16"].contains(outType.lowercased()) {
             throw ValidationError("--out-type must be q8_0, q4_0, q4_1, f16 or source")
@@ -115,7 +116,6 @@ struct Prune: ParsableCommand {
         settings.method = method
         settings.calibrationSamples = calibSamples
         settings.sequenceLength = seqLen
-        settings.layerShare = layerShare
         settings.attentionShare = attentionShare
         settings.compensation = compensation
         settings.target = target
@@ -127,6 +127,7 @@ struct Prune: ParsableCommand {
         settings.outputType = explicitType
 
         let pruner = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
+        settings.layerShare = layerShare ?? PruneSettings.defaultLayerShare(architecture: pruner.config.architecture)
         if let budget {
             let plan = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget.bytes, context: context,
                                               requestedType: outType == "q8_0" ? nil : explicitType, settings: settings,

@@ -47,6 +47,31 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--drift-share"), bad.stderr)
     }
 
+    func testGemma3PrunesNeuronsOnlyByDefault() throws {
+        // Dropping blocks wrecked Gemma-3-270M (see PruneSettings.defaultLayerShare), so COMP
+        // keeps every block there unless --layer-share asks otherwise.
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var t = TinyModel()
+        t.architecture = "gemma3"
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 128), count: 4)
+        let src = try t.write(to: dir.file("g.gguf"))
+        let calib = dir.file("calib.txt")
+        try (0..<80).map { "line \($0) of some calibration text that goes on for a while \($0 * 3)" }.joined(separator: "\n")
+            .write(toFile: calib, atomically: true, encoding: .utf8)
+        func blocksAfter(_ extra: [String]) throws -> Int? {
+            let r = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", dir.file("out.gguf"), "--calib", calib,
+                                 "--calib-samples", "4", "--seq-len", "32", "--json"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return report?["blocksAfter"] as? Int
+        }
+        XCTAssertEqual(try blocksAfter([]), 4)
+        XCTAssertLessThan(try blocksAfter(["--layer-share", "1"]) ?? 4, 4)
+        let run = try CLI.run(["generate", "-m", dir.file("out.gguf"), "-p", "the", "-n", "3", "--temp", "0"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+    }
+
     func testImpossibleBudgetExits75BeforeWork() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -89,6 +89,37 @@ final class PrunerTests: XCTestCase {
         }
     }
 
+    /// Gemma 3: a dropped block shifts which layers are windowed, so the output lists them per
+    /// kept layer; its extra norms are carried; plan-at-load and the written file agree.
+    func testGemma3KeepsItsWindowPatternAndNorms() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var t = TinyModel()
+        t.architecture = "gemma3"
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 128), count: 4)
+        t.slidingWindow = 8
+        t.slidingWindowPeriod = 2  // layers 0 and 2 windowed, 1 and 3 global
+        let source = try t.write(to: dir.file("g.gguf"))
+        var s = settings(.comp, ratio: 0.3)
+        s.layerShare = 1  // drop whole blocks
+        let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+        let out = dir.file("g-pruned.gguf"), planPath = dir.file("g.json")
+        let report = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: planPath)
+        XCTAssertFalse(report.droppedLayers.isEmpty)
+        let kept = (0..<4).filter { !report.droppedLayers.contains($0) }
+        let viaFile = try LanguageModel(path: out, threads: 1)
+        XCTAssertEqual(viaFile.config.slidingWindowLayers, kept.map { $0 % 2 == 0 })
+        XCTAssertNotNil(viaFile.file.tensor(named: "blk.0.post_ffw_norm.weight"))
+        XCTAssertNotNil(viaFile.file.tensor(named: "blk.0.attn_q_norm.weight"))
+        let plan = try PrunePlan.read(from: planPath)
+        let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
+        XCTAssertEqual(viaPlan.config.slidingWindowLayers, viaFile.config.slidingWindowLayers)
+        let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
+        let tokens: [Int32] = Array(1...12)  // longer than the window
+        try a.prefill(tokens); try b.prefill(tokens)
+        for i in 0..<viaFile.config.vocabularySize { XCTAssertEqual(a.logits[i], b.logits[i], accuracy: 1e-3 * max(1, abs(b.logits[i]))) }
+    }
+
     /// The stream target with the channels' system solved whole and in independent blocks: a
     /// drift of half the dense MLP output is made up (the output moves toward 1.5 × dense) and
     /// never overshot — also when every channel shares one output direction, where each block

@@ -63,9 +63,8 @@ public struct ModelConfig: Sendable, Equatable {
     /// Architectures whose forward pass is implemented.
     /// `deci` is llama with per-layer shapes (what pruned llama models are written as).
     public static let runnableArchitectures: Set<String> = ["llama", "qwen2", "deci", "gemma3"]
-    /// Architectures the pruner handles. Gemma 3 is not among them: its post-norms change what a
-    /// pruned MLP must reproduce, and the writer does not carry its extra norms yet.
-    public static let prunableArchitectures: Set<String> = ["llama", "qwen2", "deci"]
+    /// Architectures the pruner handles.
+    public static let prunableArchitectures: Set<String> = ["llama", "qwen2", "deci", "gemma3"]
 }
 
 extension ModelConfig {

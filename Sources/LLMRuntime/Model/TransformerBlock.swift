@@ -68,9 +68,9 @@ public struct TransformerBlock: @unchecked Sendable {
     /// Attention sub-layer of one block: reads `state.x`, leaves its output in `state.xb2` and
     /// the heads' concatenated output (the input of `wo`) in `state.att`. The weights are passed
     /// in so the pruner can run layers it loads one at a time; `cacheLayer` is the cache's slot,
-    /// which is also the layer's index for models with sliding-window layers.
-    public func attention(_ w: LayerWeights, shape: LayerShape, cacheLayer l: Int, count n: Int, start: Int,
-                          cache: KVCache, state s: RunState) {
+    /// `layer` the block's index in the model (which decides a sliding window; default: the slot).
+    public func attention(_ w: LayerWeights, shape: LayerShape, cacheLayer l: Int, layer: Int? = nil, count n: Int,
+                          start: Int, cache: KVCache, state s: RunState) {
         let dim = config.hiddenSize, hd = config.headDim
         let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd
         guard let wq = w.wq, let wk = w.wk, let wv = w.wv, let wo = w.wo, shape.headCount > 0 else {
@@ -81,7 +81,7 @@ public struct TransformerBlock: @unchecked Sendable {
         pool.matmul([MatmulJob(wq, into: s.q, outStride: qDim), MatmulJob(wk, into: s.k, outStride: kvDim),
                      MatmulJob(wv, into: s.v, outStride: kvDim)], s.xin)
         let half = config.ropeDimensions / 2
-        let windowed = config.isSlidingWindow(l)
+        let windowed = config.isSlidingWindow(layer ?? l)
         let ropeCos = windowed ? s.ropeCosWindow : s.ropeCos, ropeSin = windowed ? s.ropeSinWindow : s.ropeSin
         for t in 0..<n {
             let q = s.q + t * qDim, k = s.k + t * kvDim
