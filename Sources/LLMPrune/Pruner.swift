@@ -42,7 +42,7 @@ public struct PruneReport: Codable, Sendable {
 public final class Pruner {
     public let source: GGUFFile
     public let config: ModelConfig
-    public let settings: PruneSettings
+    public private(set) var settings: PruneSettings
     public let pool: ThreadPool
     let tokenizer: any Tokenizer
     let counter: ParameterCount
@@ -53,6 +53,21 @@ public final class Pruner {
         guard ModelConfig.prunableArchitectures.contains(config.architecture) else {
             throw ModelError.unsupported(path: sourcePath, detail: "architecture '\(config.architecture)' cannot be pruned yet (supported: \(ModelConfig.prunableArchitectures.sorted().joined(separator: ", ")))")
         }
+        self.settings = Pruner.adjusted(settings, for: config)
+        pool = ThreadPool(threadCount: threads)
+        tokenizer = try TokenizerLoader.load(from: source)
+        counter = ParameterCount(config: config)
+    }
+
+    /// Replaces the settings (once a budget plan has decided them), adjusted for the model as at
+    /// construction. One pruner serves planning and the run: a second one would hold a second
+    /// tokenizer (about 100 MB for Gemma 3's 262,144 pieces) beside the first.
+    public func update(settings: PruneSettings) {
+        self.settings = Pruner.adjusted(settings, for: config)
+    }
+
+    /// What an architecture cannot take of the settings.
+    static func adjusted(_ settings: PruneSettings, for config: ModelConfig) -> PruneSettings {
         var settings = settings
         if config.architecture != "llama" {
             // Only llama has a per-layer-shape twin in llama.cpp (deci); others keep every block
@@ -69,10 +84,7 @@ public final class Pruner {
             // dense output (the layer target).
             settings.target = .layer
         }
-        self.settings = settings
-        pool = ThreadPool(threadCount: threads)
-        tokenizer = try TokenizerLoader.load(from: source)
-        counter = ParameterCount(config: config)
+        return settings
     }
 
     public var totalParameters: Int { source.tensors.reduce(0) { $0 + $1.elementCount } }

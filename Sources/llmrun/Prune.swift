@@ -155,8 +155,8 @@ struct Prune: ParsableCommand {
             throw CLIError.usage("the output would overwrite the source model; choose another -o")
         }
 
-        // The pruner reads settings at construction; rebuild it with the final ones.
-        let final = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
+        pruner.update(settings: settings)
+        let final = pruner
         let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
         let calibration = try final.calibration(text: text)
         Terminal.status("pruning \(source) with \(method.rawValue): remove \(String(format: "%.1f", settings.ratio * 100))% of \(final.totalParameters.formatted()) parameters; calibration \(calibration.count) x \(calibration.length) tokens")
