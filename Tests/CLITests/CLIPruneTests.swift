@@ -52,10 +52,7 @@ final class CLIPruneTests: XCTestCase {
         // keeps every block there unless --layer-share asks otherwise.
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        var t = TinyModel()
-        t.architecture = "gemma3"
-        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 128), count: 4)
-        let src = try t.write(to: dir.file("g.gguf"))
+        let src = try TinyModel.gemma3().write(to: dir.file("g.gguf"))
         let calib = dir.file("calib.txt")
         try (0..<80).map { "line \($0) of some calibration text that goes on for a while \($0 * 3)" }.joined(separator: "\n")
             .write(toFile: calib, atomically: true, encoding: .utf8)

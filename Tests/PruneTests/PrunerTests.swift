@@ -94,9 +94,7 @@ final class PrunerTests: XCTestCase {
     func testGemma3KeepsItsWindowPatternAndNorms() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        var t = TinyModel()
-        t.architecture = "gemma3"
-        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 128), count: 4)
+        var t = TinyModel.gemma3()
         t.slidingWindow = 8
         t.slidingWindowPeriod = 2  // layers 0 and 2 windowed, 1 and 3 global
         let source = try t.write(to: dir.file("g.gguf"))

@@ -84,9 +84,7 @@ final class ForwardPassTests: XCTestCase {
         // Scaled embeddings, q/k norms, post-norms, GeGLU, NeoX RoPE with base 1e6 on global
         // layers and 1e4 on local ones, and a 3-position sliding window on layers 0 and 2 of 4
         // (8 tokens, so the window cuts).
-        var t = TinyModel()
-        t.architecture = "gemma3"
-        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 128), count: 4)
+        let t = TinyModel.gemma3()
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let config = try ModelConfig(file: GGUFFile(path: try t.write(to: dir.file("g.gguf"))))

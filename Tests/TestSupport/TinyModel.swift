@@ -27,6 +27,15 @@ public struct TinyModel {
 
     public init() {}
 
+    /// A tiny Gemma 3: one KV head per block (as gemma-3-270m), its extra norms, and windows
+    /// on every other layer.
+    public static func gemma3(layers: Int = 4) -> TinyModel {
+        var t = TinyModel()
+        t.architecture = "gemma3"
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 128), count: layers)
+        return t
+    }
+
     public static let merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "Ġ s"]
     public static let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
