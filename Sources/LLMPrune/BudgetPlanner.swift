@@ -73,9 +73,10 @@ public enum BudgetPlanner {
         func dropped(_ ratio: Double) -> Int {
             settings.blocksToDrop(ratio: ratio, totalParameters: total, layerParameters: blockParams)
         }
-        // Embedding, norms, the kept blocks' KV cache, scratch and runtime: all but block weights.
+        // Embedding, norms, the kept blocks' KV cache, scratch, tokenizer and runtime: all but
+        // block weights.
         func fixed(_ ratio: Double) -> Int {
-            fixedWeights + kv * (blocks - dropped(ratio)) / blocks + scratch + runtimeOverhead
+            fixedWeights + kv * (blocks - dropped(ratio)) / blocks + scratch + dense.tokenizerBytes + runtimeOverhead
         }
         func footprint(_ ratio: Double, _ t: GGMLType) -> Int {
             fixed(ratio) + Int((Double(layerParams) - ratio * Double(total)) * bytesPerParameter(t))
@@ -96,7 +97,7 @@ public enum BudgetPlanner {
         guard let (type, ratio, footprint) = best else {
             let t = types.last!
             let floor = footprint(maxRatio, t), rest = fixed(maxRatio)
-            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, rest))) (embedding, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
+            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
         }
         let droppedBlocks = dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the

@@ -167,7 +167,7 @@ struct ModelReport: Codable {
         }
         add("parameters", "\(parameters.formatted()) (\(parametersWithoutEmbedding.formatted()) without the embedding)")
         if let memory {
-            add("memory at -c \(memoryContext)", "\(formatBytes(memory.totalBytes)): weights \(formatBytes(memory.weightBytes)) + KV cache \(formatBytes(memory.kvCacheBytes)) + scratch \(formatBytes(memory.scratchBytes))")
+            add("memory at -c \(memoryContext)", "\(formatBytes(memory.totalBytes)): weights \(formatBytes(memory.weightBytes)) + KV cache \(formatBytes(memory.kvCacheBytes)) + scratch \(formatBytes(memory.scratchBytes)) + tokenizer \(formatBytes(memory.tokenizerBytes))")
         }
         return lines.joined(separator: "\n")
     }
