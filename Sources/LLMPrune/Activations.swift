@@ -52,9 +52,6 @@ public final class LayerRunner {
         for (s, seq) in calibration.sequences.enumerated() {
             for (t, token) in seq.enumerated() { table.lookup(token, into: x.row(s * seq.count + t)) }
         }
-        if config.embeddingScale != 1 {
-            for i in 0..<(x.rows * x.width) { x.pointer[i] *= config.embeddingScale }
-        }
         return x
     }
 

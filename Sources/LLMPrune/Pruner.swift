@@ -78,7 +78,7 @@ public final class Pruner {
             // Of the per-shape twins' loaders, only llama's and deci's read an MLP bias.
             settings.biasCompensation = false
         }
-        if config.slidingWindow > 0 || config.architecture == "gemma3" {
+        if config.hasPostNorms {
             // A post-norm sits between an MLP's down projection and the residual stream, so the
             // stream's drift is not in the units the masks are fitted in: fit each MLP to its
             // dense output (the layer target).

@@ -55,7 +55,7 @@ struct Generate: ParsableCommand {
         else if let promptFile { text = try Terminal.readTextFile(promptFile, what: "the prompt") }
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the prompt") }
         else { throw CLIError.usage("no prompt: pass -p TEXT, -f FILE, or pipe it on standard input") }
-        if escape { text = String(decoding: PromptFileText.replacingEscapes(Array(text.utf8)), as: UTF8.self) }
+        if escape { text = PromptFileText.replacingEscapes(in: text) }
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let ctx = context ?? min(model.config.contextLength, 4096)

@@ -1,13 +1,13 @@
 import Foundation
 import LLMPrune
+import GGUF
 import LLMRuntime
+import Tokenizers
 
 /// Loads the model the options name, applying a prune plan in memory when one is given.
 func loadModel(_ options: ModelOptions, threads: Int, plan: PrunePlanOption? = nil) throws -> LanguageModel {
     let path = try options.resolvedPath()
-    if let tok = options.tokenizerModel, !FileManager.default.fileExists(atPath: tok) {
-        throw CLIError.missingInput("\(tok): no such file (--tokenizer)")
-    }
+    try checkTokenizerOption(options)
     var transform: ((inout ModelConfig, inout ModelWeights) throws -> Void)?
     if let planPath = plan?.prunePlan {
         guard FileManager.default.fileExists(atPath: planPath) else { throw CLIError.missingInput("\(planPath): no such file (--prune-plan)") }
@@ -15,4 +15,18 @@ func loadModel(_ options: ModelOptions, threads: Int, plan: PrunePlanOption? = n
         transform = { config, weights in try prunePlan.apply(config: &config, weights: &weights) }
     }
     return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, transform: transform)
+}
+
+/// Loads only the tokenizer of the model the options name (as llama-tokenize's vocab_only): no
+/// weights, so any GGUF with a vocabulary works, whatever its architecture or tensor types.
+func loadTokenizer(_ options: ModelOptions) throws -> any Tokenizer {
+    let path = try options.resolvedPath()
+    try checkTokenizerOption(options)
+    return try TokenizerLoader.load(from: try GGUFFile(path: path), sentencePieceModel: options.tokenizerModel)
+}
+
+private func checkTokenizerOption(_ options: ModelOptions) throws {
+    if let tok = options.tokenizerModel, !FileManager.default.fileExists(atPath: tok) {
+        throw CLIError.missingInput("\(tok): no such file (--tokenizer)")
+    }
 }

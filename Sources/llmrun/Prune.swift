@@ -23,8 +23,8 @@ struct Prune: ParsableCommand {
 
         COMP (default): scores each block's importance (1 − cos(input, output) on calibration \
         text) and takes half of the target (--layer-share; none for gemma3, where dropping blocks \
-        measured far worse) as whole blocks, the least important ones. In the blocks it keeps, it removes MLP channels whose loss the others can best make \
-        up for, more from the less important blocks, re-tuning the kept channels' scales by least \
+        measured far worse) as whole blocks, the least important ones. In the blocks it keeps, it \
+        removes MLP channels whose loss the others can best make up for, more from the less important blocks, re-tuning the kept channels' scales by least \
         squares so the pruned model's hidden state after each block lands on the dense model's; \
         the scales are folded into the weights, and a bias makes up the removed channels' mean \
         output (llama models; --no-bias to leave it out). --attention-share also removes \

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GGUF
 import LLMRuntime
 import Tokenizers
 
@@ -36,19 +35,10 @@ struct Tokenize: ParsableCommand {
         else if let file { text = try Terminal.readTextFile(file, what: "the text") }
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the text") }
         else { throw CLIError.usage("no text: pass -p TEXT, -f FILE, or pipe it on standard input") }
-        if escape { text = String(decoding: PromptFileText.replacingEscapes(Array(text.utf8)), as: UTF8.self) }
-        // Only the vocabulary is read (as llama-tokenize's vocab_only): no weights are loaded, so any
-        // GGUF with a vocabulary works, whatever its architecture or tensor types.
-        let path = try modelOptions.resolvedPath()
-        if let spm = modelOptions.tokenizerModel, !FileManager.default.fileExists(atPath: spm) {
-            throw CLIError.missingInput("\(spm): no such file (--tokenizer)")
-        }
-        let tok = try TokenizerLoader.load(from: try GGUFFile(path: path), sentencePieceModel: modelOptions.tokenizerModel)
-        // BOS and EOS as llama.cpp's add_special: what the vocabulary asks for, neither with --no-bos.
-        var ids: [Int32] = []
-        if !noBOS, tok.addsBOS, let bos = tok.bosToken { ids.append(bos) }
-        ids += tok.encode(text, parseSpecial: !noParseSpecial)
-        if !noBOS, tok.addsEOS, let eos = tok.eosToken { ids.append(eos) }
+        if escape { text = PromptFileText.replacingEscapes(in: text) }
+        let tok = try loadTokenizer(modelOptions)
+        // BOS and EOS as llama-tokenize adds them (add_special), neither with --no-bos.
+        let ids = tok.encodePrompt(text, addSpecial: !noBOS, parseSpecial: !noParseSpecial)
         if json {
             struct Out: Codable { var ids: [Int32]; var pieces: [String] }
             let out = Out(ids: ids, pieces: ids.map { String(decoding: tok.decodeBytes([$0]), as: UTF8.self) })

@@ -12,6 +12,11 @@ public enum PromptFileText {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// `text` with its backslash escapes replaced (`replacingEscapes` on its bytes).
+    public static func replacingEscapes(in text: String) -> String {
+        String(decoding: replacingEscapes(Array(text.utf8)), as: UTF8.self)
+    }
+
     /// `\n \r \t \' \" \\` and `\xHH` (two hex digits) become the character they name; any other
     /// backslash pair, and a backslash at the very end, stay as written.
     public static func replacingEscapes(_ input: [UInt8]) -> [UInt8] {

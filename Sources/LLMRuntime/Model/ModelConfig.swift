@@ -42,6 +42,8 @@ public struct ModelConfig: Sendable, Equatable {
     // Gemma 3's departures from LLaMA (defaults give LLaMA):
     public var embeddingScale: Float = 1    // token embeddings are multiplied by this (Gemma: sqrt(dim))
     public var gateActivation: GateActivation = .silu
+    /// Per-head q/k RMSNorm and an RMSNorm on each sub-layer's output before the residual add.
+    public var hasPostNorms = false
     public var attentionScale: Float        // q·k is multiplied by this (1/sqrt(headDim) unless a model says)
     /// Sliding-window attention: a layer marked in `slidingWindowLayers` sees only the last
     /// `slidingWindow` positions (itself included) and rotates with `ropeBaseSlidingWindow`.
@@ -169,6 +171,7 @@ extension ModelConfig {
             // sixth layer global while the others use a sliding window with RoPE base 10000.
             self.embeddingScale = Float(hidden).squareRoot()
             self.gateActivation = .geluTanh
+            self.hasPostNorms = true
             // gemma_pytorch scales queries by 1/sqrt(dim/heads) for the 27B model (62 layers).
             if blocks == 62, maxHeads > 0 { self.attentionScale = 1 / Float(hidden / maxHeads).squareRoot() }
             self.slidingWindow = try int("attention.sliding_window", default: 0)

@@ -1,13 +1,15 @@
 import CKernels
 import GGUF
 
-/// The token embedding table, kept in its file format: rows are dequantized on lookup.
+/// The token embedding table, kept in its file format: rows are dequantized on lookup (and
+/// multiplied by the model's `embeddingScale`, Gemma's sqrt(dim)).
 public struct EmbeddingTable: @unchecked Sendable {
     public let type: GGMLType
     public let vocabularySize: Int
     public let dimension: Int
     public let rowBytes: Int
     public let data: UnsafeRawPointer   // (vocab, dim)
+    public let scale: Float
 
     /// Binds `token_embd.weight` in place, whatever its format.
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
@@ -20,10 +22,12 @@ public struct EmbeddingTable: @unchecked Sendable {
         self.dimension = config.hiddenSize
         self.rowBytes = embd.rowBytes
         self.data = file.data(for: embd).baseAddress!
+        self.scale = config.embeddingScale
     }
 
     public func lookup(_ token: Int32, into out: UnsafeMutablePointer<Float>) {
         _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
+        if scale != 1 { for i in 0..<dimension { out[i] *= scale } }
     }
 }
 
@@ -76,10 +80,10 @@ extension LayerWeights {
         let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
         let hasAttention = shape.headCount > 0
         let hasMLP = ff > 0
-        // Gemma 3's extra norms are required there (as llama.cpp), and read if present elsewhere.
-        let gemma = config.architecture == "gemma3"
+        // The q/k and post-norms are required where the config says the model has them (as
+        // llama.cpp), and read if present elsewhere.
         func extraNorm(_ name: String, count: Int) throws(ModelError) -> [Float]? {
-            gemma ? try binder.vector(name, count: count) : try binder.optionalVector(name, count: count)
+            config.hasPostNorms ? try binder.vector(name, count: count) : try binder.optionalVector(name, count: count)
         }
         self.init(
             attentionNorm: try binder.vector(p + "attn_norm.weight", count: dim),

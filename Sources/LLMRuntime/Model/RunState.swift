@@ -13,8 +13,9 @@ public final class RunState {
     public let hb2: UnsafeMutablePointer<Float>     // (maxBatch, maxFF) up
     public let ropeCos: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
     public let ropeSin: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
-    public let ropeCosWindow: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2) sliding-window layers' base
-    public let ropeSinWindow: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2); both alias the above without
+    // Sliding-window layers rotate with their own base; without such layers these alias the above.
+    public let ropeCosWindow: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
+    public let ropeSinWindow: UnsafeMutablePointer<Float> // (maxBatch, ropeDim/2)
     public let scores: UnsafeMutablePointer<Float>  // (threads, context) attention weights
     public let logits: UnsafeMutablePointer<Float>  // (logitRows, vocab)
     public let logitRows: Int

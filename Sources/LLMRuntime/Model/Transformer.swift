@@ -38,9 +38,6 @@ public final class Transformer: @unchecked Sendable {
         let dim = config.hiddenSize
 
         for t in 0..<n { weights.tokenEmbedding.lookup(tokens[t], into: s.x + t * dim) }
-        if config.embeddingScale != 1 {
-            for i in 0..<(n * dim) { s.x[i] *= config.embeddingScale }
-        }
         block.prepareRoPE(start: start, count: n, state: s)
         for l in 0..<config.blockCount {
             let w = weights.layers[l], shape = config.layers[l]
