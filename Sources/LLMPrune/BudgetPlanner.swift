@@ -43,6 +43,8 @@ public enum BudgetPlanner {
     ///   tokenizer); the pruning run's own buffers come on top.
     public static func plan(file: GGUFFile, config: ModelConfig, budget: Int, context: Int,
                             requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0) throws -> BudgetPlan {
+        // What the run will do for this architecture (uniform shapes, attention kept whole…).
+        let settings = Pruner.adjusted(settings, for: config)
         let total = file.tensors.reduce(0) { $0 + $1.elementCount }
         let layerTensors = file.tensors.filter { $0.name.hasPrefix("blk.") }
         let layerParams = layerTensors.reduce(0) { $0 + $1.elementCount }
@@ -82,11 +84,19 @@ public enum BudgetPlanner {
             fixed(ratio) + Int((Double(layerParams) - ratio * Double(total)) * bytesPerParameter(t))
         }
         var best: (GGMLType, Double, Int)?
+        // The smallest fitting ratio of a format the method could not reach.
+        var beyondReach: (GGMLType, Double)?
         for t in types {
             // The smallest ratio, in steps of 0.1%, that fits (the footprint falls as it grows).
             let steps = Int((maxRatio * 1000).rounded())
             guard let step = (0...steps).first(where: { footprint(Double($0) / 1000, t) <= budget }) else { continue }
             let ratio = Double(step) / 1000
+            guard settings.canReach(ratio: ratio, config: config, totalParameters: total) else {
+                // A narrower format needs less removed; a plan the method cannot carry out would
+                // end over budget with every block at its floor.
+                beyondReach = (t, ratio)
+                continue
+            }
             // Prefer the wider format while the ratio stays moderate; accept any fit last.
             let moderate = t == types.last ? maxRatio : 0.3
             if ratio <= moderate && ratio * Double(total) < Double(layerParams) * 0.9 {
@@ -95,6 +105,10 @@ public enum BudgetPlanner {
             }
         }
         guard let (type, ratio, footprint) = best else {
+            if let (t, ratio) = beyondReach {
+                let why = settings.unreachableExplanation(ratio: ratio, config: config, totalParameters: total)
+                throw PruneError.budgetInfeasible("\(gb(budget)) at -c \(context) needs \(String(format: "%.1f", ratio * 100))% of the parameters removed even writing \(t), but \(why). Raise --budget, lower -c, or pick a smaller model.")
+            }
             let t = types.last!
             let floor = footprint(maxRatio, t), rest = fixed(maxRatio)
             throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")

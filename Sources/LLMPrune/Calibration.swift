@@ -58,6 +58,8 @@ public enum PruneError: Error, CustomStringConvertible, Sendable {
     /// The budget cannot be met by any pruning this tool does.
     case budgetInfeasible(String)
     case badPlan(String)
+    /// The ratio asked for is more than the method can remove from this model.
+    case unreachable(String)
     case interrupted(String)
 
     public var description: String {
@@ -65,6 +67,7 @@ public enum PruneError: Error, CustomStringConvertible, Sendable {
         case .calibration(let s): return "calibration: \(s)"
         case .budgetInfeasible(let s): return "budget cannot be met: \(s)"
         case .badPlan(let s): return "prune plan: \(s)"
+        case .unreachable(let s): return "ratio too high: \(s)"
         case .interrupted(let s): return "interrupted: \(s)"
         }
     }

@@ -87,6 +87,14 @@ public final class Pruner {
         return settings
     }
 
+    /// Refuses a ratio the method cannot remove (before any work: a run would end short of its
+    /// target with every block cut to its floor).
+    public func checkReachable() throws {
+        guard settings.canReach(ratio: settings.ratio, config: config, totalParameters: totalParameters) else {
+            throw PruneError.unreachable(settings.unreachableExplanation(ratio: settings.ratio, config: config, totalParameters: totalParameters))
+        }
+    }
+
     public var totalParameters: Int { source.tensors.reduce(0) { $0 + $1.elementCount } }
     public var embeddingParameters: Int { source.tensor(named: "token_embd.weight")?.elementCount ?? 0 }
 
@@ -98,6 +106,7 @@ public final class Pruner {
 
     public func run(calibration: CalibrationSet, outputPath: String?, planPath: String?,
                     progress: (PruneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> PruneReport {
+        try checkReachable()
         let started = Clock.now()
         let runner = LayerRunner(config: config, pool: pool, calibration: calibration)
         let embedding = try EmbeddingTable(file: source, config: config)
@@ -334,7 +343,7 @@ public final class Pruner {
             let each = min(remaining / kept.count, (keep.min()! - g) / g)
             return keep.map { $0 - each * g }
         }
-        let floor = keep.map { max(g, Int(Double($0) * (1 - settings.maxLayerChannelShare)) / g * g) }
+        let floor = keep.map { settings.mlpFloor(width: $0) }
         let w = weights ?? Array(repeating: 1, count: kept.count)
         // Hand out granules one at a time to the block furthest below its weighted share.
         var removed = [Int](repeating: 0, count: kept.count)

@@ -37,6 +37,7 @@ enum ExitCode {
             case .budgetInfeasible: return budgetInfeasible
             case .interrupted: return interrupted
             case .calibration, .badPlan: return dataError
+            case .unreachable: return usage
             }
         case let e as CLIError: return e.exitCode
         default: return nil

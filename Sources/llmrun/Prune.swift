@@ -43,8 +43,10 @@ struct Prune: ParsableCommand {
           llmrun prune -m model.gguf --ratio 0.3 --plan-out plan.json -o small.gguf
           llmrun chat -m model.gguf --prune-plan plan.json     apply a plan at load instead
 
-        Exit 75 (before any work) when the budget cannot be met; exit 0 with a note when the \
-        model fits already. Interrupting leaves nothing at the output path.
+        Exit 75 (before any work) when the budget cannot be met; exit 64 when --ratio asks \
+        for more than the method can remove (no block loses over 75% of its MLP channels; \
+        the message gives the limit); exit 0 with a note when the model fits already. \
+        Interrupting leaves nothing at the output path.
         """
     )
 
@@ -140,10 +142,12 @@ struct Prune: ParsableCommand {
             }
             settings.adopt(plan)
             if dryRun { if json { try printJSON(plan) }; return }
-        } else if let ratio {
-            settings.ratio = ratio
+        } else {
+            if let ratio { settings.ratio = ratio }
+            pruner.update(settings: settings)
+            try pruner.checkReachable()
             if dryRun {
-                Terminal.status("would remove \(Int(ratio * Double(pruner.totalParameters)).formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
+                Terminal.status("would remove \(Int(settings.ratio * Double(pruner.totalParameters)).formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
                 return
             }
         }

@@ -84,6 +84,20 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    /// A ratio the method cannot reach is a usage error, before any work and with its limit.
+    func testUnreachableRatioExits64() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let src = try TinyModel().write(to: dir.file("tiny.gguf"))
+        let out = dir.file("x.gguf")
+        let r = try CLI.run(["prune", "-m", src, "--ratio", "0.85", "-o", out])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("can remove at most"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let dry = try CLI.run(["prune", "-m", src, "--ratio", "0.85", "--dry-run"])
+        XCTAssertEqual(dry.status, 64, dry.stderr)
+    }
+
     /// SIGKILL in the middle of a prune leaves no file at the output path and the source intact.
     func testKilledPruneLeavesNoOutput() throws {
         let model = try CLI.requireDefaultModel()

@@ -327,6 +327,82 @@ final class PrunerTests: XCTestCase {
         XCTAssertLessThanOrEqual(fits, budget)
     }
 
+    /// A ratio beyond what the method can remove is refused before any work; the largest one it
+    /// accepts is really removed. (A run asked for more used to end short of its target with
+    /// every block at its floor.)
+    func testRatioBeyondTheMethodsReachIsRefused() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let source = try tinyModel(dir)
+        for (method, layerShare) in [(PruneMethod.comp, 0.0), (.comp, 0.5), (.layers, 1.0), (.flap, 0.0)] {
+            var s = settings(method, ratio: 0)
+            s.layerShare = layerShare
+            s.maskVarianceBound = .infinity
+            let probe = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let most = s.maximumRatio(config: probe.config, totalParameters: probe.totalParameters)
+            XCTAssertGreaterThan(most, 0.05, "\(method) \(layerShare)")
+            XCTAssertFalse(s.canReach(ratio: most + 0.02, config: probe.config, totalParameters: probe.totalParameters))
+
+            s.ratio = most
+            let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let report = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: nil, planPath: nil)
+            // Within the rounding to whole granules, and for whole blocks to half a block.
+            let count = ParameterCount(config: probe.config), total = Double(probe.totalParameters)
+            let rounding = method == .layers ? Double(count.layer(probe.config.layers[0])) / 2 / total
+                : Double(s.channelGranularity * count.mlpChannel) / 2 / total
+            XCTAssertGreaterThan(report.ratioAchieved, most - rounding - 0.005, "\(method) \(layerShare)")
+
+            s.ratio = min(1, most + 0.05)
+            let over = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let out = dir.file("over.gguf")
+            XCTAssertThrowsError(try over.run(calibration: try over.calibration(text: calibrationText), outputPath: out, planPath: nil)) { error in
+                guard case PruneError.unreachable(let why) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(why.contains("at most"), why)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
+    }
+
+    /// A budget the method could only meet by removing more than it can is refused (or met with
+    /// a narrower format), never planned: Gemma 3 keeps its attention whole, so its reach is its
+    /// MLPs.
+    func testBudgetPlanStaysWithinTheMethodsReach() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        // A long context, so the budgets tried leave room for the pruning process (60 MB).
+        var t = TinyModel.gemma3()
+        t.hiddenSize = 256
+        t.headDim = 64
+        t.contextLength = 16384
+        // Attention outweighs the MLP, so the reach (the MLPs down to 32 channels) is under 40%.
+        t.layers = Array(repeating: LayerShape(headCount: 8, kvHeadCount: 1, feedForwardLength: 256), count: 16)
+        let source = try t.write(to: dir.file("g.gguf"))
+        let file = try GGUFFile(path: source)
+        let config = try ModelConfig(file: file)
+        var s = settings(.comp, ratio: 0)
+        s.layerShare = 0
+        let adjusted = Pruner.adjusted(s, for: config)
+        let total = file.tensors.reduce(0) { $0 + $1.elementCount }
+        let most = adjusted.maximumRatio(config: config, totalParameters: total)
+        XCTAssertLessThan(most, 0.4)
+        let context = 16384
+        let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        let blockBytes = file.tensors.filter { $0.name.hasPrefix("blk.") }.reduce(0) { $0 + $1.byteCount }
+        var planned = 0, refusedForReach = 0
+        for k in 1...60 {
+            let budget = dense - k * blockBytes / 40
+            do {
+                let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: s)
+                XCTAssertLessThanOrEqual(plan.ratio, most, "budget \(budget): \(plan.explanation)")
+                planned += 1
+            } catch PruneError.budgetInfeasible(let why) {
+                if why.contains("can remove at most") { refusedForReach += 1 }
+            }
+        }
+        XCTAssertGreaterThan(planned, 0)
+        XCTAssertGreaterThan(refusedForReach, 0)
+    }
+
     func testCalibrationNeedsEnoughText() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
