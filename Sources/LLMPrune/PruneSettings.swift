@@ -102,6 +102,11 @@ public struct PruneSettings: Sendable {
     public var sequenceLength = 128
     /// Output tensor format for pruned layers (`nil`: the source's, where it can be written).
     public var outputType: GGMLType? = .q8_0
+    /// Format of the token embedding (and of a separate output matrix) in the output (`nil`:
+    /// copied as they are). A budget may narrow it: it is a fifth of SmolLM2-135M and two
+    /// thirds of Gemma-3-270M, and requantizing it costs far less than pruning its bytes'
+    /// worth of blocks.
+    public var embeddingType: GGMLType?
     /// Ridge added to the least-squares systems, relative to the mean of their diagonal. It pulls
     /// masks toward 1 and re-fitted columns toward the dense ones. Measured as above (masks,
     /// layer target): 1e-3 → 36.96, 1e-2 → 37.07, 0.1 → 36.75, 0.3 → 36.68, 1 → 37.34; with the

@@ -12,14 +12,17 @@ final class PrunedModelWriter {
     private let source: GGUFFile
     private let outputPath: String
     private let outputType: GGMLType?
+    /// The format of the embedding and a separate output matrix (nil: copied as they are).
+    private let embeddingType: GGMLType?
     private var spillFD: Int32 = -1
     private var spillSize = 0
     private var layerTensors: [(descriptor: GGUFTensorDescriptor, offset: Int)] = []
 
-    init(source: GGUFFile, outputPath: String, outputType: GGMLType?) throws {
+    init(source: GGUFFile, outputPath: String, outputType: GGMLType?, embeddingType: GGMLType? = nil) throws {
         self.source = source
         self.outputPath = outputPath
         self.outputType = outputType
+        self.embeddingType = embeddingType
         let dir = outputPath.contains("/") ? String(outputPath[..<outputPath.lastIndex(of: "/")!]) : "."
         // O_TMPFILE: the spill has no name, so nothing is left behind whatever happens.
         spillFD = open(dir.isEmpty ? "/" : dir, 0o20000000 | O_DIRECTORY | O_RDWR | O_CLOEXEC, 0o600)
@@ -90,6 +93,12 @@ final class PrunedModelWriter {
     }
 
     private func spill(_ d: GGUFTensorDescriptor, bytes: [UInt8]) throws {
+        try spillBytes(bytes)
+        layerTensors.append((d, spillSize - bytes.count))
+    }
+
+    /// Appends bytes at the end of the spill file.
+    private func spillBytes(_ bytes: [UInt8]) throws {
         var done = 0
         try bytes.withUnsafeBytes { raw in
             while done < raw.count {
@@ -101,8 +110,38 @@ final class PrunedModelWriter {
                 done += n
             }
         }
-        layerTensors.append((d, spillSize))
         spillSize += bytes.count
+    }
+
+    /// Requantizes a source matrix (the embedding) into the spill file a slice of rows at a
+    /// time, releasing the source's pages as it goes: Gemma 3's embedding is 168M values, and
+    /// neither it nor its new form is ever resident whole. Returns its spill offset.
+    private func spillRequantized(_ t: GGUFTensorInfo, as type: GGMLType) throws -> Int {
+        let columns = t.shape[0], rows = t.elementCount / max(columns, 1)
+        guard let sourceRow = t.type.byteCount(forElements: columns), TensorConversion.canDequantize(t.type) else {
+            throw PruneError.badPlan("cannot read '\(t.name)' (\(t.type)) to write it as \(type)")
+        }
+        let start = spillSize
+        let data = source.data(for: t)
+        var row = [Float](repeating: 0, count: columns)
+        let slice = 1024
+        var r0 = 0
+        while r0 < rows {
+            let n = min(slice, rows - r0)
+            var out: [UInt8] = []
+            out.reserveCapacity(type.byteCount(forElements: n * columns) ?? 0)
+            for r in r0..<(r0 + n) {
+                guard let q = row.withUnsafeMutableBufferPointer({ buf -> [UInt8]? in
+                    TensorConversion.dequantize(type: t.type, source: data.baseAddress! + r * sourceRow, count: columns, into: buf.baseAddress!)
+                    return TensorConversion.quantize(buf.baseAddress!, count: columns, to: type)
+                }) else { throw PruneError.badPlan("cannot write tensors as \(type)") }
+                out += q
+            }
+            try spillBytes(out)
+            source.releasePages(of: t, range: (r0 * sourceRow)..<((r0 + n) * sourceRow))
+            r0 += n
+        }
+        return start
     }
 
     /// Writes the final file: source metadata with the new shapes, the embedding, the pruned
@@ -148,28 +187,39 @@ final class PrunedModelWriter {
         if let t = outputType, let fileType = PrunedModelWriter.fileType[t] { metadata.append(("general.file_type", .uint32(fileType))) }
         metadata += extraMetadata
 
-        let passthroughHead = ["token_embd.weight"].compactMap { source.tensor(named: $0) }
-        let passthroughTail = ["output_norm.weight", "output.weight"].compactMap { source.tensor(named: $0) }
-        func descriptor(_ t: GGUFTensorInfo) -> GGUFTensorDescriptor { GGUFTensorDescriptor(name: t.name, shape: t.shape, type: t.type) }
-        let descriptors = passthroughHead.map(descriptor) + layerTensors.map(\.descriptor) + passthroughTail.map(descriptor)
+        let head = ["token_embd.weight"].compactMap { source.tensor(named: $0) }
+        let tail = ["output_norm.weight", "output.weight"].compactMap { source.tensor(named: $0) }
+        // The embedding and output matrices in a new format go through the spill file too.
+        var requantized: [String: (descriptor: GGUFTensorDescriptor, offset: Int)] = [:]
+        if let e = embeddingType {
+            for t in head + tail where t.shape.count >= 2 && t.type != e {
+                let d = GGUFTensorDescriptor(name: t.name, shape: t.shape, type: e)
+                requantized[t.name] = (d, try spillRequantized(t, as: e))
+            }
+        }
+        func descriptor(_ t: GGUFTensorInfo) -> GGUFTensorDescriptor {
+            requantized[t.name]?.descriptor ?? GGUFTensorDescriptor(name: t.name, shape: t.shape, type: t.type)
+        }
+        let descriptors = head.map(descriptor) + layerTensors.map(\.descriptor) + tail.map(descriptor)
         let writer = try GGUFWriter(path: outputPath, metadata: metadata, tensors: descriptors)
         do {
+            let spill = spillSize > 0 ? try MappedFile(path: "/proc/self/fd/\(spillFD)") : nil
+            func fromSpill(_ d: GGUFTensorDescriptor, _ offset: Int) throws {
+                guard let spill else { return }
+                let n = d.byteCount!
+                try writer.writeTensor(named: d.name, bytes: UnsafeRawBufferPointer(rebasing: spill.bytes[offset..<(offset + n)]))
+                spill.release(offset: offset, count: n)
+            }
             // Copied tensors leave the mapping as they are written: the embedding alone is a
             // fifth of a small model, and the process's peak would count all of its pages.
             func copy(_ t: GGUFTensorInfo) throws {
+                if let (d, offset) = requantized[t.name] { return try fromSpill(d, offset) }
                 try writer.writeTensor(named: t.name, bytes: source.data(for: t)) { self.source.releasePages(of: t, range: $0) }
                 source.releasePages(of: t)
             }
-            for t in passthroughHead { try copy(t) }
-            if spillSize > 0 {
-                let spill = try MappedFile(path: "/proc/self/fd/\(spillFD)")
-                for (d, offset) in layerTensors {
-                    let n = d.byteCount!
-                    try writer.writeTensor(named: d.name, bytes: UnsafeRawBufferPointer(rebasing: spill.bytes[offset..<(offset + n)]))
-                    spill.release(offset: offset, count: n)
-                }
-            }
-            for t in passthroughTail { try copy(t) }
+            for t in head { try copy(t) }
+            for (d, offset) in layerTensors { try fromSpill(d, offset) }
+            for t in tail { try copy(t) }
             try writer.finish()
         } catch {
             writer.abort()

@@ -131,7 +131,8 @@ public final class Pruner {
 
         // Pass 1: block importance on the dense model (drops layers, and steers where neurons go).
         var importance = [Double](repeating: 0, count: blocks)
-        let needImportance = dropCount > 0 || (settings.method == .comp && settings.allocationExponent != 0)
+        // (Nothing to remove — a budget met by formats alone — needs no importance either.)
+        let needImportance = dropCount > 0 || (target > 0 && settings.method == .comp && settings.allocationExponent != 0)
         if needImportance {
             let x = runner.embed(embedding)
             for l in 0..<blocks {
@@ -159,7 +160,8 @@ public final class Pruner {
         let groupKeep = groupKeepCounts(kept: kept, removeParameters: attentionTarget, importance: importance)
 
         // Pass 2: neurons and masks, on the pruned model's activations.
-        let writer = try outputPath.map { try PrunedModelWriter(source: source, outputPath: $0, outputType: settings.outputType) }
+        let writer = try outputPath.map { try PrunedModelWriter(source: source, outputPath: $0, outputType: settings.outputType,
+                                                                            embeddingType: settings.embeddingType) }
         let selector = NeuronSelector(settings: settings, config: config, pool: pool)
         var planLayers: [PrunePlan.Layer] = []
         var newShapes: [LayerShape] = []

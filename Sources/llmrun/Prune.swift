@@ -18,8 +18,10 @@ struct Prune: ParsableCommand {
         abstract: "Shrink a model by structured pruning (no fine-tuning), on this machine.",
         discussion: """
         Give a target as --ratio (fraction of all parameters to remove) or --budget (memory the \
-        pruned model may take when run at -c, e.g. 2GB or 1.5GiB: llmrun works out the ratio and \
-        output format, and keeps its own memory under the budget too).
+        pruned model may take when run at -c, e.g. 2GB or 1.5GiB: llmrun works out the output \
+        formats of the blocks and of the embedding, and removes only what narrower formats cannot \
+        save, since a format costs far less than its bytes' worth of parameters; it keeps its own \
+        memory under the budget too).
 
         COMP (default): scores each block's importance (1 − cos(input, output) on calibration \
         text) and takes half of the target (--layer-share; none for gemma3, where dropping blocks \
@@ -70,6 +72,11 @@ struct Prune: ParsableCommand {
     var seqLen: Int = PruneSettings().sequenceLength
     @Option(name: .customLong("out-type"), help: "Format of pruned layers: q8_0, q4_0, q4_1, f16, or source.")
     var outType: String = "q8_0"
+
+    @Option(name: .customLong("embedding-type"), help: ArgumentHelp(
+        "Format of the token embedding (and a separate output matrix): q8_0, q4_0, q4_1, f16, or source.",
+        discussion: "Default: copied as it is, unless --budget narrows it (the planner prefers a narrower format to removing that many more parameters)."))
+    var embeddingType: String?
     @Option(name: .customLong("layer-share"), help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.")
     var layerShare: Double?
     @Option(name: .customLong("attention-share"), help: "Share of the neuron part taken from attention KV groups.")
@@ -104,6 +111,9 @@ struct Prune: ParsableCommand {
         if outType != "source" && !["q8_0", "q4_0", "q4_1", "f16"].contains(outType.lowercased()) {
             throw ValidationError("--out-type must be q8_0, q4_0, q4_1, f16 or source")
         }
+        if let e = embeddingType, e != "source" && !["q8_0", "q4_0", "q4_1", "f16"].contains(e.lowercased()) {
+            throw ValidationError("--embedding-type must be q8_0, q4_0, q4_1, f16 or source")
+        }
         if context < 1 { throw ValidationError("-c must be positive") }
         if !(ridge > 0 && ridge < 100) { throw ValidationError("--ridge must be between 0 and 100") }
         if !(0...1).contains(driftShare) { throw ValidationError("--drift-share is a fraction between 0 and 1") }
@@ -127,6 +137,7 @@ struct Prune: ParsableCommand {
         settings.allocationExponent = allocationExponent
         let explicitType: GGMLType? = outType == "source" ? nil : GGMLType(name: outType)
         settings.outputType = explicitType
+        if let e = embeddingType, e != "source" { settings.embeddingType = GGMLType(name: e.lowercased()) }
 
         let pruner = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
         settings.layerShare = layerShare ?? PruneSettings.defaultLayerShare(architecture: pruner.config.architecture)

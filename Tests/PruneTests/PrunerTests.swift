@@ -89,6 +89,44 @@ final class PrunerTests: XCTestCase {
         }
     }
 
+    /// --embedding-type: the embedding (and a separate output matrix) are written in the new
+    /// format, row for row what quantizing the source's values gives; the blocks are as without it.
+    func testEmbeddingIsRequantizedRowForRow() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        for tied in [true, false] {
+            var t = TinyModel()
+            t.tiedOutput = tied
+            let source = try t.write(to: dir.file("src\(tied).gguf"))
+            var s = settings(.comp, ratio: 0.2)
+            s.embeddingType = .q4_0
+            let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let out = dir.file("e\(tied).gguf")
+            _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: nil)
+            s.embeddingType = nil
+            let plain = try Pruner(sourcePath: source, settings: s, threads: 2)
+            let plainOut = dir.file("p\(tied).gguf")
+            _ = try plain.run(calibration: try plain.calibration(text: calibrationText), outputPath: plainOut, planPath: nil)
+
+            let src = try GGUFFile(path: source), a = try GGUFFile(path: out), b = try GGUFFile(path: plainOut)
+            for name in ["token_embd.weight"] + (tied ? [] : ["output.weight"]) {
+                let written = try XCTUnwrap(a.tensor(named: name), name)
+                XCTAssertEqual(written.type, .q4_0, name)
+                XCTAssertEqual(b.tensor(named: name)?.type, src.tensor(named: name)?.type, name)
+                let values = TensorConversion.floats(of: try XCTUnwrap(src.tensor(named: name)), in: src)
+                let expected = values.withUnsafeBufferPointer { TensorConversion.quantize($0.baseAddress!, count: values.count, to: .q4_0)! }
+                XCTAssertEqual(Array(a.data(for: written)), expected, name)
+            }
+            for t in b.tensors where t.name.hasPrefix("blk.") {
+                XCTAssertEqual(Array(a.data(for: try XCTUnwrap(a.tensor(named: t.name)))), Array(b.data(for: t)), t.name)
+            }
+            let model = try LanguageModel(path: out, threads: 1)
+            let session = GenerationSession(model: model, contextLength: 32)
+            try session.prefill([1, 2, 3, 4])
+            XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite))
+        }
+    }
+
     /// Gemma 3: a dropped block shifts which layers are windowed, so the output lists them per
     /// kept layer; its extra norms are carried; plan-at-load and the written file agree.
     func testGemma3KeepsItsWindowPatternAndNorms() throws {
@@ -401,6 +439,52 @@ final class PrunerTests: XCTestCase {
         }
         XCTAssertGreaterThan(planned, 0)
         XCTAssertGreaterThan(refusedForReach, 0)
+    }
+
+    /// Just under the dense footprint, a narrower embedding makes room and nothing is removed;
+    /// an --embedding-type given by the user is kept; the file written at the plan fits.
+    func testBudgetNarrowsTheEmbeddingBeforePruning() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        // A long context, so the budget leaves room for the pruning process (60 MB).
+        var t = TinyModel()
+        t.hiddenSize = 256
+        t.headDim = 64
+        t.contextLength = 16384
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 256), count: 16)
+        let source = try t.write(to: dir.file("tiny.gguf"))
+        let file = try GGUFFile(path: source)
+        let config = try ModelConfig(file: file)
+        let context = 16384
+        let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        let budget = dense - 1_000
+        var s = settings(.comp, ratio: 0)
+        let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: s)
+        XCTAssertEqual(plan.ratio, 0, plan.explanation)
+        XCTAssertEqual(plan.outputType, "q8_0", plan.explanation)
+        XCTAssertEqual(plan.embeddingType, "q4_1", "the largest embedding that fits: \(plan.explanation)")
+        XCTAssertTrue(plan.explanation.contains("removing nothing"), plan.explanation)
+
+        s.adopt(plan)
+        let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
+        let out = dir.file("fits.gguf")
+        let report = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: nil)
+        XCTAssertEqual(report.parametersAfter, report.parametersBefore)
+        let written = try GGUFFile(path: out)
+        XCTAssertEqual(written.tensor(named: "token_embd.weight")?.type, .q4_1)
+        let fits = MemoryEstimate(file: written, config: try ModelConfig(file: written), context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        XCTAssertLessThanOrEqual(fits, budget)
+        XCTAssertEqual(fits, plan.estimatedFootprintBytes, accuracy: 64)
+
+        var keep = settings(.comp, ratio: 0)
+        keep.embeddingType = .q8_0
+        let kept = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: keep)
+        XCTAssertEqual(kept.embeddingType, "q8_0")
+        XCTAssertEqual(kept.outputType, "q4_1", "narrower blocks instead: \(kept.explanation)")
+        XCTAssertEqual(kept.ratio, 0, kept.explanation)
+        // Both formats fixed: only pruning is left.
+        let pruned = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .q8_0, settings: keep)
+        XCTAssertGreaterThan(pruned.ratio, 0, pruned.explanation)
     }
 
     func testCalibrationNeedsEnoughText() throws {
