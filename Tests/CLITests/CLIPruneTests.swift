@@ -69,7 +69,9 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
     }
 
-    func testImpossibleBudgetExits75BeforeWork() throws {
+    /// An impossible budget exits 75 and a ratio the method cannot reach 64 (with its limit),
+    /// both before any work; a budget the model meets already exits 0.
+    func testImpossibleTargetsExitBeforeWork() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let src = try TinyModel().write(to: dir.file("tiny.gguf"))
@@ -78,24 +80,16 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertEqual(r.status, 75, r.stderr)
         XCTAssertTrue(r.stderr.contains("budget"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        for extra in [["-o", out], ["--dry-run"]] {
+            let unreachable = try CLI.run(["prune", "-m", src, "--ratio", "0.85"] + extra)
+            XCTAssertEqual(unreachable.status, 64, unreachable.stderr)
+            XCTAssertTrue(unreachable.stderr.contains("can remove at most"), unreachable.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
         let fits = try CLI.run(["prune", "-m", src, "--budget", "2GB", "-o", out])
         XCTAssertEqual(fits.status, 0, fits.stderr)
         XCTAssertTrue(fits.stderr.contains("no pruning needed"), fits.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-    }
-
-    /// A ratio the method cannot reach is a usage error, before any work and with its limit.
-    func testUnreachableRatioExits64() throws {
-        let dir = TemporaryDirectory()
-        defer { dir.cleanup() }
-        let src = try TinyModel().write(to: dir.file("tiny.gguf"))
-        let out = dir.file("x.gguf")
-        let r = try CLI.run(["prune", "-m", src, "--ratio", "0.85", "-o", out])
-        XCTAssertEqual(r.status, 64, r.stderr)
-        XCTAssertTrue(r.stderr.contains("can remove at most"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let dry = try CLI.run(["prune", "-m", src, "--ratio", "0.85", "--dry-run"])
-        XCTAssertEqual(dry.status, 64, dry.stderr)
     }
 
     /// SIGKILL in the middle of a prune leaves no file at the output path and the source intact.

@@ -19,6 +19,20 @@ final class PrunerTests: XCTestCase {
         return (file, try ModelConfig(file: file))
     }
 
+    /// A model big enough that its blocks and KV cache, not the runtime's fixed allowance,
+    /// decide a budget: width 256, 16 blocks of `layer`, `context` positions.
+    private func budgetModel(_ dir: TemporaryDirectory, _ base: TinyModel = TinyModel(), layer: LayerShape,
+                             context: Int) throws -> (source: String, file: GGUFFile, config: ModelConfig) {
+        var t = base
+        t.hiddenSize = 256
+        t.headDim = 64
+        t.contextLength = context
+        t.layers = Array(repeating: layer, count: 16)
+        let source = try t.write(to: dir.file("budget.gguf"))
+        let file = try GGUFFile(path: source)
+        return (source, file, try ModelConfig(file: file))
+    }
+
     private var calibrationText: String {
         (0..<60).map { "the sentence number \($0) is here, and then the next one comes in a stream of text \($0 * 7)." }
             .joined(separator: "\n")
@@ -330,16 +344,8 @@ final class PrunerTests: XCTestCase {
     func testBudgetPlanFitsAfterPruning() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        // Big enough that its blocks and KV cache, not the runtime's fixed overhead, decide.
-        var t = TinyModel()
-        t.hiddenSize = 256
-        t.headDim = 64
-        t.contextLength = 4096
-        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 1024), count: 16)
-        let source = try t.write(to: dir.file("mid.gguf"))
-        let file = try GGUFFile(path: source)
-        let config = try ModelConfig(file: file)
         let context = 4096
+        let (source, file, config) = try budgetModel(dir, layer: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 1024), context: context)
         var neurons = settings(.comp, ratio: 0)
         neurons.layerShare = 0
         var hybrid = neurons
@@ -408,22 +414,16 @@ final class PrunerTests: XCTestCase {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         // A long context, so the budgets tried leave room for the pruning process (60 MB).
-        var t = TinyModel.gemma3()
-        t.hiddenSize = 256
-        t.headDim = 64
-        t.contextLength = 16384
         // Attention outweighs the MLP, so the reach (the MLPs down to 32 channels) is under 40%.
-        t.layers = Array(repeating: LayerShape(headCount: 8, kvHeadCount: 1, feedForwardLength: 256), count: 16)
-        let source = try t.write(to: dir.file("g.gguf"))
-        let file = try GGUFFile(path: source)
-        let config = try ModelConfig(file: file)
+        let context = 16384
+        let (_, file, config) = try budgetModel(dir, TinyModel.gemma3(), layer: LayerShape(headCount: 8, kvHeadCount: 1, feedForwardLength: 256),
+                                                context: context)
         var s = settings(.comp, ratio: 0)
         s.layerShare = 0
         let adjusted = Pruner.adjusted(s, for: config)
         let total = file.tensors.reduce(0) { $0 + $1.elementCount }
         let most = adjusted.maximumRatio(config: config, totalParameters: total)
         XCTAssertLessThan(most, 0.4)
-        let context = 16384
         let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
         let blockBytes = file.tensors.filter { $0.name.hasPrefix("blk.") }.reduce(0) { $0 + $1.byteCount }
         var planned = 0, refusedForReach = 0
@@ -447,15 +447,8 @@ final class PrunerTests: XCTestCase {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         // A long context, so the budget leaves room for the pruning process (60 MB).
-        var t = TinyModel()
-        t.hiddenSize = 256
-        t.headDim = 64
-        t.contextLength = 16384
-        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 256), count: 16)
-        let source = try t.write(to: dir.file("tiny.gguf"))
-        let file = try GGUFFile(path: source)
-        let config = try ModelConfig(file: file)
         let context = 16384
+        let (source, file, config) = try budgetModel(dir, layer: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 256), context: context)
         let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
         let budget = dense - 1_000
         var s = settings(.comp, ratio: 0)
