@@ -27,6 +27,9 @@ public struct PruneReport: Codable, Sendable {
     public var layersStoppedEarly: [Int]
     public var outputPath: String?
     public var outputBytes: Int?
+    /// Formats written: the blocks' matrices and the embedding ("source": as they were).
+    public var outputType: String
+    public var embeddingType: String
     public var calibrationTokens: Int
     public var seconds: Double
     public var peakResidentBytes: Int
@@ -294,6 +297,8 @@ public final class Pruner {
                            parametersAfterWithoutEmbedding: after - embeddingParameters,
                            blocksBefore: blocks, blocksAfter: kept.count, droppedLayers: dropped,
                            layersStoppedEarly: stoppedEarly, outputPath: outputPath, outputBytes: outputBytes,
+                           outputType: settings.outputType.map { "\($0)".lowercased() } ?? "source",
+                           embeddingType: settings.embeddingType.map { "\($0)".lowercased() } ?? "source",
                            calibrationTokens: calibration.tokenCount, seconds: Clock.now() - started,
                            peakResidentBytes: ProcessMemory.peakResidentBytes)
     }

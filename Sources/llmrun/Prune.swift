@@ -216,7 +216,9 @@ struct Prune: ParsableCommand {
             "parameters         \(r.parametersBefore.formatted()) → \(r.parametersAfter.formatted()) (−\(String(format: "%.1f", r.ratioAchieved * 100))%; without the embedding \(r.parametersBeforeWithoutEmbedding.formatted()) → \(r.parametersAfterWithoutEmbedding.formatted()))",
             "blocks             \(r.blocksBefore) → \(r.blocksAfter)" + (r.droppedLayers.isEmpty ? "" : " (dropped \(r.droppedLayers.map(String.init).joined(separator: ", ")))"),
         ]
-        if let path = r.outputPath, let bytes = r.outputBytes { lines.append("output             \(path) (\(formatBytes(bytes)))") }
+        if let path = r.outputPath, let bytes = r.outputBytes {
+            lines.append("output             \(path) (\(formatBytes(bytes)); blocks \(r.outputType), embedding \(r.embeddingType))")
+        }
         if !r.layersStoppedEarly.isEmpty {
             lines.append("stopped early      blocks \(r.layersStoppedEarly.map(String.init).joined(separator: ", ")) (mask variance bound)")
         }
