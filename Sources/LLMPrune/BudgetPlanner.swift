@@ -149,7 +149,7 @@ public enum BudgetPlanner {
             }
             let t = types.last!, e = candidates.last!.embedding
             let floor = footprint(maxRatio, t, e), rest = fixed(maxRatio, e)
-            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t) leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
+            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t)\(e.map { " (embedding \($0))" } ?? "") leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
         }
         let droppedBlocks = dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the
