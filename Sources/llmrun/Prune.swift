@@ -174,7 +174,11 @@ struct Prune: ParsableCommand {
         let final = pruner
         let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
         let calibration = try final.calibration(text: text)
-        Terminal.status("pruning \(source) with \(method.rawValue): remove \(String(format: "%.1f", settings.ratio * 100))% of \(final.totalParameters.formatted()) parameters; calibration \(calibration.count) x \(calibration.length) tokens")
+        if settings.ratio > 0 {
+            Terminal.status("pruning \(source) with \(method.rawValue): remove \(String(format: "%.1f", settings.ratio * 100))% of \(final.totalParameters.formatted()) parameters; calibration \(calibration.count) x \(calibration.length) tokens")
+        } else {
+            Terminal.status("rewriting \(source) in the planned formats; nothing to remove")
+        }
 
         Terminal.catchInterrupts()
         var bar = ProgressBar(label: "prune", total: 2 * final.config.blockCount + 1)
