@@ -32,31 +32,14 @@ public enum BudgetPlanner {
     /// Binary, heap and stacks of a running llmrun, beyond the estimated buffers.
     public static let runtimeOverhead = 24_000_000
 
-    static func bytesPerParameter(_ t: GGMLType) -> Double {
-        switch t {
-        case .q4_0: return 18.0 / 32
-        case .q4_1: return 20.0 / 32
-        case .f16: return 34.0 / 32 + 2  // converted to Q8_0 at load, file kept mapped
-        default: return 34.0 / 32
-        }
-    }
-
     /// - Parameter residentBytes: what the process already holds (binary, source header,
     ///   tokenizer); the pruning run's own buffers come on top.
     public static func plan(file: GGUFFile, config: ModelConfig, budget: Int, context: Int,
                             requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0) throws -> BudgetPlan {
         // What the run will do for this architecture (uniform shapes, attention kept whole…).
         let settings = Pruner.adjusted(settings, for: config)
-        let total = file.tensors.reduce(0) { $0 + $1.elementCount }
-        // Block matrices take the output format; block vectors (norms, biases) stay f32 and are
-        // counted with the fixed part.
-        let layerTensors = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count >= 2 }
-        let layerParams = layerTensors.reduce(0) { $0 + $1.elementCount }
-        let fixedWeights = MemoryEstimate(file: file, config: config, context: context).weightBytes
-            - layerTensors.reduce(0) { $0 + WeightMatrix.kernelByteCount(of: $1) }
-        let dense = MemoryEstimate(file: file, config: config, context: context)
-        let kv = dense.kvCacheBytes, scratch = dense.scratchBytes
-        let denseFootprint = dense.totalBytes + runtimeOverhead
+        let model = FootprintModel(file: file, config: config, context: context, settings: settings)
+        let total = model.totalParameters
         let gb = { (b: Int) in ByteSize(bytes: b).description }
 
         func processPlan() throws -> (Int, Int, Int) {
@@ -64,6 +47,7 @@ public enum BudgetPlanner {
                                           embeddingBytes: file.tensor(named: "token_embd.weight")?.byteCount ?? 0,
                                           residentBytes: residentBytes)
         }
+        let denseFootprint = model.denseFootprint
         if denseFootprint <= budget && requestedType == nil {
             let (samples, systemSize, processBytes) = try processPlan()
             return BudgetPlan(budgetBytes: budget, context: context, ratio: 0, outputType: "source", embeddingType: "source", noPruningNeeded: true,
@@ -72,39 +56,8 @@ public enum BudgetPlanner {
                               explanation: "the model already fits: \(gb(denseFootprint)) at -c \(context) within \(gb(budget)); no pruning needed")
         }
         let types: [GGMLType] = requestedType.map { [$0] } ?? [.q8_0, .q4_1, .q4_0]
-        // Whole blocks dropped take their KV cache with them.
-        let counter = ParameterCount(config: config)
-        let blockParams = config.layers.map { counter.layer($0) }
-        let blocks = max(config.blockCount, 1)
-        func dropped(_ ratio: Double) -> Int {
-            settings.blocksToDrop(ratio: ratio, totalParameters: total, layerParameters: blockParams)
-        }
-        // The embedding (and a separate output matrix) as held at run time now: mapped, plus a
-        // kernel-format copy where it doubles as the output matrix in a format without a kernel.
-        let embeddingTensors = ["token_embd.weight", "output.weight"].compactMap { file.tensor(named: $0) }.filter { $0.shape.count >= 2 }
-        let converted = Set(MemoryEstimate.convertedAtLoad(file).map(\.name))
-        let embeddingNow = embeddingTensors.reduce(0) {
-            $0 + $1.byteCount + (converted.contains($1.name) ? WeightMatrix.kernelByteCount(of: $1) - ($1.name == "token_embd.weight" ? 0 : $1.byteCount) : 0)
-        }
-        func embeddingBytes(_ e: GGMLType?) -> Int {
-            guard let e else { return embeddingNow }
-            let tied = file.tensor(named: "output.weight") == nil
-            return embeddingTensors.reduce(0) {
-                let stored = e == $1.type ? $1.byteCount : e.byteCount(forElements: $1.elementCount) ?? $1.byteCount
-                // A format without a kernel is converted for the output matrix (f16 → Q8_0).
-                let asOutput = tied || $1.name == "output.weight"
-                return $0 + stored + (asOutput && !WeightMatrix.nativeTypes.contains(e) ? $1.elementCount * 34 / 32 : 0)
-            }
-        }
-        // Embedding, norms, the kept blocks' KV cache, scratch, tokenizer and runtime: all but
-        // block weights.
-        func fixed(_ ratio: Double, _ e: GGMLType?) -> Int {
-            fixedWeights - embeddingNow + embeddingBytes(e) + kv * (blocks - dropped(ratio)) / blocks + scratch
-                + dense.tokenizerBytes + runtimeOverhead
-        }
-        func footprint(_ ratio: Double, _ t: GGMLType, _ e: GGMLType?) -> Int {
-            fixed(ratio, e) + Int((Double(layerParams) - ratio * Double(total)) * bytesPerParameter(t))
-        }
+        let embeddingNow = model.embeddingBytes(nil)
+        func footprint(_ ratio: Double, _ t: GGMLType, _ e: GGMLType?) -> Int { model.footprint(ratio: ratio, blocks: t, embedding: e) }
 
         // Candidates in order of preference: the widest block format first, and with each the
         // embedding as it is, then (unless --embedding-type decided) narrower. Block precision
@@ -116,7 +69,7 @@ public enum BudgetPlanner {
                 candidates.append((t, e))
             } else {
                 candidates.append((t, nil))
-                for e in [GGMLType.q8_0, .q4_1, .q4_0] where embeddingBytes(e) < embeddingNow { candidates.append((t, e)) }
+                for e in [GGMLType.q8_0, .q4_1, .q4_0] where model.embeddingBytes(e) < embeddingNow { candidates.append((t, e)) }
             }
         }
         // Each candidate's smallest ratio (steps of 0.1%) that fits and that the method can
@@ -134,7 +87,7 @@ public enum BudgetPlanner {
             guard let step = (0...steps).first(where: { footprint(Double($0) / 1000, t, e) <= budget }) else { continue }
             let ratio = Double(step) / 1000
             guard settings.canReach(ratio: ratio, config: config, totalParameters: total),
-                  ratio * Double(total) < Double(layerParams) * 0.9 else {
+                  ratio * Double(total) < Double(model.blockMatrixParameters) * 0.9 else {
                 // A plan the method cannot carry out would end over budget with every block at
                 // its floor.
                 beyondReach = (t, ratio)
@@ -148,15 +101,15 @@ public enum BudgetPlanner {
                 throw PruneError.budgetInfeasible("\(gb(budget)) at -c \(context) needs \(String(format: "%.1f", ratio * 100))% of the parameters removed even writing \(t), but \(why). Raise --budget, lower -c, or pick a smaller model.")
             }
             let t = types.last!, e = candidates.last!.embedding
-            let floor = footprint(maxRatio, t, e), rest = fixed(maxRatio, e)
+            let floor = footprint(maxRatio, t, e), rest = model.fixed(ratio: maxRatio, embedding: e)
             throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t)\(e.map { " (embedding \($0))" } ?? "") leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
         }
-        let droppedBlocks = dropped(ratio)
+        let droppedBlocks = model.dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the
         // pruning process must fit too.
         let (samples, systemSize, processBytes) = try processPlan()
         let removal = ratio > 0
-            ? "removing \(String(format: "%.1f", ratio * 100))% of the parameters" + (droppedBlocks > 0 ? " (\(droppedBlocks) of \(blocks) blocks whole)" : "") + " and writing"
+            ? "removing \(String(format: "%.1f", ratio * 100))% of the parameters" + (droppedBlocks > 0 ?  " (\(droppedBlocks) of \(config.blockCount) blocks whole)" : "") + " and writing"
             : "removing nothing and writing"
         let embeddingNote = embedding.map { " (embedding \($0))" } ?? ""
         return BudgetPlan(budgetBytes: budget, context: context, ratio: ratio, outputType: "\(type)".lowercased(),

@@ -1,0 +1,87 @@
+import GGUF
+import LLMRuntime
+
+/// A model's run-time footprint at one context length as a function of what a budget plan may
+/// change: the share of parameters removed, the block matrices' format and the embedding's.
+/// Everything else (norms, KV cache of the kept blocks, scratch, tokenizer, runtime) follows
+/// `MemoryEstimate`, so a plan and `llmrun info` on the written file agree.
+struct FootprintModel {
+    let totalParameters: Int
+    /// Values in block matrices: the part whose format the plan chooses and whose size pruning cuts.
+    let blockMatrixParameters: Int
+    /// The dense model as it is, plus the runtime allowance.
+    let denseFootprint: Int
+
+    private let file: GGUFFile
+    private let settings: PruneSettings
+    private let blockParameters: [Int]
+    private let dense: MemoryEstimate
+    /// Dense weights less the block matrices (as held at run time).
+    private let weightsBesideBlocks: Int
+    /// The embedding and a separate output matrix.
+    private let embeddingTensors: [GGUFTensorInfo]
+    /// Their bytes at run time as they are: mapped, plus a kernel-format copy where one doubles
+    /// as the output matrix in a format without a kernel.
+    private let embeddingNow: Int
+
+    init(file: GGUFFile, config: ModelConfig, context: Int, settings: PruneSettings) {
+        self.file = file
+        self.settings = settings
+        totalParameters = file.tensors.reduce(0) { $0 + $1.elementCount }
+        // Block vectors (norms, biases) stay f32 and count with the fixed part.
+        let blockMatrices = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count >= 2 }
+        blockMatrixParameters = blockMatrices.reduce(0) { $0 + $1.elementCount }
+        dense = MemoryEstimate(file: file, config: config, context: context)
+        denseFootprint = dense.totalBytes + BudgetPlanner.runtimeOverhead
+        weightsBesideBlocks = dense.weightBytes - blockMatrices.reduce(0) { $0 + WeightMatrix.kernelByteCount(of: $1) }
+        let counter = ParameterCount(config: config)
+        blockParameters = config.layers.map { counter.layer($0) }
+        embeddingTensors = ["token_embd.weight", "output.weight"].compactMap { file.tensor(named: $0) }.filter { $0.shape.count >= 2 }
+        let converted = Set(MemoryEstimate.convertedAtLoad(file).map(\.name))
+        embeddingNow = embeddingTensors.reduce(0) {
+            $0 + $1.byteCount + (converted.contains($1.name) ? WeightMatrix.kernelByteCount(of: $1) - ($1.name == "token_embd.weight" ? 0 : $1.byteCount) : 0)
+        }
+    }
+
+    /// Run-time bytes per block-matrix value written as `t`.
+    static func bytesPerParameter(_ t: GGMLType) -> Double {
+        switch t {
+        case .q4_0: return 18.0 / 32
+        case .q4_1: return 20.0 / 32
+        case .f16: return 34.0 / 32 + 2  // converted to Q8_0 at load, file kept mapped
+        default: return 34.0 / 32
+        }
+    }
+
+    /// Whole blocks a run at `ratio` drops (they take their KV cache with them).
+    func dropped(_ ratio: Double) -> Int {
+        settings.blocksToDrop(ratio: ratio, totalParameters: totalParameters, layerParameters: blockParameters)
+    }
+
+    /// The embedding's run-time bytes written as `e` (nil: as it is).
+    func embeddingBytes(_ e: GGMLType?) -> Int {
+        guard let e else { return embeddingNow }
+        let tied = file.tensor(named: "output.weight") == nil
+        return embeddingTensors.reduce(0) {
+            let stored = e == $1.type ? $1.byteCount : e.byteCount(forElements: $1.elementCount) ?? $1.byteCount
+            // A format without a kernel is converted for the output matrix (f16 → Q8_0).
+            let asOutput = tied || $1.name == "output.weight"
+            return $0 + stored + (asOutput && !WeightMatrix.nativeTypes.contains(e) ? $1.elementCount * 34 / 32 : 0)
+        }
+    }
+
+    /// All but the block matrices: embedding, norms, the kept blocks' KV cache, scratch,
+    /// tokenizer and runtime.
+    func fixed(ratio: Double, embedding e: GGMLType?) -> Int {
+        let blocks = max(blockParameters.count, 1)
+        return weightsBesideBlocks - embeddingNow + embeddingBytes(e) + dense.kvCacheBytes * (blocks - dropped(ratio)) / blocks
+            + dense.scratchBytes + dense.tokenizerBytes + BudgetPlanner.runtimeOverhead
+    }
+
+    /// The footprint with `ratio` of all parameters removed, blocks written as `blocks` and the
+    /// embedding as `embedding`.
+    func footprint(ratio: Double, blocks t: GGMLType, embedding e: GGMLType?) -> Int {
+        fixed(ratio: ratio, embedding: e)
+            + Int((Double(blockMatrixParameters) - ratio * Double(totalParameters)) * FootprintModel.bytesPerParameter(t))
+    }
+}
