@@ -101,8 +101,10 @@ public enum BudgetPlanner {
                 throw PruneError.budgetInfeasible("\(gb(budget)) at -c \(context) needs \(String(format: "%.1f", ratio * 100))% of the parameters removed even writing \(t), but \(why). Raise --budget, lower -c, or pick a smaller model.")
             }
             let t = types.last!, e = candidates.last!.embedding
-            let floor = footprint(maxRatio, t, e), rest = model.fixed(ratio: maxRatio, embedding: e)
-            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(Int(maxRatio * 100))% of its parameters and writing \(t)\(e.map { " (embedding \($0))" } ?? "") leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
+            // The most the plan could remove: the planner's cap, or less where the method's reach ends.
+            let most = min(maxRatio, settings.maximumRatio(config: config, totalParameters: total))
+            let floor = footprint(most, t, e), rest = model.fixed(ratio: most, embedding: e)
+            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(String(format: "%.1f", most * 100))% of its parameters and writing \(t)\(e.map { " (embedding \($0))" } ?? "") leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
         }
         let droppedBlocks = model.dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the
