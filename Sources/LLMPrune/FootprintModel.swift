@@ -38,9 +38,7 @@ struct FootprintModel {
         blockParameters = config.layers.map { counter.layer($0) }
         embeddingTensors = ["token_embd.weight", "output.weight"].compactMap { file.tensor(named: $0) }.filter { $0.shape.count >= 2 }
         let converted = Set(MemoryEstimate.convertedAtLoad(file).map(\.name))
-        embeddingNow = embeddingTensors.reduce(0) {
-            $0 + $1.byteCount + (converted.contains($1.name) ? WeightMatrix.kernelByteCount(of: $1) - ($1.name == "token_embd.weight" ? 0 : $1.byteCount) : 0)
-        }
+        embeddingNow = embeddingTensors.reduce(0) { $0 + MemoryEstimate.heldBytes(of: $1, converted: converted.contains($1.name)) }
     }
 
     /// Run-time bytes per block-matrix value written as `t`.

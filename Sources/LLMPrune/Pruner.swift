@@ -342,8 +342,7 @@ public final class Pruner {
     /// share of it is proportional to its weight (capped at `maxLayerChannelShare` of its channels).
     func mlpKeepCounts(kept: [Int], removeParameters: Int, weights: [Double]? = nil) -> [Int] {
         let g = settings.channelGranularity
-        let totalChannels = removeParameters / counter.mlpChannel
-        var remaining = (totalChannels + g / 2) / g  // granules to remove
+        var remaining = settings.mlpGranules(removing: removeParameters, channelParameters: counter.mlpChannel)
         var keep = kept.map { config.layers[$0].feedForwardLength }
         if settings.uniformShapes, !kept.isEmpty {
             // The same number of granules from every block (rounded down).

@@ -40,7 +40,7 @@ extension PruneSettings {
         } else {
             for f in widths { granules += max(0, (f - mlpFloor(width: f)) / g) }
         }
-        let needed = (Int(mlp) / counter.mlpChannel + g / 2) / g  // as `Pruner.mlpKeepCounts` rounds
+        let needed = mlpGranules(removing: Int(mlp), channelParameters: counter.mlpChannel)
         return attention <= groupCapacity * keptShare && Double(needed) <= Double(granules) * keptShare
     }
 
@@ -54,6 +54,11 @@ extension PruneSettings {
             best = r
         }
         return best
+    }
+
+    /// Whole granules of MLP channels that removing `parameters` asks for (rounded to nearest).
+    func mlpGranules(removing parameters: Int, channelParameters: Int) -> Int {
+        (parameters / channelParameters + channelGranularity / 2) / channelGranularity
     }
 
     /// The fewest MLP channels a block of `width` keeps when shapes may differ.

@@ -33,6 +33,14 @@ final class PrunerTests: XCTestCase {
         return (source, file, try ModelConfig(file: file))
     }
 
+    /// A pruned model runs a short prompt to finite logits.
+    private func assertRunsFinite(_ model: LanguageModel, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let session = GenerationSession(model: model, contextLength: 32)
+        try session.prefill([1, 2, 3, 4])
+        XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite),
+                      what, file: file, line: line)
+    }
+
     private var calibrationText: String {
         (0..<60).map { "the sentence number \($0) is here, and then the next one comes in a stream of text \($0 * 7)." }
             .joined(separator: "\n")
@@ -65,9 +73,7 @@ final class PrunerTests: XCTestCase {
             XCTAssertEqual(model.file.tensors.reduce(0) { $0 + $1.elementCount }, report.parametersAfter, "\(method)")
             if method == .layers { XCTAssertLessThan(report.blocksAfter, 4) }
             if method == .magnitude { XCTAssertEqual(report.blocksAfter, 4) }
-            let session = GenerationSession(model: model, contextLength: 32)
-            try session.prefill([1, 2, 3, 4])
-            XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite))
+            try assertRunsFinite(model, "\(method)")
         }
     }
 
@@ -134,10 +140,7 @@ final class PrunerTests: XCTestCase {
             for t in b.tensors where t.name.hasPrefix("blk.") {
                 XCTAssertEqual(Array(a.data(for: try XCTUnwrap(a.tensor(named: t.name)))), Array(b.data(for: t)), t.name)
             }
-            let model = try LanguageModel(path: out, threads: 1)
-            let session = GenerationSession(model: model, contextLength: 32)
-            try session.prefill([1, 2, 3, 4])
-            XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite))
+            try assertRunsFinite(try LanguageModel(path: out, threads: 1), "tied \(tied)")
         }
     }
 

@@ -37,6 +37,15 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
         }
     }
 
+    /// What one tensor holds at run time: a matrix in a kernel format its mapped bytes, a
+    /// converted one its conversion (its pages released — except the embedding's, which lookups
+    /// still read), a vector f32.
+    public static func heldBytes(of t: GGUFTensorInfo, converted: Bool) -> Int {
+        guard t.shape.count >= 2 else { return t.elementCount * 4 }
+        guard converted else { return t.byteCount }
+        return WeightMatrix.kernelByteCount(of: t) + (t.name == "token_embd.weight" ? t.byteCount : 0)
+    }
+
     /// Bytes of one f16 KV cache for `context` positions.
     public static func kvCacheBytes(config: ModelConfig, context: Int) -> Int {
         config.layers.reduce(0) { $0 + 2 * context * $1.kvHeadCount * config.headDim * 2 }
@@ -46,12 +55,8 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
     /// as they are, the others are counted as their conversion (`convertedAtLoad`); vectors
     /// as f32.
     public init(file: GGUFFile, config: ModelConfig, context: Int, batch: Int = 256, threads: Int = 1) {
-        var weights = 0
-        for t in file.tensors { weights += t.shape.count >= 2 ? t.byteCount : t.elementCount * 4 }
-        for t in MemoryEstimate.convertedAtLoad(file) {
-            // A converted matrix's pages are released; the embedding's stay (lookups read them).
-            weights += WeightMatrix.kernelByteCount(of: t) - (t.name == "token_embd.weight" ? 0 : t.byteCount)
-        }
+        let converted = Set(MemoryEstimate.convertedAtLoad(file).map(\.name))
+        let weights = file.tensors.reduce(0) { $0 + MemoryEstimate.heldBytes(of: $1, converted: converted.contains($1.name)) }
         self.init(weightBytes: weights,
                   kvCacheBytes: MemoryEstimate.kvCacheBytes(config: config, context: context),
                   scratchBytes: RunState.byteCount(config: config, maxBatch: min(batch, context), contextLength: context,
