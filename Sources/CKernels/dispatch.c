@@ -28,6 +28,8 @@ static const lr_kernel_table table_scalar = {
     .f32_to_f16_row = lr_f32_to_f16_row_scalar,
     .bf16_to_f32_row = lr_bf16_to_f32_row_scalar,
     .f32_to_bf16_row = lr_f32_to_bf16_row_scalar,
+    .swiglu = lr_swiglu_scalar,
+    .geglu = lr_geglu_scalar,
 };
 
 #if defined(__x86_64__)
@@ -54,6 +56,8 @@ static const lr_kernel_table table_avx2 = {
     .f32_to_f16_row = lr_f32_to_f16_row_f16c,
     .bf16_to_f32_row = lr_bf16_to_f32_row_avx2,
     .f32_to_bf16_row = lr_f32_to_bf16_row_avx2,
+    .swiglu = lr_swiglu_avx2,
+    .geglu = lr_geglu_avx2,
 };
 
 static int cpu_has_avx2(void) {
@@ -79,6 +83,8 @@ static int cpu_has_avx2(void) {
         .f32_to_f16_row = lr_f32_to_f16_row_neon,                  \
         .bf16_to_f32_row = lr_bf16_to_f32_row_scalar,              \
         .f32_to_bf16_row = lr_f32_to_bf16_row_scalar,              \
+        .swiglu = lr_swiglu_neon,                                  \
+        .geglu = lr_geglu_neon,                                    \
     }
 static const lr_kernel_table table_neon = NEON_TABLE("neon", neon);
 static const lr_kernel_table table_neon_dotprod = NEON_TABLE("neon+dotprod", neon_dotprod);
@@ -178,3 +184,5 @@ float lr_dot_f32(const float *x, const float *y, int n) { return lr_active_table
 void lr_axpy_f32(float a, const float *x, float *y, int n) { lr_active_table()->axpy_f32(a, x, y, n); }
 float lr_dot_f32_f16(const float *q, const uint16_t *k, int n) { return lr_active_table()->dot_f32_f16(q, k, n); }
 void lr_axpy_f16(float a, const uint16_t *x, float *y, int n) { lr_active_table()->axpy_f16(a, x, y, n); }
+void lr_swiglu(float *gate, const float *up, int64_t n) { lr_active_table()->swiglu(gate, up, n); }
+void lr_geglu(float *gate, const float *up, int64_t n) { lr_active_table()->geglu(gate, up, n); }

@@ -58,6 +58,8 @@ typedef struct {
     void (*f32_to_f16_row)(const float *src, uint16_t *dst, int64_t n);
     void (*bf16_to_f32_row)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_bf16_row)(const float *src, uint16_t *dst, int64_t n);
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    void (*geglu)(float *gate, const float *up, int64_t n);
 } lr_kernel_table;
 
 /// The active table (initializing on first use).
@@ -93,6 +95,8 @@ void lr_f16_to_f32_row_f16c(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_f16c(const float *src, uint16_t *dst, int64_t n);
 void lr_bf16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_bf16_row_avx2(const float *src, uint16_t *dst, int64_t n);
+void lr_swiglu_avx2(float *gate, const float *up, int64_t n);
+void lr_geglu_avx2(float *gate, const float *up, int64_t n);
 #endif
 
 #if defined(__aarch64__)
@@ -107,6 +111,8 @@ void lr_axpy_f16_neon(float a, const uint16_t *x, float *y, int n);
 void lr_quantize_row_q8_0_neon(const float *src, void *dst, int64_t n);
 void lr_f16_to_f32_row_neon(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_neon(const float *src, uint16_t *dst, int64_t n);
+void lr_swiglu_neon(float *gate, const float *up, int64_t n);
+void lr_geglu_neon(float *gate, const float *up, int64_t n);
 #endif
 
 // ---------------------------------------------------------------------------

@@ -261,6 +261,38 @@ final class BackendConsistencyTests: XCTestCase {
         }
     }
 
+    /// SwiGLU and GeGLU against the libm definitions. GeGLU's definition, 0.5 g (1 + tanh u),
+    /// loses relative precision where tanh u is near -1 (the SIMD form g / (1 + e^-2u) does not):
+    /// half an ulp of 1 times |g up| more slack there.
+    func testGatedActivationsMatchScalar() {
+        var rng = KernelRNG(seed: 11)
+        let n = 1000 + 3
+        let edges: [Float] = [0, -0.0, 1e-20, -1e-20, 87.5, -87.5, 88.5, -88.5, 1e4, -1e4, 1e25, -1e25]
+        let g = (0..<n).map { $0 < edges.count ? edges[$0] : rng.uniform(-12, 12) }
+        let u = (0..<n).map { _ in rng.uniform(-2, 2) }
+        for backend in availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            for len in [1, 7, 8, 9, n] {
+                var simd = g, scalar = g
+                lr_swiglu(&simd, u, Int64(len))
+                lr_swiglu_scalar(&scalar, u, Int64(len))
+                for i in 0..<n {
+                    XCTAssertLessThanOrEqual(abs(simd[i] - scalar[i]), 1e-6 * abs(scalar[i]) + 1e-30,
+                                             "\(backend) swiglu g=\(g[i]) n=\(len)")
+                }
+                simd = g
+                scalar = g
+                lr_geglu(&simd, u, Int64(len))
+                lr_geglu_scalar(&scalar, u, Int64(len))
+                for i in 0..<n {
+                    let slack = i < len ? 1e-7 * abs(g[i] * u[i]) : 0
+                    XCTAssertLessThanOrEqual(abs(simd[i] - scalar[i]), 1e-6 * abs(scalar[i]) + slack + 1e-30,
+                                             "\(backend) geglu g=\(g[i]) n=\(len)")
+                }
+            }
+        }
+    }
+
     func testRowConversionsMatchScalar() {
         var rng = KernelRNG(seed: 5)
         let n = 4099

@@ -155,6 +155,17 @@ void lr_axpy_f32_scalar(float a, const float *x, float *y, int n);
 float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n);
 void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n);
 
+// ---------------------------------------------------------------------------
+// Gated MLP activations, in place: gate[i] = act(gate[i]) * up[i].
+
+/// SwiGLU: act = silu(g) = g / (1 + e^-g).
+void lr_swiglu(float *gate, const float *up, int64_t n);
+/// GeGLU: act = GELU's tanh form, 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))).
+void lr_geglu(float *gate, const float *up, int64_t n);
+/// The definitions on libm (test oracle; any backend). The SIMD versions agree within a few ulp.
+void lr_swiglu_scalar(float *gate, const float *up, int64_t n);
+void lr_geglu_scalar(float *gate, const float *up, int64_t n);
+
 /// Tells the core it is in a spin-wait loop (x86 `pause`, Arm `yield`): the waiting thread
 /// draws less power and leaves its core's shared resources to the thread it waits for.
 static inline void lr_cpu_relax(void) {

@@ -13,22 +13,14 @@ public enum Ops {
         for i in 0..<n { out[i] = x[i] * scale * weight[i] }
     }
 
-    /// SwiGLU in place: `gate = silu(gate) * up`.
+    /// The gated MLP activation in place: `gate = act(gate) * up` (SiLU for SwiGLU, GELU's tanh
+    /// form for Gemma's GeGLU). SIMD kernels (see CKernels/glu.c); `lr_*_scalar` are the definitions.
     @inline(__always)
-    public static func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
-        for i in 0..<n {
-            let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
-        }
-    }
-
-    /// GeGLU in place: `gate = gelu(gate) * up`, with GELU's tanh form (as Gemma and ggml use).
-    @inline(__always)
-    public static func geGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
-        let c: Float = 0.7978845608028654  // sqrt(2/pi)
-        for i in 0..<n {
-            let g = gate[i]
-            gate[i] = 0.5 * g * (1 + tanhf(c * (g + 0.044715 * g * g * g))) * up[i]
+    public static func gate(_ activation: GateActivation, gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>,
+                            count n: Int) {
+        switch activation {
+        case .silu: lr_swiglu(gate, up, Int64(n))
+        case .geluTanh: lr_geglu(gate, up, Int64(n))
         }
     }
 

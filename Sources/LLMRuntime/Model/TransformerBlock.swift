@@ -139,6 +139,22 @@ public struct TransformerBlock: @unchecked Sendable {
         s.xin.prepare(s.xb, rows: n, columns: dim, pool: pool)
     }
 
+    /// `hb = act(hb) * hb2` over `count` values. A prompt batch has n·ff of them (131,072 a
+    /// block for Gemma-3-270M at 64 tokens), so they are shared out over the pool; a single
+    /// token's few thousand take less time than handing them out.
+    private func activateGate(count: Int, state s: RunState) {
+        let activation = config.gateActivation
+        let slice = 8192
+        guard count > slice, pool.threadCount > 1 else {
+            Ops.gate(activation, gate: s.hb, up: s.hb2, count: count)
+            return
+        }
+        pool.parallelFor((count + slice - 1) / slice) { c, _ in
+            let start = c * slice
+            Ops.gate(activation, gate: s.hb + start, up: s.hb2 + start, count: min(slice, count - start))
+        }
+    }
+
     /// Gated MLP sub-layer of one block (SwiGLU, or GeGLU for Gemma): reads `state.x`, leaves its
     /// output in `state.xb2` and the hidden activations (the input of `down`) in `state.hb`.
     public func feedForward(_ w: LayerWeights, shape: LayerShape, count n: Int, state s: RunState) {
@@ -149,10 +165,7 @@ public struct TransformerBlock: @unchecked Sendable {
         }
         normalizeInput(w.ffnNorm, count: n, state: s)
         pool.matmul([MatmulJob(gate, into: s.hb, outStride: ff), MatmulJob(up, into: s.hb2, outStride: ff)], s.xin)
-        switch config.gateActivation {
-        case .silu: Ops.swiGLU(gate: s.hb, up: s.hb2, count: n * ff)
-        case .geluTanh: Ops.geGLU(gate: s.hb, up: s.hb2, count: n * ff)
-        }
+        activateGate(count: n * ff, state: s)
         s.xin.prepare(s.hb, rows: n, columns: ff, pool: pool)
         pool.matmul(down, s.xin, into: s.xb2, outStride: dim)
         if let b = w.downBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
