@@ -171,14 +171,15 @@ LR_INLINE LR_TARGET_AVX2 __m256 matvec_isum(const uint8_t *blk, __m256i aq, __m2
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-// How a mat-vec walks the rows, per weight type (measured on Zen 2, 30 MB matrices from DRAM and
-// 1 MB ones from cache):
-//   Q8_0 (34 bytes a block) is bound by memory: one row after another, a single stream, reads
-//     1.9 ms where four rows side by side (four interleaved streams) take 3.0 ms;
-//   Q4_0 / Q4_1 (18 / 20 bytes) are bound by the nibble unpacking: four rows share each
-//     activation block's loads, 1.34 ms against 1.7 ms one row at a time.
-enum { MATVEC_PREFETCH_ROWS = 4 };  // a block's line this many rows ahead is prefetched
-LR_INLINE int matvec_rows_at_once(int wtype) { return wtype == LR_TYPE_Q8_0 ? 1 : AVX2_RM; }
+// A mat-vec (one token) walks the rows one after another, so the weights stream from memory as a
+// single sequence. Measured on Zen 2 (llmrun bench tg32, 2 threads, three alternating rounds)
+// against four rows side by side, which share each activation block's loads and win on a
+// cache-hot 1 MB matrix (Tools/check-kernels --bench) but not on a model streamed from memory:
+// Q4_0 Qwen2.5-1.5B 28.4-29.0 -> 32.1-33.2 t/s, Q4_0 SmolLM2 246-252 -> 254-271, Q4_1 SmolLM2
+// 177-190 -> 202-211. Q8_0 had measured the same way (1.9 against 3.0 ms on 30 MB). Tried on
+// the cache-hot bench and no faster: four accumulators instead of two, and Q4_0's offset
+// summed apart per row (dw * sum(a)) instead of a second maddubs per block.
+enum { MATVEC_PREFETCH_ROWS = 4 };  // a block's line this many rows ahead is prefetched (8 and 16: no better)
 
 /// One block of a mat-vec row added into acc (the scale product dw * da, and for Q4_1 the min
 /// term m * da * sum(a) into lane 0: a vmovss load leaves the other lanes zero).
@@ -221,59 +222,6 @@ LR_INLINE LR_TARGET_AVX2 void matvec1_avx2(const lr_tile_ctx *c, int r0, int nr,
     }
 }
 
-/// Mat-vec rows (one token, RM = 4 or 1) reading the weight scales straight from the blocks.
-/// The Q4 offsets are folded in per block so that nothing but the accumulators stays live:
-///   Q4_0: maddubs(q, a) - maddubs(8, a) = pairwise sums of (q - 8) * a, exact in int16;
-///   Q4_1: m * (da * sum(a)) is added into lane 0 of the accumulator (a vmovss load puts sa
-///         there with the other lanes zero).
-LR_INLINE LR_TARGET_AVX2 void matvec4_avx2(const lr_tile_ctx *c, int r, int t, int tc, const int RM, const int wtype) {
-    enum { MR = AVX2_RM };
-    const int nb = c->nb;
-    const size_t bb = lr_weight_block_bytes(wtype);
-    const int signed_w = wtype == LR_TYPE_Q8_0;
-    const uint8_t *wr[MR];
-    const size_t prefetch_ahead = AVX2_RM * c->w_row_bytes;
-    const lr_block_q8_0 *at = (const lr_block_q8_0 *)(c->a + (size_t)t * c->a_row_bytes);
-    const float *da = c->da + (size_t)tc * nb;
-    const float *sa = wtype == LR_TYPE_Q4_1 ? c->sa + (size_t)tc * nb : NULL;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[MR];
-    LR_UNROLL
-    for (int i = 0; i < RM; i++) {
-        wr[i] = c->w + (size_t)(r + i) * c->w_row_bytes;
-        acc[i] = _mm256_setzero_ps();
-    }
-    for (int b = 0; b < nb; b++) {
-        const __m256i aq = _mm256_loadu_si256((const __m256i *)at[b].qs);
-        const __m256i aq_abs = signed_w ? _mm256_abs_epi8(aq) : aq;
-        const __m256i a8 = wtype == LR_TYPE_Q4_0 ? _mm256_maddubs_epi16(_mm256_set1_epi8(8), aq) : aq;
-        const __m256 sav = wtype == LR_TYPE_Q4_1 ? _mm256_zextps128_ps256(_mm_load_ss(sa + b)) : _mm256_setzero_ps();
-        __m256 dav = _mm256_broadcast_ss(da + b);
-        LR_OPAQUE(dav);
-        LR_UNROLL
-        for (int i = 0; i < RM; i++) {
-            const uint8_t *blk = wr[i] + (size_t)b * bb;
-            // the same block of the next row tile: rows are read 4 at a time, which the hardware
-            // prefetchers follow less well than one stream
-            _mm_prefetch((const char *)blk + prefetch_ahead, _MM_HINT_T0);
-            __m256i p;
-            if (signed_w) {
-                p = _mm256_maddubs_epi16(aq_abs, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(blk + 2)), aq));
-            } else {
-                p = _mm256_maddubs_epi16(unpack_nibbles(blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2)), aq);
-                if (wtype == LR_TYPE_Q4_0) p = _mm256_sub_epi16(p, a8);
-            }
-            const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-            acc[i] = _mm256_fmadd_ps(sum, _mm256_mul_ps(_mm256_set1_ps(table_f16(blk)), dav), acc[i]);
-            // (a second accumulator for this would shorten the dependency chain, but the extra
-            // registers make the compiler spill)
-            if (wtype == LR_TYPE_Q4_1) acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(table_f16(blk + 2)), sav, acc[i]);
-        }
-    }
-    LR_UNROLL
-    for (int i = 0; i < RM; i++) c->out[(size_t)t * c->out_ld + (size_t)(r + i)] = hsum_ps(acc[i]);
-}
-
 // Each tile shape is its own function: inlined together into one big function, the compilers
 // hoist the constants of all shapes and run out of registers for the accumulators.
 #define AVX2_TILE(WNAME, WTYPE, RM, RN)                                                              \
@@ -288,13 +236,7 @@ LR_INLINE LR_TARGET_AVX2 void matvec4_avx2(const lr_tile_ctx *c, int r, int t, i
     AVX2_TILE(WNAME, WTYPE, 1, 2)                                                                    \
     static __attribute__((noinline)) LR_TARGET_AVX2 void matvec_##WNAME(                             \
         const lr_tile_ctx *c, int r, int nr, int t, int tc) {                                        \
-        if (matvec_rows_at_once(WTYPE) == 1) {                                                       \
-            matvec1_avx2(c, r, nr, t, tc, WTYPE);                                                    \
-        } else if (nr == AVX2_RM) {                                                                  \
-            matvec4_avx2(c, r, t, tc, AVX2_RM, WTYPE);                                               \
-        } else {                                                                                     \
-            for (int i = 0; i < nr; i++) matvec4_avx2(c, r + i, t, tc, 1, WTYPE);                    \
-        }                                                                                            \
+        matvec1_avx2(c, r, nr, t, tc, WTYPE);                                                        \
     }                                                                                                \
     static void tiles_##WNAME##_avx2(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt) { \
         static void (*const shapes[2][2])(const lr_tile_ctx *, int, int, int) = {                  \
@@ -308,7 +250,7 @@ LR_INLINE LR_TARGET_AVX2 void matvec4_avx2(const lr_tile_ctx *c, int r, int t, i
         shapes[nr == AVX2_RM][nt - 1](c, r, t, tc);                                                  \
     }
 
-_Static_assert(AVX2_RM == 4 && AVX2_RN == 2, "AVX2_TILES instantiates 4 x 1..2 tiles and 4-row mat-vecs");
+_Static_assert(AVX2_RM == 4 && AVX2_RN == 2, "AVX2_TILES instantiates 4 x 1..2 tiles");
 AVX2_TILES(q8_0, LR_TYPE_Q8_0)
 AVX2_TILES(q4_0, LR_TYPE_Q4_0)
 AVX2_TILES(q4_1, LR_TYPE_Q4_1)
