@@ -45,6 +45,10 @@ static const lr_kernel_table table_avx2 = {
     .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_avx2,
     .gemm = lr_gemm_q8_avx2,
     .gemm_f32a = lr_gemm_f32a_avx2,
+    .gemm_x8 = lr_gemm_q8_x8_avx2,
+    .gemm_f32a_x8 = lr_gemm_f32a_x8_avx2,
+    .x8_q4_0 = 1,
+    .x8_q4_1 = 1,
     .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,
     .cross_tile_f32 = lr_cross_tile_f32_avx2,
     .dot_f32 = lr_dot_f32_avx2,
@@ -67,6 +71,8 @@ static int cpu_has_avx2(void) {
 #endif
 
 #if defined(__aarch64__)
+/// Whether NEON backends load Q4 weights as x8 (see x8_neon.c for why).
+#define NEON_X8_PREFERRED 1
 #define NEON_TABLE(NAME, SUFFIX)                                   \
     {                                                              \
         .name = NAME,                                              \
@@ -74,6 +80,9 @@ static int cpu_has_avx2(void) {
         .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_##SUFFIX,             \
         .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_##SUFFIX,             \
         .gemm = lr_gemm_q8_##SUFFIX,                               \
+        .gemm_x8 = lr_gemm_q8_x8_##SUFFIX,                         \
+        .x8_q4_0 = NEON_X8_PREFERRED,                              \
+        .x8_q4_1 = NEON_X8_PREFERRED,                              \
         .dot_f32 = lr_dot_f32_neon,                                \
         .axpy_f32 = lr_axpy_f32_neon,                              \
         .dot_f32_f16 = lr_dot_f32_f16_neon,                        \

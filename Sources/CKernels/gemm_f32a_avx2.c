@@ -12,6 +12,7 @@
 // two vector loads. The microkernel keeps a PT x 16 block of outputs (6 tokens x 16 rows) in
 // twelve accumulators and broadcasts each token's activation.
 #include "gemm_tiling.h"
+#include "interleave_internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -161,6 +162,78 @@ int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begi
             for (int t = 0; t < n_tok; t += PT) {
                 const int nt = n_tok - t < PT ? n_tok - t : PT;
                 micros[nt](panel, kc, a + (size_t)t * a_ld + k0, a_ld, out + (size_t)t * out_ld + r, out_ld, nr, k0 > 0);
+            }
+        }
+    }
+    return 0;
+}
+
+/// Dequantizes groups [g, g + ng) (ng 1 or 2, so up to 16 rows) of blocks [b0, b0 + nblk) of x8
+/// weights into panel[k][16]. No transpose: one 32-bit lane of a quant chunk is one row, so
+/// shifting a chunk by a byte lines up one column of all 8 rows.
+LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes, int g, int ng, int b0, int nblk,
+                                            float *panel, const int wtype) {
+    const size_t bb = lr_x8_block_bytes(wtype);
+    const __m256i mask = _mm256_set1_epi32(0x0f);
+    for (int h = 0; h < 2; h++) {
+        for (int b = 0; b < nblk; b++) {
+            float *dst = panel + (size_t)b * LR_QK * PR + 8 * h;
+            if (h >= ng) {
+                for (int e = 0; e < LR_QK; e++) _mm256_store_ps(dst + (size_t)e * PR, _mm256_setzero_ps());
+                continue;
+            }
+            const uint8_t *blk = w + (size_t)(g + h) * group_bytes + (size_t)(b0 + b) * bb;
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+            const __m256 off = wtype == LR_TYPE_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
+                                                     : _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
+            const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
+            LR_UNROLL
+            for (int c = 0; c < 4; c++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                LR_UNROLL
+                for (int j = 0; j < 4; j++) {
+                    const __m256i lo = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j), mask);
+                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j + 4), mask);
+                    _mm256_store_ps(dst + (size_t)(4 * c + j) * PR, _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), d, off));
+                    _mm256_store_ps(dst + (size_t)(16 + 4 * c + j) * PR, _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), d, off));
+                }
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_0(const uint8_t *w, size_t gb, int g, int ng, int b0,
+                                                                  int nblk, float *panel) {
+    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_0);
+}
+static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_1(const uint8_t *w, size_t gb, int g, int ng, int b0,
+                                                                  int nblk, float *panel) {
+    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_1);
+}
+
+int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                         int n_tok, int k, float *out, size_t out_ld) {
+    void (*pack)(const uint8_t *, size_t, int, int, int, int, float *);
+    switch (wtype) {
+    case LR_TYPE_Q4_0: pack = pack_x8_q4_0; break;
+    case LR_TYPE_Q4_1: pack = pack_x8_q4_1; break;
+    default: return -1;
+    }
+    if (k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
+    if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
+    const size_t gb = lr_x8_group_bytes(wtype, k);
+
+    _Alignas(64) float panel[KC * PR];
+    const uint8_t *wb = (const uint8_t *)w;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        const int kc = k - k0 < KC ? k - k0 : KC;
+        for (int g = group_begin; g < group_end; g += PR / 8) {
+            const int ng = group_end - g < PR / 8 ? group_end - g : PR / 8;
+            pack(wb, gb, g, ng, k0 / LR_QK, kc / LR_QK, panel);
+            for (int t = 0; t < n_tok; t += PT) {
+                const int nt = n_tok - t < PT ? n_tok - t : PT;
+                micros[nt](panel, kc, a + (size_t)t * a_ld + k0, a_ld, out + (size_t)t * out_ld + 8 * g, out_ld, 8 * ng,
+                           k0 > 0);
             }
         }
     }

@@ -45,6 +45,13 @@ typedef struct {
     int (*gemm_f32a)(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                      const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
     int gemm_f32a_min_batch;
+    /// Mat-muls on x8 weights (NULL: the scalar x8 kernels run), with f32 activations as
+    /// gemm_f32a (NULL where gemm_f32a is), and which types the backend prefers in x8.
+    int (*gemm_x8)(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                   int n_tok, int k, float *out, size_t out_ld);
+    int (*gemm_f32a_x8)(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                        int n_tok, int k, float *out, size_t out_ld);
+    int x8_q4_0, x8_q4_1;
     /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
@@ -97,6 +104,10 @@ void lr_bf16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_bf16_row_avx2(const float *src, uint16_t *dst, int64_t n);
 void lr_swiglu_avx2(float *gate, const float *up, int64_t n);
 void lr_geglu_avx2(float *gate, const float *up, int64_t n);
+int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                       int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                         int n_tok, int k, float *out, size_t out_ld);
 #endif
 
 #if defined(__aarch64__)
@@ -113,6 +124,10 @@ void lr_f16_to_f32_row_neon(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_neon(const float *src, uint16_t *dst, int64_t n);
 void lr_swiglu_neon(float *gate, const float *up, int64_t n);
 void lr_geglu_neon(float *gate, const float *up, int64_t n);
+int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                       int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                               size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 #endif
 
 // ---------------------------------------------------------------------------

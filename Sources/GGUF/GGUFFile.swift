@@ -190,6 +190,12 @@ public final class GGUFFile: @unchecked Sendable {
         mapping.release(offset: dataOffset + tensor.offset + r.lowerBound, count: r.count)
     }
 
+    /// The same for `count` bytes at `pointer`, if they lie inside the mapping (else nothing).
+    public func releasePages(at pointer: UnsafeRawPointer, count: Int) {
+        guard let base = mapping.bytes.baseAddress, pointer >= base, pointer + count <= base + mapping.bytes.count else { return }
+        mapping.release(offset: pointer - base, count: count)
+    }
+
     /// Typed accessor that reports a missing or mistyped key in terms a user understands.
     public func requiredInt(_ key: String) throws(GGUFError) -> Int {
         guard let v = self[key] else {

@@ -76,7 +76,7 @@ final class PrunedModelWriter {
         let type = targetType(for: m)
         let descriptor = GGUFTensorDescriptor(name: name, shape: [m.columns, m.rows], type: type)
         if type == m.type {
-            try spill(descriptor, bytes: Array(m.bytes))
+            try spill(descriptor, bytes: m.bytes)
             return
         }
         var out: [UInt8] = []

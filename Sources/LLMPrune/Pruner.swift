@@ -319,7 +319,7 @@ public final class Pruner {
                 let src = h.row(r0 + r), dst = gathered + r * k
                 for (c, j) in columns.enumerated() { dst[c] = src[j] }
             }
-            xin.prepare(gathered, rows: n, columns: k, pool: pool)
+            xin.prepare(gathered, rows: n, columns: k, for: w, pool: pool)
             pool.matmul(w, xin, into: out, outStride: dim)
             if let postNorm {
                 for r in 0..<n {

@@ -86,6 +86,8 @@ struct ModelReport: Codable {
     /// Matrices without a kernel in their stored format, by "stored -> in memory" (the memory
     /// estimate counts them converted).
     var conversions: [String: Int] = [:]
+    /// Matrices moved to the interleaved (x8) layout at load on this CPU, by kernel format.
+    var interleaved: [String: Int] = [:]
 
     init(file: GGUFFile, context: Int) throws {
         path = file.path
@@ -127,6 +129,13 @@ struct ModelReport: Codable {
             for t in MemoryEstimate.convertedAtLoad(file) {
                 conversions["\(t.type) -> \(WeightMatrix.kernelType(for: t.type))", default: 0] += 1
             }
+            let tiedOutput = file.tensor(named: "output.weight") == nil
+            for t in file.tensors where t.shape.count == 2 && (t.name != "token_embd.weight" || tiedOutput) {
+                let kernel = WeightMatrix.kernelType(for: t.type)
+                if t.shape[1] >= 8 && WeightMatrix.interleavesAtLoad(kernel) {
+                    interleaved["\(kernel)", default: 0] += 1
+                }
+            }
         }
     }
 
@@ -164,6 +173,10 @@ struct ModelReport: Codable {
         add("tensors", "\(tensorCount) (\(types))")
         if !conversions.isEmpty {
             add("converted at load", conversions.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if !interleaved.isEmpty {
+            add("interleaved at load", interleaved.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + " (rows in groups of 8 for the mat-vec)")
         }
         add("parameters", "\(parameters.formatted()) (\(parametersWithoutEmbedding.formatted()) without the embedding)")
         if let memory {

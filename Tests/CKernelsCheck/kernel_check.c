@@ -607,6 +607,86 @@ static void check_gemm(const char *backend) {
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 2, 1, a, 34, 1, 32, dummy, 1) == -1, "[%s] gemm rejects end < begin", backend);
 }
 
+/// The x8 layout: packing round-trips, and every x8 mat-mul (int8 and f32 activations) agrees
+/// with its row-layout definition on the same rows, writing nothing outside its groups.
+static void check_x8(const char *backend) {
+    static const int ks[] = {32, 64, 96, 576, 1536, 8960};
+    static const int toks[] = {1, 2, 3, 4, 5, 7, 13, 40};
+    enum { GROUPS = 3, ROWS = GROUPS * 8, MAXK = 8960, MAXT = 40, LD = ROWS + 5 };
+    static uint8_t rows[ROWS * (MAXK / 32) * 20], packed[ROWS * (MAXK / 32) * 20], back[(MAXK / 32) * 20];
+    static lr_block_q8_0 a[MAXT * (MAXK / 32)];
+    static float af[MAXT * MAXK];
+    static float out[MAXT * LD], ref[MAXT * LD];
+    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1};
+    for (int ti = 0; ti < 2; ti++) {
+        const int type = x8_types[ti];
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            const int k = ks[ki], nb = k / 32;
+            const size_t wrb = (size_t)nb * block_bytes(type), arb = (size_t)nb * sizeof(lr_block_q8_0);
+            const size_t gb = lr_x8_group_bytes(type, k);
+            check(gb == 8 * wrb, "[%s] x8 %s k=%d: a group takes 8 rows' bytes", backend, type_name(type), k);
+            fill_weights(type, rows, ROWS * nb);
+            fill_activations(a, MAXT * nb);
+            for (int i = 0; i < MAXT * k; i++) af[i] = rnd_uniform(-2.0f, 2.0f);
+            int bad = 0;
+            for (int g = 0; g < GROUPS; g++) bad += lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb) != 0;
+            for (int r = 0; r < ROWS && !bad; r++) {
+                bad += lr_x8_unpack_row(type, packed + (r / 8) * gb, r % 8, k, back) != 0;
+                bad += memcmp(back, rows + (size_t)r * wrb, wrb) != 0;
+            }
+            check(bad == 0, "[%s] x8 %s k=%d pack/unpack round trip", backend, type_name(type), k);
+            for (size_t tt = 0; tt < sizeof toks / sizeof toks[0]; tt++) {
+                const int n_tok = toks[tt];
+                const int ranges[][2] = {{0, GROUPS}, {1, 2}, {2, 3}, {1, 1}};
+                for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+                    const int g0 = ranges[ri][0], g1 = ranges[ri][1];
+                    for (int f32 = 0; f32 < 2; f32++) {
+                        for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = -12345.0f;
+                        int st, st2;
+                        if (f32) {
+                            st = lr_gemm_f32a_x8(type, packed, g0, g1, af, k, n_tok, k, out, LD);
+                            if (st == -1 && lr_gemm_f32a_min_batch() == 0) continue;  // no f32 path here
+                            st2 = lr_gemm_f32a_scalar(type, rows, wrb, 8 * g0, 8 * g1, af, k, n_tok, k, ref, LD);
+                        } else {
+                            st = lr_gemm_q8_x8(type, packed, g0, g1, a, arb, n_tok, k, out, LD);
+                            st2 = lr_gemm_q8_scalar(type, rows, wrb, 8 * g0, 8 * g1, a, arb, n_tok, k, ref, LD);
+                        }
+                        int nbad = st != 0 || st2 != 0;
+                        for (int t = 0; t < MAXT && !nbad; t++) {
+                            for (int r = 0; r < LD; r++) {
+                                const int inside = t < n_tok && r >= 8 * g0 && r < 8 * g1;
+                                const float o = out[t * LD + r], e = ref[t * LD + r];
+                                if (!inside) {
+                                    nbad += o != -12345.0f;
+                                    continue;
+                                }
+                                double mag;
+                                if (f32) {
+                                    float wf[MAXK];
+                                    lr_dequantize_row(type, rows + (size_t)r * wrb, wf, k);
+                                    mag = 0;
+                                    for (int i = 0; i < k; i++) mag += fabs((double)wf[i] * af[t * k + i]);
+                                } else {
+                                    mag = dot_magnitude(type, k, rows + (size_t)r * wrb, (const uint8_t *)a + t * arb);
+                                }
+                                nbad += fabs((double)o - e) > 1e-5 * mag;
+                            }
+                        }
+                        check(nbad == 0, "[%s] x8 %s %s k=%d n_tok=%d groups [%d,%d): %d bad", backend, f32 ? "f32a" : "q8",
+                              type_name(type), k, n_tok, g0, g1, nbad);
+                    }
+                }
+            }
+        }
+    }
+    float dummy[8];
+    check(lr_gemm_q8_x8(LR_TYPE_Q8_0, packed, 0, 1, a, 34, 1, 32, dummy, 8) == -1, "[%s] x8 rejects q8_0", backend);
+    check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 0, 1, a, 34, 1, 33, dummy, 8) == -1, "[%s] x8 rejects k %% 32", backend);
+    check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 2, 1, a, 34, 1, 32, dummy, 8) == -1, "[%s] x8 rejects end < begin", backend);
+    check(lr_x8_group_bytes(LR_TYPE_Q8_0, 32) == 0 && lr_x8_pack(LR_TYPE_Q6_K, rows, 0, 256, packed) == -1,
+          "[%s] x8 has no q8_0 / q6_K layout", backend);
+}
+
 static void check_f32_helpers(const char *backend) {
     enum { N = 4096 + 13 };
     static float x[N], y[N], y1[N], y2[N];
@@ -719,13 +799,17 @@ static double now(void) {
 }
 
 typedef struct {
-    int type, rows, k, n_tok, r0, r1;
+    int type, rows, k, n_tok, r0, r1, x8;
     const void *w, *a;
     float *out;
 } bench_job;
 
 static void run_job(const bench_job *j) {
     const int nb = j->k / 32;
+    if (j->x8) {
+        lr_gemm_q8_x8(j->type, j->w, j->r0 / 8, j->r1 / 8, j->a, (size_t)nb * 34, j->n_tok, j->k, j->out, (size_t)j->rows);
+        return;
+    }
     lr_gemm_q8(j->type, j->w, (size_t)nb * block_bytes(j->type), j->r0, j->r1, j->a, (size_t)nb * 34, j->n_tok, j->k,
                j->out, (size_t)j->rows);
 }
@@ -748,7 +832,7 @@ static void *helper_main(void *unused) {
     }
 }
 
-static void bench_one(int type, int rows, int k, int n_tok, int threads) {
+static void bench_one(int type, int rows, int k, int n_tok, int threads, int x8) {
     const int nb = k / 32;
     const size_t wbytes = (size_t)rows * nb * block_bytes(type);
     uint8_t *w = malloc(wbytes);
@@ -756,9 +840,16 @@ static void bench_one(int type, int rows, int k, int n_tok, int threads) {
     float *out = malloc((size_t)n_tok * rows * sizeof *out);
     fill_weights(type, w, rows * nb);
     fill_activations(a, n_tok * nb);
+    if (x8) {  // rows is a multiple of 16 in every case
+        uint8_t *packed = malloc(wbytes);
+        const size_t gb = lr_x8_group_bytes(type, k);
+        for (int g = 0; g < rows / 8; g++) lr_x8_pack(type, w + g * gb, gb / 8, k, packed + g * gb);
+        free(w);
+        w = packed;
+    }
     const int split = threads == 2 ? rows / 2 : rows;
-    const bench_job mine = {type, rows, k, n_tok, 0, split, w, a, out};
-    helper_job = (bench_job){type, rows, k, n_tok, split, rows, w, a, out};
+    const bench_job mine = {type, rows, k, n_tok, 0, split, x8, w, a, out};
+    helper_job = (bench_job){type, rows, k, n_tok, split, rows, x8, w, a, out};
     // The helper spins while it waits, so it only exists for two-thread runs (spinning beside a
     // single-threaded run would take a core from it).
     pthread_t helper;
@@ -787,8 +878,8 @@ static void bench_one(int type, int rows, int k, int n_tok, int threads) {
         atomic_store(&helper_quit, 1);
         pthread_join(helper, NULL);
     }
-    printf("  %-5s %6d x %-5d n_tok=%-3d threads=%d  %9.1f us  %7.2f GB/s weights  %7.2f GMAC/s\n", type_name(type),
-           rows, k, n_tok, threads, best * 1e6, wbytes / best * 1e-9, (double)rows * k * n_tok / best * 1e-9);
+    printf("  %-5s%s %6d x %-5d n_tok=%-3d threads=%d  %9.1f us  %7.2f GB/s weights  %7.2f GMAC/s\n", type_name(type),
+           x8 ? "x8" : "  ", rows, k, n_tok, threads, best * 1e6, wbytes / best * 1e-9, (double)rows * k * n_tok / best * 1e-9);
     free(w), free(a), free(out);
 }
 
@@ -801,8 +892,11 @@ static void bench(void) {
     };
     printf("bench (backend %s; best of repeated runs, single-threaded unless noted)\n", lr_kernels_backend());
     for (size_t ti = 0; ti < 3; ti++)
-        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
-            bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads);
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+            bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 0);
+            if (types[ti] != LR_TYPE_Q8_0)
+                bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 1);
+        }
     // Activation quantization and attention helpers, for scale.
     enum { N = 1536 };
     static float x[N], y[N];
@@ -847,6 +941,7 @@ int main(int argc, char **argv) {
         check_quantize_q8_0_fast(tested[i]);
         check_dots(tested[i]);
         check_gemm(tested[i]);
+        check_x8(tested[i]);
         check_f32_helpers(tested[i]);
         check_glu(tested[i]);
     }

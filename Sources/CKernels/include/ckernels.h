@@ -139,6 +139,42 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
                         const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
 
 // ---------------------------------------------------------------------------
+// Row-interleaved Q4 weights ("x8"), the layout mat-vecs stream fastest.
+//
+// Rows go in groups of 8. A group holds, for each block column b in order, the 8 rows' block b:
+// their scales d[8] (f16), for Q4_1 their mins m[8] (f16), then the quants as four 32-byte
+// chunks. Chunk c holds, for row i = 0..7, bytes 4c..4c+3 of row i's qs: low nibbles are row
+// i's values 4c..4c+3, high nibbles its values 16+4c..16+4c+3. So one 32-bit lane of a chunk is
+// one row, and a kernel multiplies 8 rows by one broadcast activation word without horizontal
+// sums, reading the weights in one sequence (llama.cpp repacks Q4_0 at load for the same reason;
+// this is our own layout). A group takes the bytes of its 8 rows in the file layout.
+
+/// 1 when the active backend's x8 kernels beat the file layout for wtype, else 0 (the layout
+/// still works everywhere: every backend falls back to the scalar x8 kernels).
+int lr_x8_preferred(int wtype);
+/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1 have one).
+size_t lr_x8_group_bytes(int wtype, int k);
+/// Interleaves 8 rows (row i at src + i * src_row_bytes, file layout) into one group at dst.
+/// Returns 0, or -1 for an unsupported type or k not a multiple of 32.
+int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *dst);
+/// Row i (0..7) of a group, back in the file layout (k / 32 blocks at dst). Returns 0 or -1.
+int lr_x8_unpack_row(int wtype, const void *group, int i, int k, void *dst);
+
+/// out[t * out_ld + 8g + i] = dot(row i of group g, A row t) for groups g in [group_begin,
+/// group_end) (w points at group 0) and tokens t in [0, n_tok). Otherwise as lr_gemm_q8.
+int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                  int n_tok, int k, float *out, size_t out_ld);
+/// The definition: each row unpacked and dotted with lr_vec_dot_*_scalar (test oracle).
+int lr_gemm_q8_x8_scalar(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                         size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
+/// The same with f32 activations (as lr_gemm_f32a): -1 where the backend has no f32 path.
+int lr_gemm_f32a_x8(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                    int n_tok, int k, float *out, size_t out_ld);
+/// The definition: rows unpacked and run through lr_gemm_f32a_scalar (test oracle).
+int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                           int n_tok, int k, float *out, size_t out_ld);
+
+// ---------------------------------------------------------------------------
 // f32 helpers for attention (f32 or f16 keys/values).
 
 /// sum(x[i] * y[i])

@@ -9,7 +9,7 @@ extension WeightMatrix {
         var bytes = [UInt8](repeating: 0, count: kept.count * rowBytes)
         bytes.withUnsafeMutableBytes { out in
             for (i, r) in kept.enumerated() {
-                out.baseAddress!.advanced(by: i * rowBytes).copyMemory(from: row(r), byteCount: rowBytes)
+                copyRow(r, to: out.baseAddress!.advanced(by: i * rowBytes))
             }
         }
         return WeightMatrix(type: type, rows: kept.count, columns: columns, bytes: bytes)
@@ -52,6 +52,12 @@ extension WeightMatrix {
         self.init(type: t, rows: rows, columns: columns, bytes: bytes)
     }
 
-    /// The matrix's bytes (for writing to a file).
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: data, count: rows * rowBytes) }
+    /// The matrix's bytes in the file layout (for writing to a file).
+    public var bytes: [UInt8] {
+        guard layout == .x8 else { return Array(UnsafeRawBufferPointer(start: data, count: rows * rowBytes)) }
+        return [UInt8](unsafeUninitializedCapacity: rows * rowBytes) { buf, n in
+            for r in 0..<rows { copyRow(r, to: buf.baseAddress! + r * rowBytes) }
+            n = rows * rowBytes
+        }
+    }
 }

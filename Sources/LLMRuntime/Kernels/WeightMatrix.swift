@@ -6,13 +6,22 @@ import GGUF
 ///
 /// Rows are output features, columns input features: `y = W·x` reads one row per output.
 public struct WeightMatrix: @unchecked Sendable {
+    /// How the rows are stored: as in the file, or (Q4_0/Q4_1 at run time) in groups of 8 rows
+    /// interleaved block by block, the layout the mat-vec streams fastest (`lr_x8_pack`).
+    public enum Layout: Sendable { case rows, x8 }
+
     public let type: GGMLType
     public let rows: Int
     public let columns: Int
     public let rowBytes: Int
     public let data: UnsafeRawPointer
+    public let layout: Layout
     /// Keeps converted bytes alive; nil for a view onto the mapping.
     let owner: AnyObject?
+
+    /// Rows stored interleaved (a multiple of 8; 0 in the rows layout). The rest follow in the
+    /// file layout.
+    public var interleavedRows: Int { layout == .x8 ? rows / 8 * 8 : 0 }
 
     /// Formats the mat-mul kernels take directly.
     public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1]
@@ -30,13 +39,14 @@ public struct WeightMatrix: @unchecked Sendable {
         kernelType(for: tensor.type).byteCount(forElements: tensor.elementCount) ?? tensor.byteCount
     }
 
-    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, owner: AnyObject?) {
+    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, owner: AnyObject?, layout: Layout = .rows) {
         self.type = type
         self.rows = rows
         self.columns = columns
         self.rowBytes = type.byteCount(forElements: columns) ?? 0
         self.data = data
         self.owner = owner
+        self.layout = layout
     }
 
     /// Builds a matrix from Q8_0/Q4_0/Q4_1 bytes held in memory (used by the pruner).
@@ -75,12 +85,61 @@ public struct WeightMatrix: @unchecked Sendable {
         self.init(type: target, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
-    /// Row `r`'s bytes.
-    @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
+    /// Row `r`'s bytes in the file layout, copied to `out` (`rowBytes` bytes).
+    public func copyRow(_ r: Int, to out: UnsafeMutableRawPointer) {
+        if r < interleavedRows {
+            _ = lr_x8_unpack_row(Int32(type.rawValue), data + r / 8 * 8 * rowBytes, Int32(r % 8), Int32(columns), out)
+        } else {
+            out.copyMemory(from: data + r * rowBytes, byteCount: rowBytes)
+        }
+    }
 
     /// Dequantizes one row into `out` (`columns` floats).
     public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        _ = lr_dequantize_row(Int32(type.rawValue), row(r), out, Int64(columns))
+        if r < interleavedRows {
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: rowBytes, alignment: 16)
+            defer { bytes.deallocate() }
+            copyRow(r, to: bytes)
+            _ = lr_dequantize_row(Int32(type.rawValue), bytes, out, Int64(columns))
+        } else {
+            _ = lr_dequantize_row(Int32(type.rawValue), data + r * rowBytes, out, Int64(columns))
+        }
+    }
+
+    /// Whether the active kernels run matrices of this kernel format faster in the x8 layout
+    /// (a model's are moved to it at load: `ModelWeights.interleaveForKernels`).
+    public static func interleavesAtLoad(_ type: GGMLType) -> Bool { lr_x8_preferred(Int32(type.rawValue)) != 0 }
+
+    /// Whether the active kernels run this matrix faster in the x8 layout.
+    public var prefersInterleaved: Bool {
+        layout == .rows && rows >= 8 && columns % 32 == 0 && WeightMatrix.interleavesAtLoad(type)
+    }
+
+    /// The same matrix with its rows in groups of 8 interleaved (`Layout.x8`), in new memory;
+    /// rows past the last whole group stay in the file layout after the groups. Groups are
+    /// packed in parallel on `pool`, a slice of about 4 MB at a time, and `packed` is told each
+    /// source range once it has been copied (a view onto the mapping drops those pages there, so
+    /// loading never holds a large matrix twice).
+    public func interleaved(pool: ThreadPool, packed: (UnsafeRawPointer, Int) -> Void = { _, _ in }) -> WeightMatrix {
+        let groups = rows / 8
+        let groupBytes = 8 * rowBytes
+        let buffer = AlignedBuffer(byteCount: rows * rowBytes)
+        let src = data, dst = buffer.pointer, wtype = Int32(type.rawValue), k = Int32(columns), rb = rowBytes
+        let sliceGroups = max(1, (4 << 20) / max(groupBytes, 1))
+        for first in stride(from: 0, to: groups, by: sliceGroups) {
+            let end = min(groups, first + sliceGroups)
+            let perChunk = max(1, (end - first + pool.threadCount * 4 - 1) / (pool.threadCount * 4))
+            pool.parallelFor((end - first + perChunk - 1) / perChunk) { chunk, _ in
+                for g in (first + chunk * perChunk)..<min(end, first + chunk * perChunk + perChunk) {
+                    _ = lr_x8_pack(wtype, src + g * groupBytes, rb, k, dst + g * groupBytes)
+                }
+            }
+            packed(src + first * groupBytes, (end - first) * groupBytes)
+        }
+        let tail = groups * groupBytes
+        dst.advanced(by: tail).copyMemory(from: src + tail, byteCount: rows * rowBytes - tail)
+        packed(src + tail, rows * rowBytes - tail)
+        return WeightMatrix(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(dst), owner: buffer, layout: .x8)
     }
 }
 

@@ -30,10 +30,12 @@ public final class LanguageModel: @unchecked Sendable {
         }
         var weights = try ModelWeights(file: file, config: config)
         try transform?(&config, &weights)
+        let pool = ThreadPool(threadCount: threads)
+        weights.interleaveForKernels(pool: pool)
         self.file = file
         self.config = config
         self.tokenizer = try TokenizerLoader.load(from: file, sentencePieceModel: sentencePieceModel)
-        self.transformer = Transformer(config: config, weights: weights, pool: ThreadPool(threadCount: threads))
+        self.transformer = Transformer(config: config, weights: weights, pool: pool)
         self.loadSeconds = Clock.now() - started
     }
 

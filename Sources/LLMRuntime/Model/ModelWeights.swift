@@ -137,6 +137,29 @@ public struct ModelWeights: @unchecked Sendable {
     }
 }
 
+extension ModelWeights {
+    /// Moves every matrix the active kernels run faster interleaved (Q4_0, Q4_1) to the x8
+    /// layout, in memory of its own; the file pages it was read from are dropped, so resident
+    /// memory holds one copy. Done last at load: pruning and in-place plans edit rows, and the
+    /// writer reads them, in the file layout.
+    public mutating func interleaveForKernels(pool: ThreadPool) {
+        func convert(_ m: inout WeightMatrix?) {
+            guard let w = m, w.prefersInterleaved else { return }
+            let mapped = w.owner == nil
+            m = w.interleaved(pool: pool) { start, count in
+                if mapped { file.releasePages(at: start, count: count) }
+            }
+        }
+        for i in layers.indices {
+            convert(&layers[i].wq); convert(&layers[i].wk); convert(&layers[i].wv); convert(&layers[i].wo)
+            convert(&layers[i].gate); convert(&layers[i].up); convert(&layers[i].down)
+        }
+        var out: WeightMatrix? = output
+        convert(&out)
+        output = out!
+    }
+}
+
 /// Looks tensors up by name and checks their shapes, naming the tensor when they differ.
 struct TensorBinder {
     let file: GGUFFile

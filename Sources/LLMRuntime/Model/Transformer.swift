@@ -60,7 +60,7 @@ public final class Transformer: @unchecked Sendable {
         for (i, t) in rows.enumerated() {
             Ops.rmsNorm(s.x + t * dim, weight: weights.outputNorm, count: dim, eps: config.normEpsilon, into: s.xb + i * dim)
         }
-        s.xin.prepare(s.xb, rows: rows.count, columns: dim, pool: pool)
+        s.xin.prepare(s.xb, rows: rows.count, columns: dim, for: weights.output, pool: pool)
         pool.matmul(weights.output, s.xin, into: s.logits, outStride: config.vocabularySize)
         let cap = config.finalLogitSoftcap
         if cap > 0 {

@@ -77,7 +77,7 @@ public struct TransformerBlock: @unchecked Sendable {
             s.xb2.update(repeating: 0, count: n * dim)
             return
         }
-        normalizeInput(w.attentionNorm, count: n, state: s)
+        normalizeInput(w.attentionNorm, count: n, for: wq, state: s)
         pool.matmul([MatmulJob(wq, into: s.q, outStride: qDim), MatmulJob(wk, into: s.k, outStride: kvDim),
                      MatmulJob(wv, into: s.v, outStride: kvDim)], s.xin)
         let half = config.ropeDimensions / 2
@@ -107,7 +107,7 @@ public struct TransformerBlock: @unchecked Sendable {
                          positions: max(0, end - window)..<end, scale: scale,
                          scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
         }
-        s.xin.prepare(s.att, rows: n, columns: qDim, pool: pool)
+        s.xin.prepare(s.att, rows: n, columns: qDim, for: wo, pool: pool)
         pool.matmul(wo, s.xin, into: s.xb2, outStride: dim)
         if let b = w.woBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
         if let norm = w.attentionPostNorm { normalizeOutput(norm, count: n, state: s) }
@@ -131,12 +131,12 @@ public struct TransformerBlock: @unchecked Sendable {
 
     /// The sub-layer input: `xb = rmsnorm(x) * weight` per token, then its mat-mul form in `xin`
     /// shared by the mat-muls that read it (q/k/v, or gate/up).
-    private func normalizeInput(_ weight: [Float], count n: Int, state s: RunState) {
+    private func normalizeInput(_ weight: [Float], count n: Int, for matrix: WeightMatrix?, state s: RunState) {
         let dim = config.hiddenSize
         for t in 0..<n {
             Ops.rmsNorm(s.x + t * dim, weight: weight, count: dim, eps: config.normEpsilon, into: s.xb + t * dim)
         }
-        s.xin.prepare(s.xb, rows: n, columns: dim, pool: pool)
+        s.xin.prepare(s.xb, rows: n, columns: dim, for: matrix, pool: pool)
     }
 
     /// `hb = act(hb) * hb2` over `count` values. A prompt batch has n·ff of them (131,072 a
@@ -163,10 +163,10 @@ public struct TransformerBlock: @unchecked Sendable {
             s.xb2.update(repeating: 0, count: n * dim)
             return
         }
-        normalizeInput(w.ffnNorm, count: n, state: s)
+        normalizeInput(w.ffnNorm, count: n, for: gate, state: s)
         pool.matmul([MatmulJob(gate, into: s.hb, outStride: ff), MatmulJob(up, into: s.hb2, outStride: ff)], s.xin)
         activateGate(count: n * ff, state: s)
-        s.xin.prepare(s.hb, rows: n, columns: ff, pool: pool)
+        s.xin.prepare(s.hb, rows: n, columns: ff, for: down, pool: pool)
         pool.matmul(down, s.xin, into: s.xb2, outStride: dim)
         if let b = w.downBias { for t in 0..<n { Ops.add(b, into: s.xb2 + t * dim, count: dim) } }
         if let norm = w.ffnPostNorm { normalizeOutput(norm, count: n, state: s) }

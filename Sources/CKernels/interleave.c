@@ -1,0 +1,116 @@
+// The x8 layout of Q4 weights (see ckernels.h): packing, unpacking, the scalar definitions of its
+// mat-muls, and the dispatched entry points.
+#include <stdlib.h>
+
+#include "interleave_internal.h"
+
+size_t lr_x8_group_bytes(int wtype, int k) {
+    const size_t block = lr_x8_block_bytes(wtype);
+    if (block == 0 || k < 0 || k % LR_QK != 0) return 0;
+    return block * (size_t)(k / LR_QK);
+}
+
+int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *dst) {
+    const size_t block = lr_x8_block_bytes(wtype);
+    if (block == 0 || k < 0 || k % LR_QK != 0) return -1;
+    const size_t row_block = wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
+    const size_t qs_at = row_block - LR_QK / 2;  // 2 (Q4_0) or 4 (Q4_1): after d (and m)
+    const int nb = k / LR_QK;
+    for (int b = 0; b < nb; b++) {
+        uint8_t *out = (uint8_t *)dst + (size_t)b * block;
+        uint8_t *qs = out + lr_x8_qs_offset(wtype);
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *blk = (const uint8_t *)src + (size_t)i * src_row_bytes + (size_t)b * row_block;
+            memcpy(out + 2 * i, blk, 2);                              // d
+            if (wtype == LR_TYPE_Q4_1) memcpy(out + 16 + 2 * i, blk + 2, 2);  // m
+            for (int c = 0; c < 4; c++) memcpy(qs + 32 * c + 4 * i, blk + qs_at + 4 * c, 4);
+        }
+    }
+    return 0;
+}
+
+int lr_x8_unpack_row(int wtype, const void *group, int i, int k, void *dst) {
+    const size_t block = lr_x8_block_bytes(wtype);
+    if (block == 0 || k < 0 || k % LR_QK != 0 || i < 0 || i > 7) return -1;
+    const size_t row_block = wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
+    const size_t qs_at = row_block - LR_QK / 2;
+    const int nb = k / LR_QK;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *in = (const uint8_t *)group + (size_t)b * block;
+        const uint8_t *qs = in + lr_x8_qs_offset(wtype);
+        uint8_t *blk = (uint8_t *)dst + (size_t)b * row_block;
+        memcpy(blk, in + 2 * i, 2);
+        if (wtype == LR_TYPE_Q4_1) memcpy(blk + 2, in + 16 + 2 * i, 2);
+        for (int c = 0; c < 4; c++) memcpy(blk + qs_at + 4 * c, qs + 32 * c + 4 * i, 4);
+    }
+    return 0;
+}
+
+/// Unpacks groups [g0, g1) into rows (file layout) at dst: the scalar definitions run on those.
+static void unpack_groups(int wtype, const uint8_t *w, int g0, int g1, int k, uint8_t *dst, size_t row_bytes) {
+    const size_t gb = lr_x8_group_bytes(wtype, k);
+    for (int g = g0; g < g1; g++) {
+        for (int i = 0; i < 8; i++) lr_x8_unpack_row(wtype, w + (size_t)g * gb, i, k, dst + (size_t)((g - g0) * 8 + i) * row_bytes);
+    }
+}
+
+static int check_args(int wtype, int group_begin, int group_end, int n_tok, int k) {
+    if (lr_x8_block_bytes(wtype) == 0 || k < 0 || k % LR_QK != 0) return -1;
+    if (group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
+    return 0;
+}
+
+/// Runs a row-layout scalar definition on groups [g0, g1), one group at a time (8 rows of scratch).
+static int run_unpacked(int wtype, const void *w, int g0, int g1, int k, int f32a, const void *a, size_t a_stride,
+                        int n_tok, float *out, size_t out_ld) {
+    if (check_args(wtype, g0, g1, n_tok, k) != 0) return -1;
+    if (g0 == g1 || n_tok == 0 || k == 0) return 0;
+    const size_t row_bytes = lr_x8_group_bytes(wtype, k) / 8;
+    uint8_t *rows = malloc(8 * row_bytes);
+    if (!rows) return -1;
+    int status = 0;
+    for (int g = g0; g < g1 && status == 0; g++) {
+        unpack_groups(wtype, (const uint8_t *)w, g, g + 1, k, rows, row_bytes);
+        status = f32a ? lr_gemm_f32a_scalar(wtype, rows, row_bytes, 0, 8, (const float *)a, a_stride, n_tok, k,
+                                            out + (size_t)g * 8, out_ld)
+                      : lr_gemm_q8_scalar(wtype, rows, row_bytes, 0, 8, a, a_stride, n_tok, k, out + (size_t)g * 8, out_ld);
+    }
+    free(rows);
+    return status;
+}
+
+int lr_gemm_q8_x8_scalar(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                         size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
+    return run_unpacked(wtype, w, group_begin, group_end, k, 0, a, a_row_bytes, n_tok, out, out_ld);
+}
+
+int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                           int n_tok, int k, float *out, size_t out_ld) {
+    return run_unpacked(wtype, w, group_begin, group_end, k, 1, a, a_ld, n_tok, out, out_ld);
+}
+
+// ---------------------------------------------------------------------------
+// Dispatched entry points
+
+int lr_x8_preferred(int wtype) {
+    const lr_kernel_table *t = lr_active_table();
+    if (t->gemm_x8 == NULL) return 0;
+    return (wtype == LR_TYPE_Q4_0 && t->x8_q4_0) || (wtype == LR_TYPE_Q4_1 && t->x8_q4_1);
+}
+
+int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                  int n_tok, int k, float *out, size_t out_ld) {
+    const lr_kernel_table *t = lr_active_table();
+    if (t->gemm_x8 == NULL)
+        return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
+    return t->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
+}
+
+int lr_gemm_f32a_x8(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                    int n_tok, int k, float *out, size_t out_ld) {
+    const lr_kernel_table *t = lr_active_table();
+    if (t->gemm_f32a == NULL) return -1;
+    if (t->gemm_f32a_x8 == NULL)
+        return lr_gemm_f32a_x8_scalar(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
+    return t->gemm_f32a_x8(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
+}

@@ -1,0 +1,143 @@
+// AVX2 mat-vec / small mat-mul on x8 (row-interleaved) Q4 weights with Q8_0 activations.
+//
+// Why this layout is faster than rows (see ckernels.h for the layout): per 8 rows x 32 values a
+// row kernel spends 8 x (unpack 3 + maddubs 2 + madd + cvt + scale load, multiply, fma) ~ 80
+// vector ops and 24 integer multiplies on the one port Zen 2 runs them on. Here one activation
+// word broadcast from memory serves all 8 rows (a 32-bit lane each): 12 unpack ops, 8 maddubs
+// whose int16 sums add without overflow (8 x 2 x 15 x 127 < 32767), one madd, and one scale
+// multiply for 8 rows: ~33 ops and 9 multiplies, so generation is held by memory, not by the core.
+#include "gemm_tiling.h"
+#include "interleave_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+enum { X8_NT = 3 };  // tokens sharing each unpacked block column (unpacked quants + accumulators in 16 registers)
+
+/// Per token and block: the activation scale, and its int8 sum (Q4_0: times 8, the offset
+/// removed in integers) or the scale times the sum (Q4_1: the mins' term).
+typedef struct {
+    float da;
+    union { int32_t off8; float sa; };
+} x8_act;
+
+LR_INLINE LR_TARGET_AVX2 int32_t sum_i8x32_x8(const int8_t *p) {
+    const __m256i biased = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
+    const __m256i s = _mm256_sad_epu8(biased, _mm256_setzero_si256());
+    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
+    return _mm_cvtsi128_si32(t) - 32 * 128;
+}
+
+static LR_TARGET_AVX2 void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, int wtype, x8_act *acts) {
+    for (int t = 0; t < nt; t++) {
+        const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
+        x8_act *o = acts + (size_t)t * nb;
+        for (int b = 0; b < nb; b++) {
+            const float d = lr_f16_table[ab[b].d];
+            const int32_t s = sum_i8x32_x8(ab[b].qs);
+            o[b].da = d;
+            if (wtype == LR_TYPE_Q4_0) o[b].off8 = 8 * s;
+            else o[b].sa = d * (float)s;
+        }
+    }
+}
+
+/// One group (8 rows) against NT tokens: out[j * out_ld + i] for row i, token j.
+LR_INLINE LR_TARGET_AVX2 void x8_group(const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes,
+                                       const x8_act *acts, float *out, size_t out_ld, const int NT, const int wtype) {
+    const size_t bb = lr_x8_block_bytes(wtype);
+    const __m256i nibble = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[X8_NT];
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + (size_t)b * bb;
+        const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
+        __m256i lo[4], hi[4];
+        LR_UNROLL
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            lo[c] = _mm256_and_si256(v, nibble);
+            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+        LR_UNROLL
+        for (int j = 0; j < NT; j++) {
+            const int8_t *aq = ((const lr_block_q8_0 *)(a + (size_t)j * a_row_bytes))[b].qs;
+            const x8_act *act = acts + (size_t)j * nb + b;
+            int32_t w0, w1;
+            memcpy(&w0, aq, 4);
+            memcpy(&w1, aq + 16, 4);
+            __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(w0)),
+                                         _mm256_maddubs_epi16(hi[0], _mm256_set1_epi32(w1)));
+            LR_UNROLL
+            for (int c = 1; c < 4; c++) {
+                memcpy(&w0, aq + 4 * c, 4);
+                memcpy(&w1, aq + 16 + 4 * c, 4);
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(w0)));
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(w1)));
+            }
+            __m256i isum = _mm256_madd_epi16(s, ones);
+            if (wtype == LR_TYPE_Q4_0) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(act->off8));
+            __m256 dav = _mm256_broadcast_ss(&act->da);
+            LR_OPAQUE(dav);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dav), acc[j]);
+            if (wtype == LR_TYPE_Q4_1)
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16))),
+                                         _mm256_broadcast_ss(&act->sa), acc[j]);
+        }
+    }
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
+}
+
+#define X8_GROUP(WNAME, WTYPE, NT)                                                                                 \
+    static __attribute__((noinline)) LR_TARGET_AVX2 void x8_##WNAME##_##NT(                                       \
+        const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes, const x8_act *acts, float *out,       \
+        size_t out_ld) {                                                                                         \
+        x8_group(grp, nb, a, a_row_bytes, acts, out, out_ld, NT, WTYPE);                                         \
+    }
+X8_GROUP(q4_0, LR_TYPE_Q4_0, 1)
+X8_GROUP(q4_0, LR_TYPE_Q4_0, 2)
+X8_GROUP(q4_0, LR_TYPE_Q4_0, 3)
+X8_GROUP(q4_1, LR_TYPE_Q4_1, 1)
+X8_GROUP(q4_1, LR_TYPE_Q4_1, 2)
+X8_GROUP(q4_1, LR_TYPE_Q4_1, 3)
+
+typedef void (*x8_group_fn)(const uint8_t *, int, const uint8_t *, size_t, const x8_act *, float *, size_t);
+_Static_assert(X8_NT == 3, "x8 group kernels are instantiated for 1..3 tokens");
+
+enum { X8_STACK_BLOCKS = 2048 };  // k up to 65536 keeps its activation terms on the stack
+
+int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                       int n_tok, int k, float *out, size_t out_ld) {
+    static const x8_group_fn q4_0[X8_NT + 1] = {NULL, x8_q4_0_1, x8_q4_0_2, x8_q4_0_3};
+    static const x8_group_fn q4_1[X8_NT + 1] = {NULL, x8_q4_1_1, x8_q4_1_2, x8_q4_1_3};
+    const x8_group_fn *fns = wtype == LR_TYPE_Q4_0 ? q4_0 : wtype == LR_TYPE_Q4_1 ? q4_1 : NULL;
+    if (fns == NULL || k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
+    if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
+    lr_kernels_init();  // lr_f16_table
+
+    const int nb = k / LR_QK;
+    const size_t gb = lr_x8_group_bytes(wtype, k);
+    x8_act stack_acts[X8_NT * X8_STACK_BLOCKS], *acts = stack_acts;
+    if (nb > X8_STACK_BLOCKS) {
+        acts = malloc((size_t)X8_NT * nb * sizeof *acts);
+        if (!acts) return -1;
+    }
+    const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)a;
+    // Tokens outermost, a few at a time: batches this small re-read the weights per token group,
+    // and the larger ones take the f32-activation path (lr_gemm_f32a_x8).
+    for (int t = 0; t < n_tok; t += X8_NT) {
+        const int nt = n_tok - t < X8_NT ? n_tok - t : X8_NT;
+        const uint8_t *at = ab + (size_t)t * a_row_bytes;
+        prep_acts(at, a_row_bytes, nt, nb, wtype, acts);
+        for (int g = group_begin; g < group_end; g++)
+            fns[nt](wb + (size_t)g * gb, nb, at, a_row_bytes, acts, out + (size_t)t * out_ld + 8 * (size_t)g, out_ld);
+    }
+    if (acts != stack_acts) free(acts);
+    return 0;
+}
+
+#endif
