@@ -184,6 +184,20 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
             }
             const uint8_t *blk = w + (size_t)(g + h) * group_bytes + (size_t)(b0 + b) * bb;
             const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+            if (wtype == LR_TYPE_Q8_0) {
+                // Byte j of each lane, sign-extended: shift it to the top, then arithmetically down.
+                const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
+                LR_UNROLL
+                for (int c = 0; c < 8; c++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                    LR_UNROLL
+                    for (int j = 0; j < 4; j++) {
+                        const __m256i q = _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * j), 24);
+                        _mm256_store_ps(dst + (size_t)(4 * c + j) * PR, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+                    }
+                }
+                continue;
+            }
             const __m256 off = wtype == LR_TYPE_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
                                                      : _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
             const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
@@ -202,6 +216,10 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
     }
 }
 
+static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q8_0(const uint8_t *w, size_t gb, int g, int ng, int b0,
+                                                                  int nblk, float *panel) {
+    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q8_0);
+}
 static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_0(const uint8_t *w, size_t gb, int g, int ng, int b0,
                                                                   int nblk, float *panel) {
     pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_0);
@@ -215,6 +233,7 @@ int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_en
                          int n_tok, int k, float *out, size_t out_ld) {
     void (*pack)(const uint8_t *, size_t, int, int, int, int, float *);
     switch (wtype) {
+    case LR_TYPE_Q8_0: pack = pack_x8_q8_0; break;
     case LR_TYPE_Q4_0: pack = pack_x8_q4_0; break;
     case LR_TYPE_Q4_1: pack = pack_x8_q4_1; break;
     default: return -1;

@@ -13,17 +13,16 @@ size_t lr_x8_group_bytes(int wtype, int k) {
 int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *dst) {
     const size_t block = lr_x8_block_bytes(wtype);
     if (block == 0 || k < 0 || k % LR_QK != 0) return -1;
-    const size_t row_block = wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
-    const size_t qs_at = row_block - LR_QK / 2;  // 2 (Q4_0) or 4 (Q4_1): after d (and m)
-    const int nb = k / LR_QK;
+    const size_t row_block = lr_x8_row_block_bytes(wtype), qs_at = lr_x8_row_qs_offset(wtype);
+    const int nb = k / LR_QK, chunks = lr_x8_chunks(wtype);
     for (int b = 0; b < nb; b++) {
         uint8_t *out = (uint8_t *)dst + (size_t)b * block;
         uint8_t *qs = out + lr_x8_qs_offset(wtype);
         for (int i = 0; i < 8; i++) {
             const uint8_t *blk = (const uint8_t *)src + (size_t)i * src_row_bytes + (size_t)b * row_block;
-            memcpy(out + 2 * i, blk, 2);                              // d
+            memcpy(out + 2 * i, blk, 2);                                       // d
             if (wtype == LR_TYPE_Q4_1) memcpy(out + 16 + 2 * i, blk + 2, 2);  // m
-            for (int c = 0; c < 4; c++) memcpy(qs + 32 * c + 4 * i, blk + qs_at + 4 * c, 4);
+            for (int c = 0; c < chunks; c++) memcpy(qs + 32 * c + 4 * i, blk + qs_at + 4 * c, 4);
         }
     }
     return 0;
@@ -32,16 +31,15 @@ int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *ds
 int lr_x8_unpack_row(int wtype, const void *group, int i, int k, void *dst) {
     const size_t block = lr_x8_block_bytes(wtype);
     if (block == 0 || k < 0 || k % LR_QK != 0 || i < 0 || i > 7) return -1;
-    const size_t row_block = wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
-    const size_t qs_at = row_block - LR_QK / 2;
-    const int nb = k / LR_QK;
+    const size_t row_block = lr_x8_row_block_bytes(wtype), qs_at = lr_x8_row_qs_offset(wtype);
+    const int nb = k / LR_QK, chunks = lr_x8_chunks(wtype);
     for (int b = 0; b < nb; b++) {
         const uint8_t *in = (const uint8_t *)group + (size_t)b * block;
         const uint8_t *qs = in + lr_x8_qs_offset(wtype);
         uint8_t *blk = (uint8_t *)dst + (size_t)b * row_block;
         memcpy(blk, in + 2 * i, 2);
         if (wtype == LR_TYPE_Q4_1) memcpy(blk + 2, in + 16 + 2 * i, 2);
-        for (int c = 0; c < 4; c++) memcpy(blk + qs_at + 4 * c, qs + 32 * c + 4 * i, 4);
+        for (int c = 0; c < chunks; c++) memcpy(blk + qs_at + 4 * c, qs + 32 * c + 4 * i, 4);
     }
     return 0;
 }
@@ -95,13 +93,14 @@ int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_
 int lr_x8_preferred(int wtype) {
     const lr_kernel_table *t = lr_active_table();
     if (t->gemm_x8 == NULL) return 0;
-    return (wtype == LR_TYPE_Q4_0 && t->x8_q4_0) || (wtype == LR_TYPE_Q4_1 && t->x8_q4_1);
+    return (wtype == LR_TYPE_Q4_0 && t->x8_q4_0) || (wtype == LR_TYPE_Q4_1 && t->x8_q4_1) ||
+           (wtype == LR_TYPE_Q8_0 && t->x8_q8_0);
 }
 
 int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                   int n_tok, int k, float *out, size_t out_ld) {
     const lr_kernel_table *t = lr_active_table();
-    if (t->gemm_x8 == NULL)
+    if (t->gemm_x8 == NULL || (wtype == LR_TYPE_Q8_0 && !t->x8_q8_0))  // a backend's kernels may not cover Q8_0
         return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return t->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
 }

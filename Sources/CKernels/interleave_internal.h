@@ -5,16 +5,26 @@
 
 #include "kernels_internal.h"
 
-/// Bytes of 8 rows' block b: d[8] (16), Q4_1's m[8] (16), quants (128).
+/// Bytes of 8 rows' block b: d[8] (16), Q4_1's m[8] (16), quants (Q4: 128, Q8_0: 256).
 LR_INLINE size_t lr_x8_block_bytes(int wtype) {
     switch (wtype) {
     case LR_TYPE_Q4_0: return 16 + 128;
     case LR_TYPE_Q4_1: return 32 + 128;
+    case LR_TYPE_Q8_0: return 16 + 256;
     default: return 0;
     }
 }
 
-/// Where the four 32-byte quant chunks start inside a block column.
+/// Where the 32-byte quant chunks start inside a block column.
 LR_INLINE size_t lr_x8_qs_offset(int wtype) { return wtype == LR_TYPE_Q4_1 ? 32 : 16; }
+
+/// 32-byte quant chunks per block column: a row's qs bytes / 4 (Q4: 16 bytes, Q8_0: 32).
+LR_INLINE int lr_x8_chunks(int wtype) { return wtype == LR_TYPE_Q8_0 ? 8 : 4; }
+
+/// Bytes of one block of one row in the file layout, and where its qs start.
+LR_INLINE size_t lr_x8_row_block_bytes(int wtype) {
+    return wtype == LR_TYPE_Q8_0 ? sizeof(lr_block_q8_0) : wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
+}
+LR_INLINE size_t lr_x8_row_qs_offset(int wtype) { return wtype == LR_TYPE_Q4_1 ? 4 : 2; }
 
 #endif

@@ -46,12 +46,13 @@ typedef struct {
                      const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
     int gemm_f32a_min_batch;
     /// Mat-muls on x8 weights (NULL: the scalar x8 kernels run), with f32 activations as
-    /// gemm_f32a (NULL where gemm_f32a is), and which types the backend prefers in x8.
+    /// gemm_f32a (NULL where gemm_f32a is), and which types the backend prefers in x8 (Q8_0's
+    /// flag also says gemm_x8 takes Q8_0 at all).
     int (*gemm_x8)(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                    int n_tok, int k, float *out, size_t out_ld);
     int (*gemm_f32a_x8)(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                         int n_tok, int k, float *out, size_t out_ld);
-    int x8_q4_0, x8_q4_1;
+    int x8_q4_0, x8_q4_1, x8_q8_0;
     /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,

@@ -1,9 +1,11 @@
-// NEON mat-muls on x8 weights (Q4_0 / Q4_1 rows interleaved in groups of 8, see ckernels.h), in
-// the two flavours of dot_neon.c: plain ARMv8 (SMULL/SMLAL) and ARMv8.2 dotprod (SDOT by lane).
+// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / Q8_0 rows interleaved in groups of 8, see
+// ckernels.h), in the two flavours of dot_neon.c: plain ARMv8 (SMULL/SMLAL) and ARMv8.2 dotprod
+// (SDOT by lane).
 //
 // One 16-byte quant vector holds 4 rows x 4 consecutive values, so a broadcast 4-byte activation
 // word multiplies 4 rows at once and the products of a row stay in its own lanes: no horizontal
-// sums per row, and one nibble unpack of the block column serves every token of a tile.
+// sums per row, and one nibble unpack (Q8_0: one load) of the block column serves every token of
+// a tile.
 //
 // Instructions per 8 rows x 32 values and token, executed in the tile functions at -O3 (counted
 // under qemu over 64 extra blocks; the kernels' activation / weight-scale preparation excluded),
@@ -14,8 +16,12 @@
 //   neon          Q4_1   77 | 73.5     190 | 128        79 | 71       168 | 119
 //   neon+dotprod  Q4_0   53 | 35.7     124 | 83         55 | 39       130 | 84
 //   neon+dotprod  Q4_1   57 | 38.3     166 | 99         59 | 42       142 | 95
+//   neon          Q8_0   75 | 75       124 | 97         93 | 93       128 | 97
+//   neon+dotprod  Q8_0   40 | 31       100 | 71         54 | 36.7     106 | 73
 // The row tiles unpack nibbles (and subtract Q4_0's 8), reduce partial sums and apply scales once
-// per row; x8 does each once per 4 rows and folds the -8 into where the integer sums start.
+// per row; x8 does each once per 4 rows and folds the -8 into where the integer sums start. Q8_0
+// multiplies as many bytes either way, so x8 saves only the reductions and scales (plain NEON:
+// 32 SMULL/SMLAL + 16 SADALP + 2 ADDP per token, 1-token tiles, see X8_RN_NEON_Q8_0).
 #include "interleave_internal.h"
 
 #include <stdlib.h>
@@ -26,9 +32,14 @@
 // Tokens per tile: each unpacked weight vector (16 live per block column) serves this many. With
 // SDOT a token adds 2 accumulators and a few temporaries, and 3 fit the 32 vector registers (4
 // spill). Plain NEON's 4 broadcast words and 4 int16 sums per token make 2 spill a few already,
-// which still beats 1 token per tile (3 do not).
+// which still beats 1 token per tile (3 do not). Q8_0 needs no unpack, so a tile shares only the
+// loads, and plain NEON's 16 weight vectors plus one token's 8 broadcast words and 4 int32 sums
+// fill the registers already: with 2 tokens clang spills more than the shared loads save (81
+// instructions a token instead of 75; gcc 90 instead of 93).
 #define X8_RN_NEON 2
 #define X8_RN_DOTPROD 3
+#define X8_RN_NEON_Q8_0 1
+#define X8_RN_DOTPROD_Q8_0 3
 
 enum {
     X8_LANES = 4,         // tokens an x8_act record holds (>= either tile width)
@@ -66,8 +77,9 @@ static void x8_prep(const uint8_t *a, size_t a_row_bytes, int tn, int rn, int nb
             __fp16 h;
             memcpy(&h, &ab[b].d, 2);
             const float d = (float)h;
-            const int sum = vaddlvq_s8(vld1q_s8(ab[b].qs)) + vaddlvq_s8(vld1q_s8(ab[b].qs + 16));
             p[b].d[lane] = d;
+            if (wtype == LR_TYPE_Q8_0) continue;  // signed weights: no offset, no mins
+            const int sum = vaddlvq_s8(vld1q_s8(ab[b].qs)) + vaddlvq_s8(vld1q_s8(ab[b].qs + 16));
             if (wtype == LR_TYPE_Q4_1) p[b].dsum[lane] = d * (float)sum;
             else p[b].off[lane] = -8 * sum;
         }
@@ -94,14 +106,52 @@ LR_INLINE void x8_unpack(const uint8_t *qs, int8x16_t lo[2][4], int8x16_t hi[2][
     }
 }
 
+/// Q8_0's block column in the same arrangement: lo[h][c] chunk c, hi[h][c] chunk 4 + c (values
+/// 4c..4c+3 and 16+4c..16+4c+3 of rows 4h..4h+3), signed as stored.
+LR_INLINE void x8_load_q8_0(const uint8_t *qs, int8x16_t lo[2][4], int8x16_t hi[2][4]) {
+    LR_UNROLL
+    for (int l = 0; l < 4; l++) {
+        const int8x16x4_t q = vld1q_s8_x4((const int8_t *)qs + 64 * l);  // chunks 2l, 2l + 1
+        LR_UNROLL
+        for (int v = 0; v < 4; v++) {
+            const int c = 2 * l + v / 2;
+            if (c < 4) lo[v % 2][c] = q.val[v];
+            else hi[v % 2][c - 4] = q.val[v];
+        }
+    }
+}
+
 /// One token's integer sums of rows 0-3 and 4-7 (s: where they start) with plain ARMv8. Each
 /// SMULL/SMLAL multiplies 2 rows by a broadcast word; a lane collects 8 products, |sum| <= 8 * 15
 /// * 128, so int16 holds it and the sum of two lanes (ADDP) too.
+/// Q8_0 products reach 128 * 127 (activations stay within +-127), so a lane holds two (SMULL +
+/// SMLAL of a chunk pair) before SADALP widens them into int32 pairs [row r, r, r + 1, r + 1],
+/// which one ADDP per 4 rows folds.
 LR_INLINE void x8_isums_neon(int32x4_t s[2], int8x16_t lo[2][4], int8x16_t hi[2][4], const int8_t *aq,
                              const int wtype) {
     // LD4R: the 4 words of each half of the block, each broadcast to a register (AArch64 loads
     // take any alignment).
     const int32x4x4_t alo = vld4q_dup_s32((const int32_t *)aq), ahi = vld4q_dup_s32((const int32_t *)(aq + 16));
+    if (wtype == LR_TYPE_Q8_0) {
+        int32x4_t q[2][2];  // [rows 4h..4h+3][rows +0,+1 | +2,+3], two lanes a row
+        LR_UNROLL
+        for (int c = 0; c < 8; c += 2) {
+            const int8x16_t a0 = vreinterpretq_s8_s32(c < 4 ? alo.val[c] : ahi.val[c - 4]);
+            const int8x16_t a1 = vreinterpretq_s8_s32(c < 4 ? alo.val[c + 1] : ahi.val[c - 3]);
+            LR_UNROLL
+            for (int h = 0; h < 2; h++) {
+                const int8x16_t w0 = c < 4 ? lo[h][c] : hi[h][c - 4], w1 = c < 4 ? lo[h][c + 1] : hi[h][c - 3];
+                const int16x8_t p0 =
+                    vmlal_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(a0)), vget_low_s8(w1), vget_low_s8(a1));
+                const int16x8_t p1 = vmlal_high_s8(vmull_high_s8(w0, a0), w1, a1);
+                q[h][0] = c == 0 ? vpaddlq_s16(p0) : vpadalq_s16(q[h][0], p0);
+                q[h][1] = c == 0 ? vpaddlq_s16(p1) : vpadalq_s16(q[h][1], p1);
+            }
+        }
+        LR_UNROLL
+        for (int h = 0; h < 2; h++) s[h] = vpaddq_s32(q[h][0], q[h][1]);
+        return;
+    }
     int16x8_t p[2][2];  // [rows 4h..4h+3][rows +0,+1 | +2,+3]
     LR_UNROLL
     for (int h = 0; h < 2; h++) {
@@ -126,7 +176,8 @@ LR_INLINE void x8_isums_neon(int32x4_t s[2], int8x16_t lo[2][4], int8x16_t hi[2]
     }
 }
 
-/// The same with SDOT: lane c of the activation vector is the word that chunk c's nibbles meet.
+/// The same with SDOT: lane c of the activation vector is the word that chunk c's nibbles (Q8_0:
+/// chunk c's and 4 + c's bytes) meet.
 LR_INLINE LR_TARGET_DOTPROD void x8_isums_neon_dotprod(int32x4_t s[2], int8x16_t lo[2][4],
                                                        int8x16_t hi[2][4], const int8_t *aq, const int wtype) {
     (void)wtype;
@@ -164,7 +215,8 @@ LR_INLINE LR_TARGET_DOTPROD void x8_isums_neon_dotprod(int32x4_t s[2], int8x16_t
             x8_halves(blk, d);                                                                                   \
             if (wtype == LR_TYPE_Q4_1) x8_halves(blk + 16, m);                                                   \
             int8x16_t lo[2][4], hi[2][4];                                                                        \
-            x8_unpack(blk + qo, lo, hi);                                                                         \
+            if (wtype == LR_TYPE_Q8_0) x8_load_q8_0(blk + qo, lo, hi);                                           \
+            else x8_unpack(blk + qo, lo, hi);                                                                    \
             const float32x4_t da = vld1q_f32(act[b].d);                                                          \
             const float32x4_t dsum = wtype == LR_TYPE_Q4_1 ? vld1q_f32(act[b].dsum) : vdupq_n_f32(0.0f);         \
             const int32x4_t off = wtype == LR_TYPE_Q4_0 ? vld1q_s32(act[b].off) : vdupq_n_s32(0);                \
@@ -200,7 +252,9 @@ typedef void (*x8_tile_fn)(const x8_ctx *c, const uint8_t *wg, int g, int t, int
         x8_tile_##FLAVOUR(c, wg, g, t, q, RN, WTYPE);                                                      \
     }
 
-_Static_assert(X8_RN_NEON == 2 && X8_RN_DOTPROD == 3 && X8_RN_DOTPROD <= X8_LANES, "shapes below");
+_Static_assert(X8_RN_NEON == 2 && X8_RN_DOTPROD == 3 && X8_RN_NEON_Q8_0 == 1 && X8_RN_DOTPROD_Q8_0 == 3 &&
+                   X8_RN_DOTPROD <= X8_LANES,
+               "shapes below");
 X8_SHAPE(neon, , q4_0, LR_TYPE_Q4_0, 1)
 X8_SHAPE(neon, , q4_0, LR_TYPE_Q4_0, 2)
 X8_SHAPE(neon, , q4_1, LR_TYPE_Q4_1, 1)
@@ -211,6 +265,10 @@ X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_0, LR_TYPE_Q4_0, 3)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 3)
+X8_SHAPE(neon, , q8_0, LR_TYPE_Q8_0, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 2)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 3)
 
 /// Checks as lr_gemm_q8_x8_scalar does, then walks token chunks, groups and token tiles;
 /// tiles[n - 1] computes n tokens, rn at most.
@@ -249,6 +307,10 @@ int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end,
                        int n_tok, int k, float *out, size_t out_ld) {
     static const x8_tile_fn q4_0[] = {x8_neon_q4_0_1, x8_neon_q4_0_2};
     static const x8_tile_fn q4_1[] = {x8_neon_q4_1_1, x8_neon_q4_1_2};
+    static const x8_tile_fn q8_0[] = {x8_neon_q8_0_1};
+    if (wtype == LR_TYPE_Q8_0)
+        return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld, q8_0,
+                        X8_RN_NEON_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                     wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_NEON);
 }
@@ -257,6 +319,10 @@ int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int gr
                                size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
     static const x8_tile_fn q4_0[] = {x8_neon_dotprod_q4_0_1, x8_neon_dotprod_q4_0_2, x8_neon_dotprod_q4_0_3};
     static const x8_tile_fn q4_1[] = {x8_neon_dotprod_q4_1_1, x8_neon_dotprod_q4_1_2, x8_neon_dotprod_q4_1_3};
+    static const x8_tile_fn q8_0[] = {x8_neon_dotprod_q8_0_1, x8_neon_dotprod_q8_0_2, x8_neon_dotprod_q8_0_3};
+    if (wtype == LR_TYPE_Q8_0)
+        return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld, q8_0,
+                        X8_RN_DOTPROD_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                     wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_DOTPROD);
 }

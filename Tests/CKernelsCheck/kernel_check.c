@@ -613,12 +613,12 @@ static void check_x8(const char *backend) {
     static const int ks[] = {32, 64, 96, 576, 1536, 8960};
     static const int toks[] = {1, 2, 3, 4, 5, 7, 13, 40};
     enum { GROUPS = 3, ROWS = GROUPS * 8, MAXK = 8960, MAXT = 40, LD = ROWS + 5 };
-    static uint8_t rows[ROWS * (MAXK / 32) * 20], packed[ROWS * (MAXK / 32) * 20], back[(MAXK / 32) * 20];
+    static uint8_t rows[ROWS * (MAXK / 32) * 34], packed[ROWS * (MAXK / 32) * 34], back[(MAXK / 32) * 34];
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float af[MAXT * MAXK];
     static float out[MAXT * LD], ref[MAXT * LD];
-    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1};
-    for (int ti = 0; ti < 2; ti++) {
+    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0};
+    for (int ti = 0; ti < 3; ti++) {
         const int type = x8_types[ti];
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
             const int k = ks[ki], nb = k / 32;
@@ -680,11 +680,11 @@ static void check_x8(const char *backend) {
         }
     }
     float dummy[8];
-    check(lr_gemm_q8_x8(LR_TYPE_Q8_0, packed, 0, 1, a, 34, 1, 32, dummy, 8) == -1, "[%s] x8 rejects q8_0", backend);
+    check(lr_gemm_q8_x8(LR_TYPE_Q6_K, packed, 0, 1, a, 34, 1, 256, dummy, 8) == -1, "[%s] x8 rejects q6_K", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 0, 1, a, 34, 1, 33, dummy, 8) == -1, "[%s] x8 rejects k %% 32", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 2, 1, a, 34, 1, 32, dummy, 8) == -1, "[%s] x8 rejects end < begin", backend);
-    check(lr_x8_group_bytes(LR_TYPE_Q8_0, 32) == 0 && lr_x8_pack(LR_TYPE_Q6_K, rows, 0, 256, packed) == -1,
-          "[%s] x8 has no q8_0 / q6_K layout", backend);
+    check(lr_x8_group_bytes(LR_TYPE_Q6_K, 256) == 0 && lr_x8_pack(LR_TYPE_Q6_K, rows, 0, 256, packed) == -1,
+          "[%s] x8 has no q6_K layout", backend);
 }
 
 static void check_f32_helpers(const char *backend) {
@@ -894,8 +894,7 @@ static void bench(void) {
     for (size_t ti = 0; ti < 3; ti++)
         for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
             bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 0);
-            if (types[ti] != LR_TYPE_Q8_0)
-                bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 1);
+            bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 1);
         }
     // Activation quantization and attention helpers, for scale.
     enum { N = 1536 };

@@ -21,7 +21,7 @@ final class InterleavedWeightTests: XCTestCase {
 
     func testInterleavedMatrixKeepsItsRows() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1] {
+        for type in [GGMLType.q4_0, .q4_1, .q8_0] {
             let m = randomMatrix(type, rows: 37, columns: 96, seed: 1)
             let x = m.interleaved(pool: pool)
             XCTAssertEqual(x.layout, .x8)
@@ -34,12 +34,35 @@ final class InterleavedWeightTests: XCTestCase {
         }
     }
 
+    /// A matrix nothing else holds is interleaved within its buffer; one that is shared is
+    /// copied, and the other holder still reads its rows.
+    func testInterleavingInPlaceOnlyWhenUnshared() {
+        let pool = ThreadPool(threadCount: 2)
+        for type in [GGMLType.q4_0, .q4_1, .q8_0] {
+            let reference = randomMatrix(type, rows: 43, columns: 64, seed: 3)
+            var sole: WeightMatrix? = WeightMatrix(type: type, rows: 43, columns: 64, bytes: reference.bytes)
+            let address = sole!.data
+            let inPlace = WeightMatrix.interleaving(&sole, pool: pool)!
+            XCTAssertNil(sole)
+            XCTAssertEqual(inPlace.data, address, "\(type): packed within its own buffer")
+            XCTAssertEqual(inPlace.layout, .x8)
+            XCTAssertEqual(inPlace.bytes, reference.bytes)
+
+            let kept = WeightMatrix(type: type, rows: 43, columns: 64, bytes: reference.bytes)
+            var shared: WeightMatrix? = kept
+            let copied = WeightMatrix.interleaving(&shared, pool: pool)!
+            XCTAssertNotEqual(copied.data, kept.data, "\(type): a shared buffer is not rewritten")
+            XCTAssertEqual(copied.bytes, reference.bytes)
+            XCTAssertEqual(kept.bytes, reference.bytes)
+        }
+    }
+
     /// Every path a mat-mul can take on an x8 matrix (int8 mat-vec, small int8 batches, f32
     /// activations when the input was prepared for a rows-layout matrix), with a tail of rows in
     /// the file layout, against the same matrix in rows.
     func testInterleavedMatmulMatchesRows() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1] {
+        for type in [GGMLType.q4_0, .q4_1, .q8_0] {
             for rows in [8, 37, 200] {
                 let columns = 576
                 let m = randomMatrix(type, rows: rows, columns: columns, seed: UInt64(rows))

@@ -134,25 +134,29 @@ int lr_gemm_f32a(int wtype, const void *w, size_t w_row_bytes, int row_begin, in
 /// The smallest batch from which lr_gemm_f32a is the faster choice on the active backend, or 0
 /// when the backend has no such path (then use lr_gemm_q8).
 int lr_gemm_f32a_min_batch(void);
+/// The same for weights of wtype, in the x8 layout when x8 is set: x8 Q4 weights stay on the
+/// int8 kernels at every batch size on AVX2 (0), where one broadcast activation word feeds 8 rows.
+int lr_gemm_f32a_min_batch_for(int wtype, int x8);
 /// Same contract as lr_gemm_f32a, plain loops over dequantized rows (test oracle; any backend).
 int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                         const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
 
 // ---------------------------------------------------------------------------
-// Row-interleaved Q4 weights ("x8"), the layout mat-vecs stream fastest.
+// Row-interleaved weights ("x8"), the layout mat-vecs stream fastest (Q4_0, Q4_1, Q8_0).
 //
 // Rows go in groups of 8. A group holds, for each block column b in order, the 8 rows' block b:
-// their scales d[8] (f16), for Q4_1 their mins m[8] (f16), then the quants as four 32-byte
-// chunks. Chunk c holds, for row i = 0..7, bytes 4c..4c+3 of row i's qs: low nibbles are row
-// i's values 4c..4c+3, high nibbles its values 16+4c..16+4c+3. So one 32-bit lane of a chunk is
-// one row, and a kernel multiplies 8 rows by one broadcast activation word without horizontal
-// sums, reading the weights in one sequence (llama.cpp repacks Q4_0 at load for the same reason;
-// this is our own layout). A group takes the bytes of its 8 rows in the file layout.
+// their scales d[8] (f16), for Q4_1 their mins m[8] (f16), then the quants as 32-byte chunks,
+// four for Q4 and eight for Q8_0. Chunk c holds, for row i = 0..7, bytes 4c..4c+3 of row i's
+// qs: for Q4, low nibbles are row i's values 4c..4c+3 and high nibbles its values
+// 16+4c..16+4c+3; for Q8_0 the bytes are values 4c..4c+3. So one 32-bit lane of a chunk is one
+// row, and a kernel multiplies 8 rows by one broadcast activation word without horizontal sums,
+// reading the weights in one sequence (llama.cpp repacks at load for the same reason; this is
+// our own layout). A group takes the bytes of its 8 rows in the file layout.
 
 /// 1 when the active backend's x8 kernels beat the file layout for wtype, else 0 (the layout
 /// still works everywhere: every backend falls back to the scalar x8 kernels).
 int lr_x8_preferred(int wtype);
-/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1 have one).
+/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1, Q8_0 have one).
 size_t lr_x8_group_bytes(int wtype, int k);
 /// Interleaves 8 rows (row i at src + i * src_row_bytes, file layout) into one group at dst.
 /// Returns 0, or -1 for an unsupported type or k not a multiple of 32.

@@ -26,14 +26,16 @@ public struct MatmulInput {
     /// with `weights` (the first of a group is enough: it only picks the faster path). On the f32
     /// path `x` itself is read by the mat-muls, so it must stay unchanged until they have run.
     ///
-    /// Interleaved (x8) weights stay on the int8 path at every batch size: there one broadcast
-    /// activation word feeds 8 rows, and measured on Zen 2 at 64 tokens, 2 threads, that beats
-    /// the f32 path by 1.7x (Qwen2.5-1.5B Q4_0: 88.5 -> 154 t/s; SmolLM2 Q4_1: 718 -> 1236).
+    /// Interleaved (x8) Q4 weights stay on the int8 path at every batch size on AVX2: there one
+    /// broadcast activation word feeds 8 rows, and measured on Zen 2 at 64 tokens, 2 threads, that
+    /// beats the f32 path by 1.7x (Qwen2.5-1.5B Q4_0: 88.5 -> 154 t/s; SmolLM2 Q4_1: 718 -> 1236).
     public mutating func prepare(_ x: UnsafePointer<Float>, rows: Int, columns: Int, for weights: WeightMatrix?,
                                  pool: ThreadPool) {
         self.columns = columns
         self.count = rows
-        if f32MinBatch > 0 && rows >= f32MinBatch && weights?.layout != .x8 {
+        let minBatch = weights.map { Int(lr_gemm_f32a_min_batch_for(Int32($0.type.rawValue), $0.layout == .x8 ? 1 : 0)) }
+            ?? f32MinBatch
+        if minBatch > 0 && rows >= minBatch {
             floats = x
             return
         }

@@ -16,8 +16,9 @@ public struct WeightMatrix: @unchecked Sendable {
     public let rowBytes: Int
     public let data: UnsafeRawPointer
     public let layout: Layout
-    /// Keeps converted bytes alive; nil for a view onto the mapping.
-    let owner: AnyObject?
+    /// Keeps converted bytes alive; nil for a view onto the mapping. A var only so that
+    /// `interleaving` can ask whether it is the buffer's sole holder.
+    var owner: AnyObject?
 
     /// Rows stored interleaved (a multiple of 8; 0 in the rows layout). The rest follow in the
     /// file layout.
@@ -140,6 +141,27 @@ public struct WeightMatrix: @unchecked Sendable {
         dst.advanced(by: tail).copyMemory(from: src + tail, byteCount: rows * rowBytes - tail)
         packed(src + tail, rows * rowBytes - tail)
         return WeightMatrix(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(dst), owner: buffer, layout: .x8)
+    }
+
+    /// `matrix` interleaved in its own buffer, group by group through a small copy, when nothing
+    /// else holds that buffer (a matrix converted at load: no second copy of it, even for a
+    /// moment); otherwise as `interleaved(pool:)`. `matrix` is taken: on return only the result
+    /// should be used.
+    public static func interleaving(_ matrix: inout WeightMatrix?, pool: ThreadPool) -> WeightMatrix? {
+        guard var m = matrix else { return nil }
+        matrix = nil
+        guard m.owner is AlignedBuffer, isKnownUniquelyReferenced(&m.owner) else { return m.interleaved(pool: pool) }
+        let buffer = m.owner as! AlignedBuffer
+        let (type, rows, columns, rowBytes) = (m.type, m.rows, m.columns, m.rowBytes)
+        let groupBytes = 8 * rowBytes, groups = rows / 8, base = buffer.pointer
+        let wtype = Int32(type.rawValue), k = Int32(columns)
+        let scratch = AlignedBuffer(byteCount: pool.threadCount * groupBytes)
+        pool.parallelFor(groups) { g, thread in
+            let tmp = scratch.pointer + thread * groupBytes, at = base + g * groupBytes
+            tmp.copyMemory(from: at, byteCount: groupBytes)
+            _ = lr_x8_pack(wtype, tmp, rowBytes, k, at)
+        }
+        return WeightMatrix(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(base), owner: buffer, layout: .x8)
     }
 }
 

@@ -138,16 +138,19 @@ public struct ModelWeights: @unchecked Sendable {
 }
 
 extension ModelWeights {
-    /// Moves every matrix the active kernels run faster interleaved (Q4_0, Q4_1) to the x8
-    /// layout, in memory of its own; the file pages it was read from are dropped, so resident
-    /// memory holds one copy. Done last at load: pruning and in-place plans edit rows, and the
+    /// Moves every matrix the active kernels run faster interleaved (Q4_0, Q4_1, Q8_0 on AVX2)
+    /// to the x8 layout: a view onto the file into memory of its own, dropping the file pages as
+    /// it goes; a matrix converted at load within its buffer. Resident memory holds one copy. Done last at load: pruning and in-place plans edit rows, and the
     /// writer reads them, in the file layout.
     public mutating func interleaveForKernels(pool: ThreadPool) {
+        // No copy of a matrix is held across `interleaving`, which packs in place only when it
+        // holds the sole reference to the buffer.
         func convert(_ m: inout WeightMatrix?) {
-            guard let w = m, w.prefersInterleaved else { return }
-            let mapped = w.owner == nil
-            m = w.interleaved(pool: pool) { start, count in
-                if mapped { file.releasePages(at: start, count: count) }
+            guard m?.prefersInterleaved == true else { return }
+            if m?.owner == nil {
+                m = m?.interleaved(pool: pool) { start, count in file.releasePages(at: start, count: count) }
+            } else {
+                m = WeightMatrix.interleaving(&m, pool: pool)  // converted at load: within its buffer
             }
         }
         for i in layers.indices {
