@@ -28,6 +28,7 @@ static const lr_kernel_table table_scalar = {
     .f32_to_f16_row = lr_f32_to_f16_row_scalar,
     .bf16_to_f32_row = lr_bf16_to_f32_row_scalar,
     .f32_to_bf16_row = lr_f32_to_bf16_row_scalar,
+    .attend_f16 = lr_attend_f16_scalar,
     .swiglu = lr_swiglu_scalar,
     .geglu = lr_geglu_scalar,
 };
@@ -61,6 +62,7 @@ static const lr_kernel_table table_avx2 = {
     .f32_to_f16_row = lr_f32_to_f16_row_f16c,
     .bf16_to_f32_row = lr_bf16_to_f32_row_avx2,
     .f32_to_bf16_row = lr_f32_to_bf16_row_avx2,
+    .attend_f16 = lr_attend_f16_avx2,
     .swiglu = lr_swiglu_avx2,
     .geglu = lr_geglu_avx2,
 };
@@ -94,6 +96,7 @@ static int cpu_has_avx2(void) {
         .f32_to_f16_row = lr_f32_to_f16_row_neon,                  \
         .bf16_to_f32_row = lr_bf16_to_f32_row_scalar,              \
         .f32_to_bf16_row = lr_f32_to_bf16_row_scalar,              \
+        .attend_f16 = lr_attend_f16_neon,                          \
         .swiglu = lr_swiglu_neon,                                  \
         .geglu = lr_geglu_neon,                                    \
     }

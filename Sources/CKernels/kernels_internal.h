@@ -66,6 +66,8 @@ typedef struct {
     void (*f32_to_f16_row)(const float *src, uint16_t *dst, int64_t n);
     void (*bf16_to_f32_row)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_bf16_row)(const float *src, uint16_t *dst, int64_t n);
+    void (*attend_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
+                       float *scores, float *out);
     void (*swiglu)(float *gate, const float *up, int64_t n);
     void (*geglu)(float *gate, const float *up, int64_t n);
 } lr_kernel_table;
@@ -104,6 +106,8 @@ void lr_f32_to_f16_row_f16c(const float *src, uint16_t *dst, int64_t n);
 void lr_bf16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_bf16_row_avx2(const float *src, uint16_t *dst, int64_t n);
 void lr_swiglu_avx2(float *gate, const float *up, int64_t n);
+void lr_attend_f16_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
+                        float *scores, float *out);
 void lr_geglu_avx2(float *gate, const float *up, int64_t n);
 int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                        int n_tok, int k, float *out, size_t out_ld);
@@ -124,6 +128,8 @@ void lr_quantize_row_q8_0_neon(const float *src, void *dst, int64_t n);
 void lr_f16_to_f32_row_neon(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_neon(const float *src, uint16_t *dst, int64_t n);
 void lr_swiglu_neon(float *gate, const float *up, int64_t n);
+void lr_attend_f16_neon(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
+                        float *scores, float *out);
 void lr_geglu_neon(float *gate, const float *up, int64_t n);
 int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                        int n_tok, int k, float *out, size_t out_ld);

@@ -7,12 +7,14 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prompt processing and generation speed, as llama-bench does.",
         discussion: """
-        pp N: a prompt of N tokens fed in batches on an empty cache; tg N: N tokens generated one \
-        at a time. Each test runs once unmeasured, then -r times; figures are tokens/s, mean ± \
-        standard deviation. Uses the same code path as chat and generate.
+        pp N: a prompt of N tokens fed in batches; tg N: N tokens generated one at a time. With \
+        -d D the cache first holds D tokens (not timed), so the test pays for attention over a \
+        long context ("tg64 @ d2048"). Each test runs once unmeasured, then -r times; figures are \
+        tokens/s, mean ± standard deviation. Uses the same code path as chat and generate.
 
           llmrun bench                            pp128 and tg64 at the default thread count
           llmrun bench -p 128 -n 64 -t 1,2 -r 5 -o json
+          llmrun bench -p 0 -n 32 -d 0,1024,4096  generation as the context fills
         """
     )
 
@@ -21,6 +23,8 @@ struct Bench: ParsableCommand {
     var prompts: String = "128"
     @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generation lengths to test (comma-separated; 0 skips).")
     var generations: String = "64"
+    @Option(name: [.customShort("d"), .customLong("n-depth")], help: "Tokens already in the cache before each test (comma-separated).")
+    var depths: String = "0"
     @Option(name: [.customShort("t"), .customLong("threads")], help: "Thread counts to test (comma-separated).")
     var threads: String = "\(ThreadPool.processorCount)"
     @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Measured runs per test.")
@@ -39,7 +43,7 @@ struct Bench: ParsableCommand {
     }
 
     func validate() throws {
-        _ = try list(prompts, "-p"); _ = try list(generations, "-n")
+        _ = try list(prompts, "-p"); _ = try list(generations, "-n"); _ = try list(depths, "-d")
         if try list(threads, "-t").contains(0) { throw ValidationError("-t values must be positive") }
         if repetitions < 1 { throw ValidationError("-r must be positive") }
         if !["md", "json", "jsonl"].contains(output) { throw ValidationError("-o must be md, json or jsonl") }
@@ -55,21 +59,23 @@ struct Bench: ParsableCommand {
         for t in try list(threads, "-t") {
             let model = try LanguageModel(path: path, threads: t)
             let tests = try list(prompts, "-p").filter { $0 > 0 }.map { (p: $0, n: 0) } + list(generations, "-n").filter { $0 > 0 }.map { (p: 0, n: $0) }
+            for depth in try list(depths, "-d") {
             for test in tests {
-                let context = max(test.p + test.n + 1, 16)
+                let context = max(depth + test.p + test.n + 1, 16)
                 let session = GenerationSession(model: model, contextLength: context, batchSize: batch)
                 var samples: [Double] = []
                 for run in 0...repetitions {
-                    let seconds = try measure(session: session, prompt: test.p, generate: test.n)
+                    let seconds = try measure(session: session, depth: depth, prompt: test.p, generate: test.n)
                     if run > 0 { samples.append(seconds) }  // run 0 warms caches and threads
                 }
-                let r = BenchResult(model: model, threads: t, prompt: test.p, generate: test.n, samples: samples)
+                let r = BenchResult(model: model, threads: t, depth: depth, prompt: test.p, generate: test.n, samples: samples)
                 results.append(r)
                 switch output {
                 case "md": print(r.markdownRow)
                 case "jsonl": try printJSON(r, pretty: false)
                 default: break
                 }
+            }
             }
         }
         if output == "json" {
@@ -79,11 +85,13 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// Seconds for one run of the test. Token ids are fixed pseudo-random ones, as llama-bench uses.
-    private func measure(session: GenerationSession, prompt: Int, generate: Int) throws -> Double {
+    /// Seconds for one run of the test, after `depth` tokens fill the cache (not timed). Token
+    /// ids are fixed pseudo-random ones, as llama-bench uses.
+    private func measure(session: GenerationSession, depth: Int, prompt: Int, generate: Int) throws -> Double {
         session.reset()
         var rng = SplitMix64(seed: 42)
         let vocab = UInt64(session.model.config.vocabularySize)
+        if depth > 0 { try session.prefill((0..<depth).map { _ in Int32(rng.next() % vocab) }) }
         if prompt > 0 {
             let tokens = (0..<prompt).map { _ in Int32(rng.next() % vocab) }
             let t0 = Clock.now()
@@ -91,7 +99,7 @@ struct Bench: ParsableCommand {
             return Clock.now() - t0
         }
         var sampler = GreedySampler()
-        try session.prefill([Int32(rng.next() % vocab)])
+        if depth == 0 { try session.prefill([Int32(rng.next() % vocab)]) }
         let t0 = Clock.now()
         for _ in 0..<generate {
             let token = session.sample(using: &sampler)
@@ -109,19 +117,21 @@ struct BenchResult: Encodable {
     var modelParams: Int
     var backend: String
     var threads: Int
+    var depth: Int
     var prompt: Int
     var generate: Int
     var samplesNs: [Int]
     var loadMs: Double
     var peakRSS: Int
 
-    init(model: LanguageModel, threads: Int, prompt: Int, generate: Int, samples: [Double]) {
+    init(model: LanguageModel, threads: Int, depth: Int, prompt: Int, generate: Int, samples: [Double]) {
         modelFilename = model.path
         modelType = "\(model.config.architecture) \(model.config.blockCount)L"
         modelSize = model.file.fileSize
         modelParams = model.file.tensors.reduce(0) { $0 + $1.elementCount }
         backend = "CPU (\(String(cString: lr_kernels_backend())))"
         self.threads = threads
+        self.depth = depth
         self.prompt = prompt
         self.generate = generate
         samplesNs = samples.map { Int($0 * 1e9) }
@@ -137,7 +147,7 @@ struct BenchResult: Encodable {
         let m = avgTs
         return (samplesTs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samplesTs.count - 1)).squareRoot()
     }
-    var test: String { prompt > 0 ? "pp\(prompt)" : "tg\(generate)" }
+    var test: String { (prompt > 0 ? "pp\(prompt)" : "tg\(generate)") + (depth > 0 ? " @ d\(depth)" : "") }
 
     var markdownRow: String {
         String(format: "| %@ | %@ | %@ | %@ | %d | %@ | %.2f ± %.2f |", modelType, formatBytes(modelSize),
@@ -146,7 +156,7 @@ struct BenchResult: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case modelFilename = "model_filename", modelType = "model_type", modelSize = "model_size"
-        case modelParams = "model_n_params", backend = "backends", threads = "n_threads", prompt = "n_prompt"
+        case modelParams = "model_n_params", backend = "backends", threads = "n_threads", depth = "n_depth", prompt = "n_prompt"
         case generate = "n_gen", samplesNs = "samples_ns", loadMs = "load_ms", peakRSS = "peak_rss_bytes"
         case avgTs = "avg_ts", stddevTs = "stddev_ts", samplesTs = "samples_ts", test, avgNs = "avg_ns"
     }
@@ -159,6 +169,7 @@ struct BenchResult: Encodable {
         try c.encode(modelParams, forKey: .modelParams)
         try c.encode(backend, forKey: .backend)
         try c.encode(threads, forKey: .threads)
+        try c.encode(depth, forKey: .depth)
         try c.encode(prompt, forKey: .prompt)
         try c.encode(generate, forKey: .generate)
         try c.encode(samplesNs, forKey: .samplesNs)

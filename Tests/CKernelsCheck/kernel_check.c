@@ -687,6 +687,51 @@ static void check_x8(const char *backend) {
           "[%s] x8 has no q6_K layout", backend);
 }
 
+/// The attention kernel against its definition: scores (probabilities after) and output, for
+/// head sizes on and off the SIMD paths, position counts around the 8-wide steps, rows wider
+/// than the head, and scores spread wide enough that most probabilities underflow.
+static void check_attention(const char *backend) {
+    static const int ds[] = {8, 36, 64, 80, 128, 256};
+    static const int ns[] = {1, 3, 7, 8, 9, 16, 100, 2049};
+    enum { MAXN = 2049, MAXD = 256, STRIDE = 3 * MAXD };
+    static uint16_t k[MAXN * STRIDE], v[MAXN * STRIDE];
+    static float q[MAXD], scores[MAXN], ref_scores[MAXN], out[MAXD + 1], ref[MAXD];
+    for (int i = 0; i < MAXN * STRIDE; i++) {
+        k[i] = lr_f32_to_f16(rnd_uniform(-1.0f, 1.0f));
+        v[i] = lr_f32_to_f16(rnd_uniform(-1.0f, 1.0f));
+    }
+    for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            for (int sharp = 0; sharp < 2; sharp++) {
+                const int d = ds[di], n = ns[ni];
+                const float scale = sharp ? 40.0f : 1.0f / sqrtf((float)d);
+                for (int i = 0; i < d; i++) q[i] = rnd_uniform(-1.0f, 1.0f);
+                out[d] = -12345.0f;
+                lr_attend_f16(q, k + d, v + d, STRIDE, n, d, scale, scores, out);
+                lr_attend_f16_scalar(q, k + d, v + d, STRIDE, n, d, scale, ref_scores, ref);
+                // A score's rounding grows with scale * sum |q_i k_i|; e^score carries it into
+                // the probabilities relatively.
+                double m = 0;
+                for (int s = 0; s < n; s++) {
+                    double t = 0;
+                    for (int i = 0; i < d; i++) t += fabs(q[i] * lr_f16_to_f32(k[d + (size_t)s * STRIDE + i]));
+                    if (t * scale > m) m = t * scale;
+                }
+                const float f = 1.0f + (float)m / 10.0f;
+                int bad = out[d] != -12345.0f;
+                double psum = 0;
+                for (int s = 0; s < n; s++) {
+                    bad += fabsf(scores[s] - ref_scores[s]) > 2e-5f * f * fmaxf(ref_scores[s], 1e-3f);
+                    psum += scores[s];
+                }
+                bad += fabs(psum - 1.0) > 1e-4;
+                for (int i = 0; i < d; i++) bad += fabsf(out[i] - ref[i]) > 1e-4f * f;
+                check(bad == 0, "[%s] attention d=%d n=%d scale=%g: %d bad", backend, d, n, scale, bad);
+            }
+        }
+    }
+}
+
 static void check_f32_helpers(const char *backend) {
     enum { N = 4096 + 13 };
     static float x[N], y[N], y1[N], y2[N];
@@ -941,6 +986,7 @@ int main(int argc, char **argv) {
         check_dots(tested[i]);
         check_gemm(tested[i]);
         check_x8(tested[i]);
+        check_attention(tested[i]);
         check_f32_helpers(tested[i]);
         check_glu(tested[i]);
     }

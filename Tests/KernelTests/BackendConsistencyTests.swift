@@ -293,6 +293,30 @@ final class BackendConsistencyTests: XCTestCase {
         }
     }
 
+    /// One head's attention over an f16 cache: probabilities and output against the definition,
+    /// on head sizes with and without a SIMD path and rows wider than the head.
+    func testAttentionMatchesScalar() {
+        var rng = KernelRNG(seed: 12)
+        let stride = 200
+        let positions = 300
+        let k = (0..<(positions * stride)).map { _ in lr_f32_to_f16(rng.uniform(-1, 1)) }
+        let v = (0..<(positions * stride)).map { _ in lr_f32_to_f16(rng.uniform(-1, 1)) }
+        for backend in availableSIMDBackends() {
+            XCTAssertEqual(lr_kernels_force(backend), 0)
+            for d in [64, 36, 128] {
+                let q = (0..<d).map { _ in rng.uniform(-1, 1) }
+                for n in [1, 9, positions] {
+                    var p = [Float](repeating: 0, count: n), pRef = p
+                    var out = [Float](repeating: 0, count: d), ref = out
+                    lr_attend_f16(q, k, v, stride, Int32(n), Int32(d), 1 / Float(d).squareRoot(), &p, &out)
+                    lr_attend_f16_scalar(q, k, v, stride, Int32(n), Int32(d), 1 / Float(d).squareRoot(), &pRef, &ref)
+                    for s in 0..<n { XCTAssertEqual(p[s], pRef[s], accuracy: 1e-5 * max(pRef[s], 1e-3), "\(backend) d=\(d) n=\(n) p[\(s)]") }
+                    for i in 0..<d { XCTAssertEqual(out[i], ref[i], accuracy: 1e-5, "\(backend) d=\(d) n=\(n) out[\(i)]") }
+                }
+            }
+        }
+    }
+
     func testRowConversionsMatchScalar() {
         var rng = KernelRNG(seed: 5)
         let n = 4099

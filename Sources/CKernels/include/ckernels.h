@@ -195,6 +195,16 @@ void lr_axpy_f32_scalar(float a, const float *x, float *y, int n);
 float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n);
 void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n);
 
+/// One query head's attention over n cached positions in f16: scores[s] = scale * q . k_s,
+/// softmax over s in place (scores holds the probabilities after), out = sum_s scores[s] v_s.
+/// k and v point at the head's first position; rows are `stride` halves apart, d values used
+/// (any d; multiples of 8 take the SIMD paths). n >= 1.
+void lr_attend_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
+                   float *scores, float *out);
+/// The definition on libm's expf (test oracle; any backend).
+void lr_attend_f16_scalar(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d,
+                          float scale, float *scores, float *out);
+
 // ---------------------------------------------------------------------------
 // Gated MLP activations, in place: gate[i] = act(gate[i]) * up[i].
 

@@ -50,14 +50,6 @@ public final class F16KVCache: KVCache {
         let length = positions.count
         let k = keys[layer] + positions.lowerBound * width + kvHead * headDim
         let v = values[layer] + positions.lowerBound * width + kvHead * headDim
-        let d = Int32(headDim)
-        for s in 0..<length {
-            scores[s] = lr_dot_f32_f16(query, k + s * width, d) * scale
-        }
-        Ops.softmax(scores, count: length)
-        out.update(repeating: 0, count: headDim)
-        for s in 0..<length {
-            lr_axpy_f16(scores[s], v + s * width, out, d)
-        }
+        lr_attend_f16(query, k, v, width, Int32(length), Int32(headDim), scale, scores, out)
     }
 }
