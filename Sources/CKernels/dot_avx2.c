@@ -1,6 +1,7 @@
 // AVX2 + FMA + F16C kernels: quantized dot products / mat-muls and f32 attention helpers.
 // Compiled with per-function target attributes, so the package builds without -mavx2 and
 // these run only when lr_kernels_init found the features.
+#include "avx2_int8.h"
 #include "gemm_tiling.h"
 
 #if defined(__x86_64__)
@@ -8,15 +9,6 @@
 
 #define AVX2_RM 4  // rows per tile
 #define AVX2_RN 2  // tokens per tile (4 x 2 keeps the 8 accumulators, weights and temporaries in 16 registers)
-
-/// Sum of the 32 int8 values at p: bias to unsigned, then sum of absolute differences against 0.
-LR_INLINE LR_TARGET_AVX2 int sum_i8x32(const int8_t *p) {
-    const __m256i biased = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
-    const __m256i s = _mm256_sad_epu8(biased, _mm256_setzero_si256());
-    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
-    return _mm_cvtsi128_si32(t) - 32 * 128;
-}
 
 /// The f32 value of the half stored at p (see lr_f16_table for why a table).
 LR_INLINE float table_f16(const uint8_t *p) { return lr_f16_table[lr_load_u16(p)]; }

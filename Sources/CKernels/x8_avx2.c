@@ -7,6 +7,7 @@
 // word broadcast from memory serves all 8 rows (a 32-bit lane each): 12 unpack ops, 8 maddubs
 // whose int16 sums add without overflow (8 x 2 x 15 x 127 < 32767), one madd, and one scale
 // multiply for 8 rows: ~33 ops and 9 multiplies, so generation is held by memory, not by the core.
+#include "avx2_int8.h"
 #include "gemm_tiling.h"
 #include "interleave_internal.h"
 
@@ -22,21 +23,13 @@ typedef struct {
     union { int32_t off8; float sa; };
 } x8_act;
 
-LR_INLINE LR_TARGET_AVX2 int32_t sum_i8x32_x8(const int8_t *p) {
-    const __m256i biased = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
-    const __m256i s = _mm256_sad_epu8(biased, _mm256_setzero_si256());
-    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
-    return _mm_cvtsi128_si32(t) - 32 * 128;
-}
-
 static LR_TARGET_AVX2 void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, int wtype, x8_act *acts) {
     for (int t = 0; t < nt; t++) {
         const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
         x8_act *o = acts + (size_t)t * nb;
         for (int b = 0; b < nb; b++) {
             const float d = lr_f16_table[ab[b].d];
-            const int32_t s = wtype == LR_TYPE_Q8_0 ? 0 : sum_i8x32_x8(ab[b].qs);
+            const int32_t s = wtype == LR_TYPE_Q8_0 ? 0 : sum_i8x32(ab[b].qs);
             o[b].da = d;
             if (wtype == LR_TYPE_Q4_0) o[b].off8 = 8 * s;
             else if (wtype == LR_TYPE_Q4_1) o[b].sa = d * (float)s;
