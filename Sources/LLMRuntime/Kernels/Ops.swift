@@ -29,21 +29,6 @@ public enum Ops {
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
         for i in 0..<n { y[i] += x[i] }
     }
-
-    /// Softmax in place over `n` values.
-    @inline(__always)
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        var maxValue = -Float.infinity
-        for i in 0..<n where x[i] > maxValue { maxValue = x[i] }
-        var sum: Float = 0
-        for i in 0..<n {
-            let e = expf(x[i] - maxValue)
-            x[i] = e
-            sum += e
-        }
-        let inv = 1 / sum
-        for i in 0..<n { x[i] *= inv }
-    }
 }
 
 #if canImport(Glibc)

@@ -6,8 +6,8 @@ import GGUF
 ///
 /// Rows are output features, columns input features: `y = W·x` reads one row per output.
 public struct WeightMatrix: @unchecked Sendable {
-    /// How the rows are stored: as in the file, or (Q4_0/Q4_1 at run time) in groups of 8 rows
-    /// interleaved block by block, the layout the mat-vec streams fastest (`lr_x8_pack`).
+    /// How the rows are stored: as in the file, or (Q8_0/Q4_0/Q4_1 at run time) in groups of 8
+    /// rows interleaved block by block, the layout the mat-vec streams fastest (`lr_x8_pack`).
     public enum Layout: Sendable { case rows, x8 }
 
     public let type: GGMLType
