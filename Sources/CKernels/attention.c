@@ -2,8 +2,8 @@
 //
 // Why one kernel for the three steps: over a long context they are the generation's hot loop
 // (SmolLM2 at 2048 cached positions: 30 layers x 9 heads x 2048 positions a token), and going
-// through the dispatched 64-value dot product once per position cost a call, a table load and a
-// horizontal sum each: 67 t/s against llama.cpp's 70. Here the scores are one loop, the softmax
+// through a dispatched 64-value dot product and axpy once per position cost calls and table
+// loads each: 67 t/s against llama.cpp's 70. Here the scores are one loop, the softmax
 // runs on vectors with the activations' exp, and the values accumulate in registers.
 #include "simd_exp.h"
 
@@ -43,10 +43,11 @@ LR_TARGET_AVX2 void lr_attend_f16_avx2(const float *q, const uint16_t *k, const 
         lr_attend_f16_scalar(q, k, v, stride, n, d, scale, scores, out);
         return;
     }
-    // Each score in lr_dot_f32_f16_avx2's summation order (four accumulators, 32 values a step).
-    // Scoring eight positions at a time with one reduction ran 15% faster at 2048 positions, but
-    // its other rounding flipped a near-tie in SmolLM2's greedy continuation of "The capital of
-    // France is" away from llama.cpp's (CLIEndToEndTests); the order llmrun always had keeps it.
+    // Each score in the summation order llmrun's per-position dot product always had (four
+    // accumulators, 32 values a step, then (a0 + a1) + (a2 + a3)). Scoring eight positions at a
+    // time with one reduction ran 15% faster at 2048 positions, but its other rounding flipped a
+    // near-tie in SmolLM2's greedy continuation of "The capital of France is" away from
+    // llama.cpp's (CLIEndToEndTests); this order keeps it.
     int s = 0;
     float max = -INFINITY;
     for (; s < n; s++) {
@@ -131,8 +132,8 @@ void lr_attend_f16_neon(const float *q, const uint16_t *k, const uint16_t *v, si
         lr_attend_f16_scalar(q, k, v, stride, n, d, scale, scores, out);
         return;
     }
-    // Each score in the summation order of lr_dot_f32_f16_neon (four accumulators, 16 values a
-    // step), as the AVX2 path keeps lr_dot_f32_f16_avx2's: see the note there.
+    // Each score in the summation order NEON's per-position dot product always had (four
+    // accumulators, 16 values a step), for the reason given in the AVX2 path.
     float max = -INFINITY;
     int s = 0;
     for (; s < n; s++) {

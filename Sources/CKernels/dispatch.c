@@ -19,10 +19,6 @@ static const lr_kernel_table table_scalar = {
     .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_scalar,
     .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_scalar,
     .gemm = lr_gemm_q8_scalar,
-    .dot_f32 = lr_dot_f32_scalar,
-    .axpy_f32 = lr_axpy_f32_scalar,
-    .dot_f32_f16 = lr_dot_f32_f16_scalar,
-    .axpy_f16 = lr_axpy_f16_scalar,
     .quantize_q8_0 = lr_quantize_row_q8_0_scalar,
     .f16_to_f32_row = lr_f16_to_f32_row_scalar,
     .f32_to_f16_row = lr_f32_to_f16_row_scalar,
@@ -53,10 +49,6 @@ static const lr_kernel_table table_avx2 = {
     .x8_q8_0 = 1,
     .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,
     .cross_tile_f32 = lr_cross_tile_f32_avx2,
-    .dot_f32 = lr_dot_f32_avx2,
-    .axpy_f32 = lr_axpy_f32_avx2,
-    .dot_f32_f16 = lr_dot_f32_f16_avx2,
-    .axpy_f16 = lr_axpy_f16_avx2,
     .quantize_q8_0 = lr_quantize_row_q8_0_avx2,
     .f16_to_f32_row = lr_f16_to_f32_row_f16c,
     .f32_to_f16_row = lr_f32_to_f16_row_f16c,
@@ -87,10 +79,6 @@ static int cpu_has_avx2(void) {
         .x8_q4_0 = NEON_X8_PREFERRED,                              \
         .x8_q4_1 = NEON_X8_PREFERRED,                              \
         .x8_q8_0 = NEON_X8_PREFERRED,                              \
-        .dot_f32 = lr_dot_f32_neon,                                \
-        .axpy_f32 = lr_axpy_f32_neon,                              \
-        .dot_f32_f16 = lr_dot_f32_f16_neon,                        \
-        .axpy_f16 = lr_axpy_f16_neon,                              \
         .quantize_q8_0 = lr_quantize_row_q8_0_neon,                \
         .f16_to_f32_row = lr_f16_to_f32_row_neon,                  \
         .f32_to_f16_row = lr_f32_to_f16_row_neon,                  \
@@ -204,9 +192,5 @@ int lr_gemm_f32a_min_batch_for(int wtype, int x8) {
     return t->gemm_f32a_min_batch;
 }
 
-float lr_dot_f32(const float *x, const float *y, int n) { return lr_active_table()->dot_f32(x, y, n); }
-void lr_axpy_f32(float a, const float *x, float *y, int n) { lr_active_table()->axpy_f32(a, x, y, n); }
-float lr_dot_f32_f16(const float *q, const uint16_t *k, int n) { return lr_active_table()->dot_f32_f16(q, k, n); }
-void lr_axpy_f16(float a, const uint16_t *x, float *y, int n) { lr_active_table()->axpy_f16(a, x, y, n); }
 void lr_swiglu(float *gate, const float *up, int64_t n) { lr_active_table()->swiglu(gate, up, n); }
 void lr_geglu(float *gate, const float *up, int64_t n) { lr_active_table()->geglu(gate, up, n); }

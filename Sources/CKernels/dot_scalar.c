@@ -88,23 +88,3 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
     free(row);
     return 0;
 }
-
-float lr_dot_f32_scalar(const float *x, const float *y, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += x[i] * y[i];
-    return sum;
-}
-
-void lr_axpy_f32_scalar(float a, const float *x, float *y, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += q[i] * FP16(k[i]);
-    return sum;
-}
-
-void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * FP16(x[i]);
-}

@@ -57,10 +57,6 @@ typedef struct {
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
                           int j0, int j1, double *out, size_t ldo);
-    float (*dot_f32)(const float *x, const float *y, int n);
-    void (*axpy_f32)(float a, const float *x, float *y, int n);
-    float (*dot_f32_f16)(const float *q, const uint16_t *k, int n);
-    void (*axpy_f16)(float a, const uint16_t *x, float *y, int n);
     void (*quantize_q8_0)(const float *src, void *dst, int64_t n);
     void (*f16_to_f32_row)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_f16_row)(const float *src, uint16_t *dst, int64_t n);
@@ -96,10 +92,6 @@ int lr_cross_tile_f32_avx2(const float *x, size_t ldx, const float *y, size_t ld
                            int j0, int j1, double *out, size_t ldo);
 int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const float *a,
                       size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
-float lr_dot_f32_avx2(const float *x, const float *y, int n);
-void lr_axpy_f32_avx2(float a, const float *x, float *y, int n);
-float lr_dot_f32_f16_avx2(const float *q, const uint16_t *k, int n);
-void lr_axpy_f16_avx2(float a, const uint16_t *x, float *y, int n);
 void lr_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n);
 void lr_f16_to_f32_row_f16c(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_f16c(const float *src, uint16_t *dst, int64_t n);
@@ -120,10 +112,6 @@ int lr_gemm_q8_neon(int wtype, const void *w, size_t w_row_bytes, int row_begin,
                     const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_q8_neon_dotprod(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                             const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
-float lr_dot_f32_neon(const float *x, const float *y, int n);
-void lr_axpy_f32_neon(float a, const float *x, float *y, int n);
-float lr_dot_f32_f16_neon(const float *q, const uint16_t *k, int n);
-void lr_axpy_f16_neon(float a, const uint16_t *x, float *y, int n);
 void lr_quantize_row_q8_0_neon(const float *src, void *dst, int64_t n);
 void lr_f16_to_f32_row_neon(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_neon(const float *src, uint16_t *dst, int64_t n);

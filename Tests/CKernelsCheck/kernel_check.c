@@ -732,46 +732,6 @@ static void check_attention(const char *backend) {
     }
 }
 
-static void check_f32_helpers(const char *backend) {
-    enum { N = 4096 + 13 };
-    static float x[N], y[N], y1[N], y2[N];
-    static uint16_t h[N];
-    for (int i = 0; i < N; i++) {
-        x[i] = rnd_uniform(-1, 1);
-        y[i] = rnd_uniform(-1, 1);
-        h[i] = lr_f32_to_f16(rnd_uniform(-2, 2));
-    }
-    static const int lens[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 100, 128, 1000, 4096, N};
-    int bad_dot = 0, bad_dot16 = 0, bad_axpy = 0, bad_axpy16 = 0;
-    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-        const int n = lens[li];
-        double mag = 0, mag16 = 0;
-        for (int i = 0; i < n; i++) {
-            mag += fabs((double)x[i] * y[i]);
-            mag16 += fabs((double)x[i] * lr_f16_to_f32(h[i]));
-        }
-        bad_dot += fabs((double)lr_dot_f32(x, y, n) - lr_dot_f32_scalar(x, y, n)) > 1e-5 * mag + 1e-30;
-        bad_dot16 += fabs((double)lr_dot_f32_f16(x, h, n) - lr_dot_f32_f16_scalar(x, h, n)) > 1e-5 * mag16 + 1e-30;
-        memcpy(y1, y, sizeof y);
-        memcpy(y2, y, sizeof y);
-        lr_axpy_f32(0.37f, x, y1, n);
-        lr_axpy_f32_scalar(0.37f, x, y2, n);
-        for (int i = 0; i < N; i++) bad_axpy += fabsf(y1[i] - y2[i]) > 1e-6f * (fabsf(y2[i]) + 1.0f);
-        memcpy(y1, y, sizeof y);
-        memcpy(y2, y, sizeof y);
-        lr_axpy_f16(-1.25f, h, y1, n);
-        lr_axpy_f16_scalar(-1.25f, h, y2, n);
-        for (int i = 0; i < N; i++) bad_axpy16 += fabsf(y1[i] - y2[i]) > 1e-6f * (fabsf(y2[i]) + 1.0f);
-    }
-    check(bad_dot == 0, "[%s] dot_f32: %d lengths off", backend, bad_dot);
-    check(bad_dot16 == 0, "[%s] dot_f32_f16: %d lengths off", backend, bad_dot16);
-    check(bad_axpy == 0, "[%s] axpy_f32: %d values off", backend, bad_axpy);
-    check(bad_axpy16 == 0, "[%s] axpy_f16: %d values off", backend, bad_axpy16);
-}
-
-// The gated activations against their definitions in double precision (within 1e-6, about 8 ulp). GeGLU's scalar form,
-// 0.5 g (1 + tanh u), loses relative precision where tanh u is near -1, by up to half an ulp of
-// 1 times |g up|: that much more slack for it.
 static void check_glu(const char *backend) {
     enum { N = 4099 };
     static float g[N], u[N], out[N];
@@ -941,19 +901,19 @@ static void bench(void) {
             bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 0);
             bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 1);
         }
-    // Activation quantization and attention helpers, for scale.
-    enum { N = 1536 };
-    static float x[N], y[N];
+    // Activation quantization, and one head's attention over 2048 cached positions, for scale.
+    enum { N = 1536, POS = 2048, HD = 64 };
+    static float x[N], scores[POS], out[HD];
     static lr_block_q8_0 q[N / 32];
-    for (int i = 0; i < N; i++) x[i] = y[i] = rnd_uniform(-1, 1);
+    static uint16_t kv[POS * HD];
+    for (int i = 0; i < N; i++) x[i] = rnd_uniform(-1, 1);
+    for (int i = 0; i < POS * HD; i++) kv[i] = lr_f32_to_f16(rnd_uniform(-1, 1));
     double t0 = now();
     for (int i = 0; i < 20000; i++) lr_quantize_row_q8_0(x, q, N);
     printf("  quantize_row_q8_0 n=%d: %.2f us\n", N, (now() - t0) / 20000 * 1e6);
-    volatile float sink = 0;
     t0 = now();
-    for (int i = 0; i < 200000; i++) sink += lr_dot_f32(x, y, 64);
-    printf("  dot_f32 n=64: %.1f ns\n", (now() - t0) / 200000 * 1e9);
-    (void)sink;
+    for (int i = 0; i < 2000; i++) lr_attend_f16(x, kv, kv, HD, POS, HD, 0.125f, scores, out);
+    printf("  attend_f16 d=%d n=%d: %.2f us\n", HD, POS, (now() - t0) / 2000 * 1e6);
 }
 
 int main(int argc, char **argv) {
@@ -987,7 +947,6 @@ int main(int argc, char **argv) {
         check_gemm(tested[i]);
         check_x8(tested[i]);
         check_attention(tested[i]);
-        check_f32_helpers(tested[i]);
         check_glu(tested[i]);
     }
     lr_kernels_force("auto");

@@ -229,41 +229,6 @@ final class BackendConsistencyTests: XCTestCase {
         }
     }
 
-    func testF32HelpersMatchScalar() {
-        var rng = KernelRNG(seed: 4)
-        let n = 4096 + 13
-        let x = (0..<n).map { _ in rng.uniform(-1, 1) }
-        let y = (0..<n).map { _ in rng.uniform(-1, 1) }
-        let h = (0..<n).map { _ in lr_f32_to_f16(rng.uniform(-2, 2)) }
-        for backend in availableSIMDBackends() {
-            XCTAssertEqual(lr_kernels_force(backend), 0)
-            for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 1000, 4096, n] {
-                var mag = 0.0, mag16 = 0.0
-                for i in 0..<len {
-                    mag += abs(Double(x[i] * y[i]))
-                    mag16 += abs(Double(x[i] * lr_f16_to_f32(h[i])))
-                }
-                let l = Int32(len)
-                XCTAssertLessThanOrEqual(abs(Double(lr_dot_f32(x, y, l)) - Double(lr_dot_f32_scalar(x, y, l))), 1e-5 * mag,
-                                         "\(backend) dot_f32 n=\(len)")
-                XCTAssertLessThanOrEqual(abs(Double(lr_dot_f32_f16(x, h, l)) - Double(lr_dot_f32_f16_scalar(x, h, l))),
-                                         1e-5 * mag16, "\(backend) dot_f32_f16 n=\(len)")
-                var y1 = y, y2 = y
-                lr_axpy_f32(0.37, x, &y1, l)
-                lr_axpy_f32_scalar(0.37, x, &y2, l)
-                XCTAssertTrue(zip(y1, y2).allSatisfy { abs($0 - $1) <= 1e-6 * (abs($1) + 1) }, "\(backend) axpy_f32 n=\(len)")
-                y1 = y
-                y2 = y
-                lr_axpy_f16(-1.25, h, &y1, l)
-                lr_axpy_f16_scalar(-1.25, h, &y2, l)
-                XCTAssertTrue(zip(y1, y2).allSatisfy { abs($0 - $1) <= 1e-6 * (abs($1) + 1) }, "\(backend) axpy_f16 n=\(len)")
-            }
-        }
-    }
-
-    /// SwiGLU and GeGLU against the libm definitions. GeGLU's definition, 0.5 g (1 + tanh u),
-    /// loses relative precision where tanh u is near -1 (the SIMD form g / (1 + e^-2u) does not):
-    /// half an ulp of 1 times |g up| more slack there.
     func testGatedActivationsMatchScalar() {
         var rng = KernelRNG(seed: 11)
         let n = 1000 + 3

@@ -179,21 +179,7 @@ int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_
                            int n_tok, int k, float *out, size_t out_ld);
 
 // ---------------------------------------------------------------------------
-// f32 helpers for attention (f32 or f16 keys/values).
-
-/// sum(x[i] * y[i])
-float lr_dot_f32(const float *x, const float *y, int n);
-/// y[i] += a * x[i]
-void lr_axpy_f32(float a, const float *x, float *y, int n);
-/// sum(q[i] * f16(k[i]))
-float lr_dot_f32_f16(const float *q, const uint16_t *k, int n);
-/// y[i] += a * f16(x[i])
-void lr_axpy_f16(float a, const uint16_t *x, float *y, int n);
-
-float lr_dot_f32_scalar(const float *x, const float *y, int n);
-void lr_axpy_f32_scalar(float a, const float *x, float *y, int n);
-float lr_dot_f32_f16_scalar(const float *q, const uint16_t *k, int n);
-void lr_axpy_f16_scalar(float a, const uint16_t *x, float *y, int n);
+// Attention over an f16 KV cache.
 
 /// One query head's attention over n cached positions in f16: scores[s] = scale * q . k_s,
 /// softmax over s in place (scores holds the probabilities after), out = sum_s scores[s] v_s.
