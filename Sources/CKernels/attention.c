@@ -68,7 +68,6 @@ LR_TARGET_AVX2 void lr_attend_f16_avx2(const float *q, const uint16_t *k, const 
         scores[s] = _mm_cvtss_f32(h) * scale;
         if (scores[s] > max) max = scores[s];
     }
-    float lanes[8];
 
     // Softmax: e^(x - max) with the vector exp (within 2 ulp of expf), then 1 / sum.
     const __m256 vm = _mm256_set1_ps(max);
@@ -79,6 +78,7 @@ LR_TARGET_AVX2 void lr_attend_f16_avx2(const float *q, const uint16_t *k, const 
         _mm256_storeu_ps(scores + s, e);
         vsum = _mm256_add_ps(vsum, e);
     }
+    float lanes[8];
     _mm256_storeu_ps(lanes, vsum);
     float sum = 0.0f;
     for (int i = 0; i < 8; i++) sum += lanes[i];
