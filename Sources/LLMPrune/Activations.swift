@@ -17,6 +17,18 @@ public final class Activations: @unchecked Sendable {
 
     public func row(_ r: Int) -> UnsafeMutablePointer<Float> { pointer + r * width }
 
+    /// The mean square of each of `columns` (all by default) over the rows: how much a weight
+    /// reading that input matters, for fitting quantization to it.
+    public func columnMeanSquares(_ columns: [Int]? = nil) -> [Float] {
+        var sums = [Double](repeating: 0, count: width)
+        for r in 0..<rows {
+            let p = row(r)
+            for c in 0..<width { sums[c] += Double(p[c] * p[c]) }
+        }
+        let n = Double(max(rows, 1))
+        return (columns ?? Array(0..<width)).map { Float(sums[$0] / n) }
+    }
+
     public func copy() -> Activations {
         let c = Activations(rows: rows, width: width)
         c.pointer.update(from: pointer, count: rows * width)
@@ -58,8 +70,9 @@ public final class LayerRunner {
     public enum SubLayer { case attention, feedForward }
 
     /// Runs a sub-layer on every sequence of `input`. For each sequence, `visit` sees the run
-    /// state after the sub-layer ran: `state.xb2` its output (T, dim), `state.att` the heads'
-    /// output (T, qDim), `state.hb` the MLP hidden (T, ff) — and the sequence's first row.
+    /// state after the sub-layer ran: `state.xb2` its output (T, dim), `state.xb` its normalized
+    /// input (T, dim), `state.att` the heads' output (T, qDim), `state.hb` the MLP hidden (T, ff)
+    /// — and the sequence's first row.
     /// `layer` is the block's index in the source model (sliding-window layers differ).
     public func run(_ sub: SubLayer, layer: Int, weights: LayerWeights, shape: LayerShape, input: Activations,
                     visit: (_ state: RunState, _ firstRow: Int) -> Void) {
@@ -78,9 +91,12 @@ public final class LayerRunner {
     }
 
     /// Adds a sub-layer's output to the residual stream: `x += sublayer(x)` for every token.
-    public func apply(_ sub: SubLayer, layer: Int, weights: LayerWeights, shape: LayerShape, to x: Activations) {
+    /// `observe` sees each sequence's run state first (as `run`'s `visit`).
+    public func apply(_ sub: SubLayer, layer: Int, weights: LayerWeights, shape: LayerShape, to x: Activations,
+                      observe: ((_ state: RunState) -> Void)? = nil) {
         let T = sequenceLength, dim = config.hiddenSize
         run(sub, layer: layer, weights: weights, shape: shape, input: x) { state, first in
+            observe?(state)
             Ops.add(state.xb2, into: x.row(first), count: T * dim)
         }
     }

@@ -118,8 +118,13 @@ extension PrunePlan.Layer {
         return LayerShape(headCount: kv * group, kvHeadCount: kv, feedForwardLength: ff)
     }
 
-    /// The block's weights with this plan's rows and columns kept and masks folded in.
-    public func apply(to w: LayerWeights, shape s: LayerShape, config: ModelConfig, outputType: GGMLType = .q8_0) throws -> LayerWeights {
+    /// The block's weights with this plan's rows and columns kept and masks folded in. Edited
+    /// projections are requantized to `outputType` (nil: each to its own format), their blocks
+    /// fitted with the mean squares
+    /// of their inputs over calibration tokens where given (`downInputEnergy` per MLP channel,
+    /// `outputInputEnergy` per attention head value, both over the source's full width).
+    public func apply(to w: LayerWeights, shape s: LayerShape, config: ModelConfig, outputType: GGMLType? = .q8_0,
+                      downInputEnergy: [Float]? = nil, outputInputEnergy: [Float]? = nil) throws -> LayerWeights {
         var out = w
         let hd = config.headDim
         if let kvKept = keptKVHeads, kvKept.count != s.kvHeadCount {
@@ -131,14 +136,16 @@ extension PrunePlan.Layer {
             out.wq = w.wq?.selectingRows(qRows)
             out.wk = w.wk?.selectingRows(kvRows)
             out.wv = w.wv?.selectingRows(kvRows)
-            out.wo = w.wo?.selectingColumns(qRows, scales: columnScales, as: outputType)
+            out.wo = w.wo?.selectingColumns(qRows, scales: columnScales, as: outputType ?? w.wo!.type,
+                                            importance: outputInputEnergy.map { e in qRows.map { e[$0] } })
             out.bq = w.bq.map { b in qRows.map { b[$0] } }
             out.bk = w.bk.map { b in kvRows.map { b[$0] } }
             out.bv = w.bv.map { b in kvRows.map { b[$0] } }
         } else if let m = groupMasks, m.contains(where: { $0 != 1 }), let wo = w.wo {
             let group = s.kvHeadCount > 0 ? s.headCount / s.kvHeadCount : 0
             let scales = m.flatMap { repeatElement($0, count: group * hd) }
-            out.wo = wo.selectingColumns(Array(0..<wo.columns), scales: scales, as: outputType)
+            out.wo = wo.selectingColumns(Array(0..<wo.columns), scales: scales, as: outputType ?? wo.type,
+                                         importance: outputInputEnergy)
         }
         if let kept = keptChannels, kept.count != s.feedForwardLength || channelMasks?.contains(where: { $0 != 1 }) == true {
             if kept.count % 32 != 0 {
@@ -146,7 +153,8 @@ extension PrunePlan.Layer {
             }
             out.gate = w.gate?.selectingRows(kept)
             out.up = w.up?.selectingRows(kept)
-            out.down = w.down?.selectingColumns(kept, scales: channelMasks, as: outputType)
+            out.down = w.down?.selectingColumns(kept, scales: channelMasks, as: outputType ?? w.down!.type,
+                                                importance: downInputEnergy.map { e in kept.map { e[$0] } })
         }
         if let b = downBias, out.down != nil {
             let base = w.downBias ?? [Float](repeating: 0, count: b.count)

@@ -104,8 +104,11 @@ public struct PruneSettings: Sendable {
     /// moved the result by 3.4 (see `--calib`).
     public var calibrationSamples = 32
     public var sequenceLength = 128
-    /// Output tensor format for pruned layers (`nil`: the source's, where it can be written).
-    public var outputType: GGMLType? = .q8_0
+    /// Output tensor format for pruned layers (`nil`: each matrix keeps the format it runs in, so
+    /// the pruned file is smaller than its parent; an edited matrix is requantized to it).
+    /// SmolLM2-135M (Q4_1) at ratio 0.2 with COMP: Q8_0 blocks gave wiki perplexity 38.3 in a
+    /// 116 MB file that generated at 0.76x its 98 MB parent's speed; its own Q4_1 gave 39.0.
+    public var outputType: GGMLType?
     /// Format of the token embedding (and of a separate output matrix) in the output (`nil`:
     /// copied as they are). A budget may narrow it: it is a fifth of SmolLM2-135M and two
     /// thirds of Gemma-3-270M, and requantizing it costs far less than pruning its bytes'

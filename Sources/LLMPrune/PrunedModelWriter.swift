@@ -44,25 +44,26 @@ final class PrunedModelWriter {
         return t
     }
 
-    /// Appends block `index` of the output, as produced.
-    func append(layer w: LayerWeights, index: Int) throws {
+    /// Appends block `index` of the output, as produced. Matrices requantized to another format
+    /// are fitted to their inputs' energies where known.
+    func append(layer w: LayerWeights, index: Int, inputEnergy e: BlockInputEnergy = BlockInputEnergy()) throws {
         let p = "blk.\(index)."
         try appendVector(p + "attn_norm.weight", w.attentionNorm)
-        if let m = w.wq { try appendMatrix(p + "attn_q.weight", m) }
-        if let m = w.wk { try appendMatrix(p + "attn_k.weight", m) }
-        if let m = w.wv { try appendMatrix(p + "attn_v.weight", m) }
+        if let m = w.wq { try appendMatrix(p + "attn_q.weight", m, importance: e.attention) }
+        if let m = w.wk { try appendMatrix(p + "attn_k.weight", m, importance: e.attention) }
+        if let m = w.wv { try appendMatrix(p + "attn_v.weight", m, importance: e.attention) }
         if let b = w.bq { try appendVector(p + "attn_q.bias", b) }
         if let b = w.bk { try appendVector(p + "attn_k.bias", b) }
         if let b = w.bv { try appendVector(p + "attn_v.bias", b) }
-        if let m = w.wo { try appendMatrix(p + "attn_output.weight", m) }
+        if let m = w.wo { try appendMatrix(p + "attn_output.weight", m, importance: e.heads) }
         if let b = w.woBias { try appendVector(p + "attn_output.bias", b) }
         if let v = w.qNorm { try appendVector(p + "attn_q_norm.weight", v) }
         if let v = w.kNorm { try appendVector(p + "attn_k_norm.weight", v) }
         if let v = w.attentionPostNorm { try appendVector(p + "post_attention_norm.weight", v) }
         try appendVector(p + "ffn_norm.weight", w.ffnNorm)
-        if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m) }
-        if let m = w.up { try appendMatrix(p + "ffn_up.weight", m) }
-        if let m = w.down { try appendMatrix(p + "ffn_down.weight", m) }
+        if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m, importance: e.feedForward) }
+        if let m = w.up { try appendMatrix(p + "ffn_up.weight", m, importance: e.feedForward) }
+        if let m = w.down { try appendMatrix(p + "ffn_down.weight", m, importance: e.hidden) }
         if let b = w.downBias { try appendVector(p + "ffn_down.bias", b) }
         if let v = w.ffnPostNorm { try appendVector(p + "post_ffw_norm.weight", v) }
     }
@@ -72,7 +73,7 @@ final class PrunedModelWriter {
         try spill(GGUFTensorDescriptor(name: name, shape: [v.count], type: .f32), bytes: bytes)
     }
 
-    private func appendMatrix(_ name: String, _ m: WeightMatrix) throws {
+    private func appendMatrix(_ name: String, _ m: WeightMatrix, importance: [Float]?) throws {
         let type = targetType(for: m)
         let descriptor = GGUFTensorDescriptor(name: name, shape: [m.columns, m.rows], type: type)
         if type == m.type {
@@ -82,9 +83,14 @@ final class PrunedModelWriter {
         var out: [UInt8] = []
         out.reserveCapacity(type.byteCount(forElements: m.rows * m.columns) ?? 0)
         var row = [Float](repeating: 0, count: m.columns)
+        let weights = importance.flatMap { $0.count == m.columns ? $0 : nil } ?? []
         for r in 0..<m.rows {
             row.withUnsafeMutableBufferPointer { m.dequantizeRow(r, into: $0.baseAddress!) }
-            guard let q = row.withUnsafeBufferPointer({ TensorConversion.quantize($0.baseAddress!, count: m.columns, to: type) }) else {
+            guard let q = row.withUnsafeBufferPointer({ v in
+                weights.withUnsafeBufferPointer { w in
+                    TensorConversion.quantizeFitted(v.baseAddress!, count: m.columns, to: type, weights: w.isEmpty ? nil : w.baseAddress)
+                }
+            }) else {
                 throw PruneError.badPlan("cannot write tensors as \(type)")
             }
             out += q
@@ -133,7 +139,7 @@ final class PrunedModelWriter {
             for r in r0..<(r0 + n) {
                 guard let q = row.withUnsafeMutableBufferPointer({ buf -> [UInt8]? in
                     TensorConversion.dequantize(type: t.type, source: data.baseAddress! + r * sourceRow, count: columns, into: buf.baseAddress!)
-                    return TensorConversion.quantize(buf.baseAddress!, count: columns, to: type)
+                    return TensorConversion.quantizeFitted(buf.baseAddress!, count: columns, to: type)
                 }) else { throw PruneError.badPlan("cannot write tensors as \(type)") }
                 out += q
             }

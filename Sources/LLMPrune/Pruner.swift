@@ -171,7 +171,7 @@ public final class Pruner {
         var stoppedEarly: [Int] = []
         let x = runner.embed(embedding)
         let rows = calibration.tokenCount
-        let writeType = settings.outputType ?? .q8_0
+        let writeType = settings.outputType
         // With the stream target, the dense model runs alongside (one block behind the pruned
         // one at most), so each pruned MLP can be tuned toward where the dense stream is.
         let denseStream: Activations? = settings.method == .comp && settings.effectiveTarget == .stream ? x.copy() : nil
@@ -196,11 +196,13 @@ public final class Pruner {
             // Attention: KV groups.
             var w = dense
             var s = shape
+            var headEnergy: [Float]?
             if let keepGroups = groupKeep[l], keepGroups < shape.kvHeadCount {
                 let heads = Activations(rows: rows, width: shape.headCount * config.headDim)
                 runner.run(.attention, layer: l, weights: dense, shape: shape, input: x) { state, first in
                     heads.row(first).update(from: state.att, count: runner.sequenceLength * heads.width)
                 }
+                headEnergy = heads.columnMeanSquares()
                 let sel = selector.selectGroups(weights: dense, shape: shape, heads: heads, keep: keepGroups)
                 plan.keptKVHeads = sel.kept
                 plan.groupMasks = sel.masks
@@ -208,10 +210,18 @@ public final class Pruner {
                 if sel.stoppedEarly { stoppedEarly.append(l) }
             }
             if plan.keptKVHeads != nil {
-                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
+                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType,
+                                   outputInputEnergy: headEnergy)
                 s = try plan.shape(from: shape, config: config)
             }
-            runner.apply(.attention, layer: l, weights: w, shape: s, to: x)
+            var attentionIn = InputEnergy(width: config.hiddenSize), headsOut = InputEnergy(width: s.headCount * config.headDim)
+            let T = runner.sequenceLength
+            runner.apply(.attention, layer: l, weights: w, shape: s, to: x) { state in
+                attentionIn.add(state.xb, rows: T)
+                headsOut.add(state.att, rows: T)
+            }
+            var energy = BlockInputEnergy(attention: attentionIn.means, heads: headsOut.means)
+            var feedForwardIn = InputEnergy(width: config.hiddenSize)
 
             // MLP: channels, on the input the pruned attention produced.
             let keepChannels = channelKeep[i]
@@ -222,6 +232,7 @@ public final class Pruner {
                 // should add on top of the dense MLP's output to land on the dense stream.
                 let drift = denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) }
                 runner.run(.feedForward, layer: l, weights: dense, shape: shape, input: x) { state, first in
+                    feedForwardIn.add(state.xb, rows: T)
                     hidden.row(first).update(from: state.hb, count: runner.sequenceLength * hidden.width)
                     if let drift {
                         let n = runner.sequenceLength * config.hiddenSize
@@ -243,10 +254,15 @@ public final class Pruner {
                     plan.downBias = sel.bias
                 }
                 if sel.stoppedEarly { stoppedEarly.append(l) }
-                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
+                let hiddenEnergy = hidden.columnMeanSquares()
+                energy.hidden = sel.kept.map { hiddenEnergy[$0] }
+                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType,
+                                   downInputEnergy: hiddenEnergy, outputInputEnergy: headEnergy)
                 s = try plan.shape(from: shape, config: config)
                 if let refitted = sel.refitted {
-                    w.down = WeightMatrix(values: refitted, rows: config.hiddenSize, columns: sel.kept.count, type: writeType)
+                    w.down = WeightMatrix(values: refitted, rows: config.hiddenSize, columns: sel.kept.count,
+                                          type: writeType ?? dense.down?.type ?? .q8_0,
+                                          importance: energy.hidden)
                     plan.refitted = true
                 }
                 // Gate and up rows are kept unchanged, so the pruned MLP's hidden activations are
@@ -256,9 +272,17 @@ public final class Pruner {
                     mlpApplied = true
                 }
             }
-            if !mlpApplied { runner.apply(.feedForward, layer: l, weights: w, shape: s, to: x) }
+            if !mlpApplied {
+                var hiddenIn = InputEnergy(width: s.feedForwardLength)
+                runner.apply(.feedForward, layer: l, weights: w, shape: s, to: x) { state in
+                    feedForwardIn.add(state.xb, rows: T)
+                    hiddenIn.add(state.hb, rows: T)
+                }
+                energy.hidden = hiddenIn.means
+            }
+            energy.feedForward = feedForwardIn.means
 
-            try writer?.append(layer: w, index: i)
+            try writer?.append(layer: w, index: i, inputEnergy: energy)
             planLayers.append(plan)
             newShapes.append(s)
             release(l)

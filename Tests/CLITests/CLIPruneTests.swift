@@ -47,6 +47,45 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--drift-share"), bad.stderr)
     }
 
+    /// By default every block matrix keeps its format (a pruned file is smaller than its parent,
+    /// never larger); --out-type q8_0 widens them; --budget plans the format itself.
+    func testPrunedFileKeepsTheSourceFormatByDefault() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var t = TinyModel()
+        t.matrixType = .q4_1
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 128), count: 4)
+        let src = try t.write(to: dir.file("tiny41.gguf"))
+        let calib = dir.file("calib.txt")
+        try (0..<80).map { "line \($0) of some calibration text that goes on for a while \($0 * 3)" }.joined(separator: "\n")
+            .write(toFile: calib, atomically: true, encoding: .utf8)
+        func prune(_ extra: [String]) throws -> GGUFFile {
+            let out = dir.file("out\(extra.joined()).gguf")
+            let r = try CLI.run(["prune", "-m", src, "--ratio", "0.3", "-o", out, "--calib", calib,
+                                 "--calib-samples", "4", "--seq-len", "32", "--layer-share", "0"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try GGUFFile(path: out)
+        }
+        let source = try GGUFFile(path: src)
+        let kept = try prune([])
+        let matrices = kept.tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count == 2 }
+        XCTAssertFalse(matrices.isEmpty)
+        for m in matrices { XCTAssertEqual(m.type, .q4_1, m.name) }
+        XCTAssertLessThan(kept.fileSize, source.fileSize)
+        // Attention is not pruned here: its matrices are the source's bytes.
+        let q = try XCTUnwrap(kept.tensor(named: "blk.0.attn_q.weight"))
+        XCTAssertEqual(Array(kept.data(for: q)), Array(source.data(for: try XCTUnwrap(source.tensor(named: "blk.0.attn_q.weight")))))
+        let wide = try prune(["--out-type", "q8_0"])
+        for m in wide.tensors where m.name.hasPrefix("blk.") && m.shape.count == 2 { XCTAssertEqual(m.type, .q8_0, m.name) }
+        XCTAssertGreaterThan(wide.fileSize, kept.fileSize)
+        let r = try CLI.run(["generate", "-m", kept.path, "-p", "the", "-n", "4", "--temp", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let both = try CLI.run(["prune", "-m", src, "--budget", "1GB", "--out-type", "source", "-o", dir.file("x.gguf")])
+        XCTAssertEqual(both.status, 64, both.stderr)
+        XCTAssertTrue(both.stderr.contains("--out-type"), both.stderr)
+    }
+
     func testGemma3PrunesNeuronsOnlyByDefault() throws {
         // Dropping blocks wrecked Gemma-3-270M (see PruneSettings.defaultLayerShare), so COMP
         // keeps every block there unless --layer-share asks otherwise.

@@ -110,7 +110,7 @@ final class PrunerTests: XCTestCase {
     }
 
     /// --embedding-type: the embedding (and a separate output matrix) are written in the new
-    /// format, row for row what quantizing the source's values gives; the blocks are as without it.
+    /// format, row for row what fitting the source's values gives; the blocks are as without it.
     func testEmbeddingIsRequantizedRowForRow() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
@@ -134,7 +134,7 @@ final class PrunerTests: XCTestCase {
                 XCTAssertEqual(written.type, .q4_0, name)
                 XCTAssertEqual(b.tensor(named: name)?.type, src.tensor(named: name)?.type, name)
                 let values = TensorConversion.floats(of: try XCTUnwrap(src.tensor(named: name)), in: src)
-                let expected = values.withUnsafeBufferPointer { TensorConversion.quantize($0.baseAddress!, count: values.count, to: .q4_0)! }
+                let expected = values.withUnsafeBufferPointer { TensorConversion.quantizeFitted($0.baseAddress!, count: values.count, to: .q4_0)! }
                 XCTAssertEqual(Array(a.data(for: written)), expected, name)
             }
             for t in b.tensors where t.name.hasPrefix("blk.") {

@@ -79,6 +79,10 @@ void lr_quantize_row_f16_ref(const float *src, void *dst, int64_t n);
 void lr_quantize_row_bf16_ref(const float *src, void *dst, int64_t n);
 /// Quantizes by ggml type id (F32, F16, BF16, Q8_0, Q4_0, Q4_1). Returns 0, or -1 if unsupported.
 int lr_quantize_row_ref(int ggml_type, const float *src, void *dst, int64_t n);
+/// Quantizes one row choosing each block's scale (and Q4_1's offset) by weighted least squares:
+/// minimises sum_j weights[j] * (x[j] - xhat[j])^2 over a few candidate level assignments
+/// (weights NULL: all ones). Q4_0 and Q4_1; other types as lr_quantize_row_ref.
+int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, const float *weights);
 /// Activation quantizer for the dot products (SIMD). Same scale as the reference;
 /// values are rounded half away from zero like roundf, so it currently matches _ref bit for bit.
 void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n);

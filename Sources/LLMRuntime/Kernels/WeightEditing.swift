@@ -25,7 +25,8 @@ extension WeightMatrix {
 
     /// The columns `kept`, each multiplied by its scale, requantized to `type` (Q8_0 when the
     /// source format cannot be written). The kept count must be a multiple of 32.
-    public func selectingColumns(_ kept: [Int], scales: [Float]?, as outType: GGMLType = .q8_0) -> WeightMatrix {
+    public func selectingColumns(_ kept: [Int], scales: [Float]?, as outType: GGMLType = .q8_0,
+                                 importance: [Float]? = nil) -> WeightMatrix {
         let full = dequantized()
         var selected = [Float](repeating: 0, count: rows * kept.count)
         for r in 0..<rows {
@@ -33,19 +34,24 @@ extension WeightMatrix {
                 selected[r * kept.count + i] = full[r * columns + c] * (scales?[i] ?? 1)
             }
         }
-        return WeightMatrix(values: selected, rows: rows, columns: kept.count, type: outType)
+        return WeightMatrix(values: selected, rows: rows, columns: kept.count, type: outType, importance: importance)
     }
 
-    /// Quantizes f32 values (row-major) into a matrix of a kernel format.
-    public init(values: [Float], rows: Int, columns: Int, type: GGMLType = .q8_0) {
+    /// Quantizes f32 values (row-major) into a matrix of a kernel format, 4-bit blocks fitted by
+    /// least squares weighted by `importance` (one per column, e.g. the mean square of that input
+    /// over calibration tokens; nil: equal).
+    public init(values: [Float], rows: Int, columns: Int, type: GGMLType = .q8_0, importance: [Float]? = nil) {
         let t = WeightMatrix.nativeTypes.contains(type) ? type : .q8_0
         let rowBytes = t.byteCount(forElements: columns)!
         var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
+        let weights = importance.flatMap { $0.count == columns ? $0 : nil } ?? []
         values.withUnsafeBufferPointer { v in
-            bytes.withUnsafeMutableBytes { out in
-                for r in 0..<rows {
-                    _ = lr_quantize_row_ref(Int32(t.rawValue), v.baseAddress! + r * columns,
-                                            out.baseAddress! + r * rowBytes, Int64(columns))
+            weights.withUnsafeBufferPointer { w in
+                bytes.withUnsafeMutableBytes { out in
+                    for r in 0..<rows {
+                        _ = lr_quantize_row_fit(Int32(t.rawValue), v.baseAddress! + r * columns, out.baseAddress! + r * rowBytes,
+                                                Int64(columns), w.isEmpty ? nil : w.baseAddress)
+                    }
                 }
             }
         }
