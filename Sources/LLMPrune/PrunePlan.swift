@@ -118,6 +118,33 @@ extension PrunePlan.Layer {
         return LayerShape(headCount: kv * group, kvHeadCount: kv, feedForwardLength: ff)
     }
 
+    /// The block's matrices that this plan only selects rows of (nil: all rows), by tensor name
+    /// suffix ("attn_q.weight"); a matrix it edits otherwise (columns selected or scaled) is
+    /// absent. A pruned file that keeps its parent's formats copies these rows' bytes from the
+    /// source tensors, whatever format they are in.
+    func rowSelections(shape s: LayerShape, config: ModelConfig) -> [String: [Int]?] {
+        let hd = config.headDim
+        var out: [String: [Int]?] = [:]
+        if let kvKept = keptKVHeads, kvKept.count != s.kvHeadCount {
+            let group = s.headCount / s.kvHeadCount
+            let qRows = kvKept.flatMap { u in (u * group)..<((u + 1) * group) }.flatMap { h in (h * hd)..<((h + 1) * hd) }
+            let kvRows = kvKept.flatMap { u in (u * hd)..<((u + 1) * hd) }
+            out["attn_q.weight"] = .some(qRows)
+            out["attn_k.weight"] = .some(kvRows)
+            out["attn_v.weight"] = .some(kvRows)
+        } else {
+            for name in ["attn_q.weight", "attn_k.weight", "attn_v.weight"] { out[name] = .some(nil) }
+            if groupMasks?.contains(where: { $0 != 1 }) != true { out["attn_output.weight"] = .some(nil) }
+        }
+        if let kept = keptChannels, kept.count != s.feedForwardLength || channelMasks?.contains(where: { $0 != 1 }) == true || refitted == true {
+            out["ffn_gate.weight"] = .some(kept)
+            out["ffn_up.weight"] = .some(kept)
+        } else {
+            for name in ["ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"] { out[name] = .some(nil) }
+        }
+        return out
+    }
+
     /// The block's weights with this plan's rows and columns kept and masks folded in. Edited
     /// projections are requantized to `outputType` (nil: each to its own format), their blocks
     /// fitted with the mean squares

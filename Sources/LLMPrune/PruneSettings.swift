@@ -104,8 +104,9 @@ public struct PruneSettings: Sendable {
     /// moved the result by 3.4 (see `--calib`).
     public var calibrationSamples = 32
     public var sequenceLength = 128
-    /// Output tensor format for pruned layers (`nil`: each matrix keeps the format it runs in, so
-    /// the pruned file is smaller than its parent; an edited matrix is requantized to it).
+    /// Output tensor format for pruned layers (`nil`: the source's. Matrices only cut to rows keep
+    /// their file format and bytes; edited ones are requantized to the format they run in, so the
+    /// pruned file is smaller than its parent).
     /// SmolLM2-135M (Q4_1) at ratio 0.2 with COMP: Q8_0 blocks gave wiki perplexity 38.3 in a
     /// 116 MB file that generated at 0.76x its 98 MB parent's speed; its own Q4_1 gave 39.0.
     public var outputType: GGMLType?

@@ -17,6 +17,8 @@ final class PrunedModelWriter {
     private var spillFD: Int32 = -1
     private var spillSize = 0
     private var layerTensors: [(descriptor: GGUFTensorDescriptor, offset: Int)] = []
+    /// The block being appended's source tensors and the rows taken from each (`append`).
+    private var copyFrom: (layer: Int, rows: [String: [Int]?])?
 
     init(source: GGUFFile, outputPath: String, outputType: GGMLType?, embeddingType: GGMLType? = nil) throws {
         self.source = source
@@ -45,9 +47,15 @@ final class PrunedModelWriter {
     }
 
     /// Appends block `index` of the output, as produced. Matrices requantized to another format
-    /// are fitted to their inputs' energies where known.
-    func append(layer w: LayerWeights, index: Int, inputEnergy e: BlockInputEnergy = BlockInputEnergy()) throws {
+    /// are fitted to their inputs' energies where known. When the output keeps the source's
+    /// formats, the matrices `rowSelections` names (see `PrunePlan.Layer.rowSelections`) are
+    /// copied as rows of source block `sourceLayer`'s tensors, in their file format: a Q4_K or
+    /// Q6_K matrix stays one, where the loaded matrix llmrun runs is Q4_1 or Q8_0.
+    func append(layer w: LayerWeights, index: Int, inputEnergy e: BlockInputEnergy = BlockInputEnergy(),
+                sourceLayer: Int? = nil, rowSelections: [String: [Int]?] = [:]) throws {
         let p = "blk.\(index)."
+        copyFrom = sourceLayer.map { (layer: $0, rows: rowSelections) }
+        defer { copyFrom = nil }
         try appendVector(p + "attn_norm.weight", w.attentionNorm)
         if let m = w.wq { try appendMatrix(p + "attn_q.weight", m, importance: e.attention) }
         if let m = w.wk { try appendMatrix(p + "attn_k.weight", m, importance: e.attention) }
@@ -74,6 +82,9 @@ final class PrunedModelWriter {
     }
 
     private func appendMatrix(_ name: String, _ m: WeightMatrix, importance: [Float]?) throws {
+        if outputType == nil, let bytes = sourceRows(for: name, m) {
+            return try spill(bytes.descriptor, bytes: bytes.data)
+        }
         let type = targetType(for: m)
         let descriptor = GGUFTensorDescriptor(name: name, shape: [m.columns, m.rows], type: type)
         if type == m.type {
@@ -96,6 +107,27 @@ final class PrunedModelWriter {
             out += q
         }
         try spill(descriptor, bytes: out)
+    }
+
+    /// The rows of the source tensor that `m` was selected from, in the source's format, if the
+    /// block being appended took `name` by row selection alone.
+    private func sourceRows(for name: String, _ m: WeightMatrix) -> (descriptor: GGUFTensorDescriptor, data: [UInt8])? {
+        guard let from = copyFrom, let dot = name.firstIndex(of: "."), let after = name[name.index(after: dot)...].firstIndex(of: ".") else {
+            return nil
+        }
+        let suffix = String(name[name.index(after: after)...])
+        guard let selection = from.rows[suffix], let t = source.tensor(named: "blk.\(from.layer).\(suffix)"), t.shape.count == 2,
+              t.shape[0] == m.columns, let rowBytes = t.type.byteCount(forElements: t.shape[0]) else { return nil }
+        let rows = selection ?? Array(0..<t.shape[1])
+        guard rows.count == m.rows, rows.allSatisfy({ $0 >= 0 && $0 < t.shape[1] }) else { return nil }
+        let data = source.data(for: t)
+        var out = [UInt8](repeating: 0, count: rows.count * rowBytes)
+        out.withUnsafeMutableBytes { o in
+            for (i, r) in rows.enumerated() {
+                o.baseAddress!.advanced(by: i * rowBytes).copyMemory(from: data.baseAddress! + r * rowBytes, byteCount: rowBytes)
+            }
+        }
+        return (GGUFTensorDescriptor(name: name, shape: [m.columns, rows.count], type: t.type), out)
     }
 
     private func spill(_ d: GGUFTensorDescriptor, bytes: [UInt8]) throws {

@@ -282,7 +282,8 @@ public final class Pruner {
             }
             energy.feedForward = feedForwardIn.means
 
-            try writer?.append(layer: w, index: i, inputEnergy: energy)
+            try writer?.append(layer: w, index: i, inputEnergy: energy, sourceLayer: l,
+                               rowSelections: plan.rowSelections(shape: shape, config: config))
             planLayers.append(plan)
             newShapes.append(s)
             release(l)

@@ -74,12 +74,40 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertLessThan(kept.fileSize, source.fileSize)
         // Attention is not pruned here: its matrices are the source's bytes.
         let q = try XCTUnwrap(kept.tensor(named: "blk.0.attn_q.weight"))
-        XCTAssertEqual(Array(kept.data(for: q)), Array(source.data(for: try XCTUnwrap(source.tensor(named: "blk.0.attn_q.weight")))))
+        XCTAssertTrue(Array(kept.data(for: q)) == Array(source.data(for: try XCTUnwrap(source.tensor(named: "blk.0.attn_q.weight")))),
+                      "attn_q differs from the source's")
         let wide = try prune(["--out-type", "q8_0"])
         for m in wide.tensors where m.name.hasPrefix("blk.") && m.shape.count == 2 { XCTAssertEqual(m.type, .q8_0, m.name) }
         XCTAssertGreaterThan(wide.fileSize, kept.fileSize)
         let r = try CLI.run(["generate", "-m", kept.path, "-p", "the", "-n", "4", "--temp", "0"])
         XCTAssertEqual(r.status, 0, r.stderr)
+
+        // A format llmrun converts at load (f16, like Q4_K or Q5_0) stays in the file: rows are
+        // copied from the source tensor (the plan says which); only the edited down projection
+        // takes the format the loaded matrix had.
+        t.matrixType = .f16
+        let src16 = try t.write(to: dir.file("tiny16.gguf"))
+        let plan = dir.file("plan16.json"), out16 = dir.file("out16.gguf")
+        let r16 = try CLI.run(["prune", "-m", src16, "--ratio", "0.3", "-o", out16, "--plan-out", plan, "--calib", calib,
+                               "--calib-samples", "4", "--seq-len", "32", "--layer-share", "0"])
+        XCTAssertEqual(r16.status, 0, r16.stderr)
+        let s16 = try GGUFFile(path: src16), p16 = try GGUFFile(path: out16)
+        let recorded = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plan))) as? [String: Any]
+        let layers = try XCTUnwrap(recorded?["layers"] as? [[String: Any]])
+        for (i, layer) in layers.enumerated() {
+            let from = try XCTUnwrap(layer["source"] as? Int)
+            let kept = try XCTUnwrap(layer["keptChannels"] as? [Int], "block \(i) lost no channels")
+            let gate = try XCTUnwrap(p16.tensor(named: "blk.\(i).ffn_gate.weight"))
+            XCTAssertEqual(gate.type, .f16)
+            let source = try XCTUnwrap(s16.tensor(named: "blk.\(from).ffn_gate.weight"))
+            let rowBytes = 2 * source.shape[0]
+            let sourceBytes = Array(s16.data(for: source))
+            XCTAssertTrue(Array(p16.data(for: gate)) == kept.flatMap { sourceBytes[($0 * rowBytes)..<(($0 + 1) * rowBytes)] },
+                          "block \(i): ffn_gate is not the source's kept rows")
+            XCTAssertEqual(p16.tensor(named: "blk.\(i).attn_q.weight")?.type, .f16)
+            XCTAssertEqual(p16.tensor(named: "blk.\(i).ffn_down.weight")?.type, .q8_0)
+        }
+        XCTAssertEqual(try CLI.run(["generate", "-m", out16, "-p", "the", "-n", "4", "--temp", "0"]).status, 0)
 
         let both = try CLI.run(["prune", "-m", src, "--budget", "1GB", "--out-type", "source", "-o", dir.file("x.gguf")])
         XCTAssertEqual(both.status, 64, both.stderr)
