@@ -154,13 +154,14 @@ final class PrunedModelWriter {
     /// Requantizes a source matrix (the embedding) into the spill file a slice of rows at a
     /// time, releasing the source's pages as it goes: Gemma 3's embedding is 168M values, and
     /// neither it nor its new form is ever resident whole. Returns its spill offset.
-    private func spillRequantized(_ t: GGUFTensorInfo, as type: GGMLType) throws -> Int {
+    private func spillRequantized(_ t: GGUFTensorInfo, as type: GGMLType, weights: [Float]?) throws -> Int {
         let columns = t.shape[0], rows = t.elementCount / max(columns, 1)
         guard let sourceRow = t.type.byteCount(forElements: columns), TensorConversion.canDequantize(t.type) else {
             throw PruneError.badPlan("cannot read '\(t.name)' (\(t.type)) to write it as \(type)")
         }
         let start = spillSize
         let data = source.data(for: t)
+        let weights = weights.flatMap { $0.count == columns ? $0 : nil } ?? []
         var row = [Float](repeating: 0, count: columns)
         let slice = 1024
         var r0 = 0
@@ -171,7 +172,10 @@ final class PrunedModelWriter {
             for r in r0..<(r0 + n) {
                 guard let q = row.withUnsafeMutableBufferPointer({ buf -> [UInt8]? in
                     TensorConversion.dequantize(type: t.type, source: data.baseAddress! + r * sourceRow, count: columns, into: buf.baseAddress!)
-                    return TensorConversion.quantizeFitted(buf.baseAddress!, count: columns, to: type)
+                    return weights.withUnsafeBufferPointer { w in
+                        TensorConversion.quantizeFitted(buf.baseAddress!, count: columns, to: type,
+                                                        weights: w.isEmpty ? nil : w.baseAddress)
+                    }
                 }) else { throw PruneError.badPlan("cannot write tensors as \(type)") }
                 out += q
             }
@@ -184,7 +188,10 @@ final class PrunedModelWriter {
 
     /// Writes the final file: source metadata with the new shapes, the embedding, the pruned
     /// blocks, the output norm and classifier.
-    func finish(config: ModelConfig, extraMetadata: [(key: String, value: GGUFValue)]) throws {
+    /// `outputEnergy`: the mean square of each input of the output matrix (the final normalized
+    /// hidden state) over the calibration tokens, to fit the output matrix (or the tied
+    /// embedding, which is both) when it is requantized.
+    func finish(config: ModelConfig, extraMetadata: [(key: String, value: GGUFValue)], outputEnergy: [Float]? = nil) throws {
         // llama.cpp's `llama` architecture builds every layer with layer 0's widths; its `deci`
         // architecture (same tensors, same RoPE) honours per-layer head counts and widths.
         let uniform = Set(config.layers).count <= 1
@@ -232,7 +239,8 @@ final class PrunedModelWriter {
         if let e = embeddingType {
             for t in head + tail where t.shape.count >= 2 && t.type != e {
                 let d = GGUFTensorDescriptor(name: t.name, shape: t.shape, type: e)
-                requantized[t.name] = (d, try spillRequantized(t, as: e))
+                let outputRole = t.name == "output.weight" || source.tensor(named: "output.weight") == nil
+                requantized[t.name] = (d, try spillRequantized(t, as: e, weights: outputRole ? outputEnergy : nil))
             }
         }
         func descriptor(_ t: GGUFTensorInfo) -> GGUFTensorDescriptor {

@@ -302,11 +302,21 @@ public final class Pruner {
         if let writer, let outputPath {
             try checkStop("writing", blocks - 1)
             report("writing", blocks - 1)
+            // What the output matrix reads: the pruned model's final hidden state, normalized.
+            var outputIn = InputEnergy(width: config.hiddenSize)
+            if settings.embeddingType != nil, let t = source.tensor(named: "output_norm.weight") {
+                let norm = TensorConversion.floats(of: t, in: source)
+                var row = [Float](repeating: 0, count: config.hiddenSize)
+                for r in 0..<x.rows {
+                    Ops.rmsNorm(x.row(r), weight: norm, count: config.hiddenSize, eps: config.normEpsilon, into: &row)
+                    outputIn.add(row, rows: 1)
+                }
+            }
             try writer.finish(config: newConfig, extraMetadata: [
                 ("llmrun.prune.method", .string(settings.method.rawValue)),
                 ("llmrun.prune.ratio", .float32(Float(settings.ratio))),
                 ("llmrun.prune.source_block_count", .uint32(UInt32(blocks))),
-            ])
+            ], outputEnergy: outputIn.means)
             // Its size from the directory: opening it as a GGUF would parse its whole header
             // (the tokenizer's arrays, megabytes) at the process's peak.
             outputBytes = (try? FileManager.default.attributesOfItem(atPath: outputPath))?[.size] as? Int
