@@ -20,13 +20,10 @@ public final class Activations: @unchecked Sendable {
     /// The mean square of each of `columns` (all by default) over the rows: how much a weight
     /// reading that input matters, for fitting quantization to it.
     public func columnMeanSquares(_ columns: [Int]? = nil) -> [Float] {
-        var sums = [Double](repeating: 0, count: width)
-        for r in 0..<rows {
-            let p = row(r)
-            for c in 0..<width { sums[c] += Double(p[c] * p[c]) }
-        }
-        let n = Double(max(rows, 1))
-        return (columns ?? Array(0..<width)).map { Float(sums[$0] / n) }
+        var energy = InputEnergy(width: width)
+        energy.add(pointer, rows: rows)
+        let means = energy.means ?? [Float](repeating: 0, count: width)
+        return columns.map { $0.map { means[$0] } } ?? means
     }
 
     public func copy() -> Activations {
