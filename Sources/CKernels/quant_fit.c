@@ -146,18 +146,32 @@ static void fit_block_q4_1(const float *x, const float *w, lr_block_q4_1 *y) {
     }
 }
 
+// Block i's weights, or `ones` where they cannot steer a fit: none given, any negative or not
+// finite, or all zero (inputs that never fired on the calibration text would otherwise leave
+// the block all zeros, whatever other text makes them carry).
+static const float *block_weights(const float *weights, int64_t i, const float *ones) {
+    if (!weights) return ones;
+    const float *w = weights + i * LR_QK;
+    float sum = 0.0f;
+    for (int j = 0; j < LR_QK; j++) {
+        if (!(w[j] >= 0.0f) || !isfinite(w[j])) return ones;
+        sum += w[j];
+    }
+    return sum > 0.0f && isfinite(sum) ? w : ones;
+}
+
 int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, const float *weights) {
     static const float ones[LR_QK] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
                                       1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     switch (ggml_type) {
     case LR_TYPE_Q4_0:
         for (int64_t i = 0; i < n / LR_QK; i++) {
-            fit_block_q4_0(src + i * LR_QK, weights ? weights + i * LR_QK : ones, (lr_block_q4_0 *)dst + i);
+            fit_block_q4_0(src + i * LR_QK, block_weights(weights, i, ones), (lr_block_q4_0 *)dst + i);
         }
         return 0;
     case LR_TYPE_Q4_1:
         for (int64_t i = 0; i < n / LR_QK; i++) {
-            fit_block_q4_1(src + i * LR_QK, weights ? weights + i * LR_QK : ones, (lr_block_q4_1 *)dst + i);
+            fit_block_q4_1(src + i * LR_QK, block_weights(weights, i, ones), (lr_block_q4_1 *)dst + i);
         }
         return 0;
     default:

@@ -20,8 +20,15 @@ struct InputEnergy {
         rows += n
     }
 
-    /// The means, or nil if nothing was added.
-    var means: [Float]? { rows == 0 ? nil : sums.map { Float($0 / Double(rows)) } }
+    /// The means, or nil if nothing was added. Each is at least a millionth of their average:
+    /// an input that never fired on the calibration text may on other text, so its weights
+    /// keep some say in the fit.
+    var means: [Float]? {
+        guard rows > 0 else { return nil }
+        let means = sums.map { $0 / Double(rows) }
+        let floor = means.reduce(0, +) / Double(max(means.count, 1)) * 1e-6
+        return means.map { Float(max($0, floor)) }
+    }
 }
 
 /// The input energies of one pruned block's projections, in the pruned block's own columns.

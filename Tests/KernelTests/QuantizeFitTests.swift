@@ -79,7 +79,22 @@ final class QuantizeFitTests: XCTestCase {
                 for j in 0..<32 { XCTAssertEqual(y[j], block[j], accuracy: 1e-3 * max(1, abs(block[j])), "type \(type) \(block)") }
             }
         }
+        // Weights that cannot steer a fit (all zero, negative, NaN) fall back to equal ones
+        // rather than zeroing the block.
         var rng = KernelRNG(seed: 7)
+        let row = (0..<64).map { _ in rng.uniform(-1, 1) }
+        for type in [Int32(LR_TYPE_Q4_0), Int32(LR_TYPE_Q4_1)] {
+            var plain = [UInt8](repeating: 0, count: 40)
+            XCTAssertEqual(lr_quantize_row_fit(type, row, &plain, 64, nil), 0)
+            for bad: Float in [0, -1, .nan] {
+                var w = [Float](repeating: bad == 0 ? 0 : 1, count: 64)
+                w[5] = bad
+                var q = [UInt8](repeating: 0, count: 40)
+                XCTAssertEqual(lr_quantize_row_fit(type, row, &q, 64, w), 0)
+                XCTAssertEqual(Array(q[0..<(type == Int32(LR_TYPE_Q4_0) ? 18 : 20)]),
+                               Array(plain[0..<(type == Int32(LR_TYPE_Q4_0) ? 18 : 20)]), "type \(type), weight \(bad)")
+            }
+        }
         let x = (0..<256).map { _ in rng.uniform(-2, 2) }
         var a = [UInt8](repeating: 0, count: 8 * 34), b = a
         XCTAssertEqual(lr_quantize_row_fit(Int32(LR_TYPE_Q8_0), x, &a, 256, nil), 0)
