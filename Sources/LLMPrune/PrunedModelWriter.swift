@@ -17,8 +17,6 @@ final class PrunedModelWriter {
     private var spillFD: Int32 = -1
     private var spillSize = 0
     private var layerTensors: [(descriptor: GGUFTensorDescriptor, offset: Int)] = []
-    /// The block being appended's source tensors and the rows taken from each (`append`).
-    private var copyFrom: (layer: Int, rows: [String: [Int]?])?
 
     init(source: GGUFFile, outputPath: String, outputType: GGMLType?, embeddingType: GGMLType? = nil) throws {
         self.source = source
@@ -54,24 +52,26 @@ final class PrunedModelWriter {
     func append(layer w: LayerWeights, index: Int, inputEnergy e: BlockInputEnergy = BlockInputEnergy(),
                 sourceLayer: Int? = nil, rowSelections: [String: [Int]?] = [:]) throws {
         let p = "blk.\(index)."
-        copyFrom = sourceLayer.map { (layer: $0, rows: rowSelections) }
-        defer { copyFrom = nil }
+        func matrix(_ suffix: String, _ m: WeightMatrix, importance: [Float]?) throws {
+            let origin = sourceLayer.flatMap { l in rowSelections[suffix].map { (tensor: "blk.\(l).\(suffix)", rows: $0) } }
+            try appendMatrix(p + suffix, m, importance: importance, origin: origin)
+        }
         try appendVector(p + "attn_norm.weight", w.attentionNorm)
-        if let m = w.wq { try appendMatrix(p + "attn_q.weight", m, importance: e.attention) }
-        if let m = w.wk { try appendMatrix(p + "attn_k.weight", m, importance: e.attention) }
-        if let m = w.wv { try appendMatrix(p + "attn_v.weight", m, importance: e.attention) }
+        if let m = w.wq { try matrix("attn_q.weight", m, importance: e.attention) }
+        if let m = w.wk { try matrix("attn_k.weight", m, importance: e.attention) }
+        if let m = w.wv { try matrix("attn_v.weight", m, importance: e.attention) }
         if let b = w.bq { try appendVector(p + "attn_q.bias", b) }
         if let b = w.bk { try appendVector(p + "attn_k.bias", b) }
         if let b = w.bv { try appendVector(p + "attn_v.bias", b) }
-        if let m = w.wo { try appendMatrix(p + "attn_output.weight", m, importance: e.heads) }
+        if let m = w.wo { try matrix("attn_output.weight", m, importance: e.heads) }
         if let b = w.woBias { try appendVector(p + "attn_output.bias", b) }
         if let v = w.qNorm { try appendVector(p + "attn_q_norm.weight", v) }
         if let v = w.kNorm { try appendVector(p + "attn_k_norm.weight", v) }
         if let v = w.attentionPostNorm { try appendVector(p + "post_attention_norm.weight", v) }
         try appendVector(p + "ffn_norm.weight", w.ffnNorm)
-        if let m = w.gate { try appendMatrix(p + "ffn_gate.weight", m, importance: e.feedForward) }
-        if let m = w.up { try appendMatrix(p + "ffn_up.weight", m, importance: e.feedForward) }
-        if let m = w.down { try appendMatrix(p + "ffn_down.weight", m, importance: e.hidden) }
+        if let m = w.gate { try matrix("ffn_gate.weight", m, importance: e.feedForward) }
+        if let m = w.up { try matrix("ffn_up.weight", m, importance: e.feedForward) }
+        if let m = w.down { try matrix("ffn_down.weight", m, importance: e.hidden) }
         if let b = w.downBias { try appendVector(p + "ffn_down.bias", b) }
         if let v = w.ffnPostNorm { try appendVector(p + "post_ffw_norm.weight", v) }
     }
@@ -81,8 +81,10 @@ final class PrunedModelWriter {
         try spill(GGUFTensorDescriptor(name: name, shape: [v.count], type: .f32), bytes: bytes)
     }
 
-    private func appendMatrix(_ name: String, _ m: WeightMatrix, importance: [Float]?) throws {
-        if outputType == nil, let bytes = sourceRows(for: name, m) {
+    /// `origin`: the source tensor `m` was cut from by rows alone (nil rows: all of them).
+    private func appendMatrix(_ name: String, _ m: WeightMatrix, importance: [Float]?,
+                              origin: (tensor: String, rows: [Int]?)?) throws {
+        if outputType == nil, let origin, let bytes = sourceRows(origin.tensor, origin.rows, as: name, m) {
             return try spill(bytes.descriptor, bytes: bytes.data)
         }
         let type = targetType(for: m)
@@ -109,15 +111,12 @@ final class PrunedModelWriter {
         try spill(descriptor, bytes: out)
     }
 
-    /// The rows of the source tensor that `m` was selected from, in the source's format, if the
-    /// block being appended took `name` by row selection alone.
-    private func sourceRows(for name: String, _ m: WeightMatrix) -> (descriptor: GGUFTensorDescriptor, data: [UInt8])? {
-        guard let from = copyFrom, let dot = name.firstIndex(of: "."), let after = name[name.index(after: dot)...].firstIndex(of: ".") else {
-            return nil
-        }
-        let suffix = String(name[name.index(after: after)...])
-        guard let selection = from.rows[suffix], let t = source.tensor(named: "blk.\(from.layer).\(suffix)"), t.shape.count == 2,
-              t.shape[0] == m.columns, let rowBytes = t.type.byteCount(forElements: t.shape[0]) else { return nil }
+    /// Rows `selection` (nil: all) of source tensor `tensor`, in its file format, as tensor `name`;
+    /// nil unless they have `m`'s shape.
+    private func sourceRows(_ tensor: String, _ selection: [Int]?, as name: String,
+                            _ m: WeightMatrix) -> (descriptor: GGUFTensorDescriptor, data: [UInt8])? {
+        guard let t = source.tensor(named: tensor), t.shape.count == 2, t.shape[0] == m.columns,
+              let rowBytes = t.type.byteCount(forElements: t.shape[0]) else { return nil }
         let rows = selection ?? Array(0..<t.shape[1])
         guard rows.count == m.rows, rows.allSatisfy({ $0 >= 0 && $0 < t.shape[1] }) else { return nil }
         let data = source.data(for: t)
