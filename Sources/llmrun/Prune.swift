@@ -106,7 +106,7 @@ struct Prune: ParsableCommand {
 
     func validate() throws {
         if (ratio == nil) == (budget == nil) { throw ValidationError("give one target: --ratio R or --budget SIZE") }
-        if let ratio, !(ratio > 0 && ratio < 0.9) { throw ValidationError("--ratio must be between 0 and 0.9") }
+        if let ratio, !(ratio > 0 && ratio < 0.9) { throw ValidationError("--ratio must be above 0 and below 0.9 (a fraction of all parameters: 0.2 removes a fifth)") }
         if calibSamples < 1 || seqLen < 8 { throw ValidationError("--calib-samples must be >= 1 and --seq-len >= 8") }
         if let layerShare, !(0...1).contains(layerShare) { throw ValidationError("--layer-share is a fraction between 0 and 1") }
         if !(0...1).contains(attentionShare) {
@@ -175,6 +175,11 @@ struct Prune: ParsableCommand {
         }
         if URL(fileURLWithPath: out).standardized.path == URL(fileURLWithPath: source).standardized.path {
             throw CLIError.usage("the output would overwrite the source model; choose another -o")
+        }
+        // Find out now, not after minutes of calibration, that the output cannot be written.
+        let outputDirectory = URL(fileURLWithPath: out).deletingLastPathComponent().path
+        if access(outputDirectory, W_OK) != 0 {
+            throw CLIError(description: "\(out): cannot write to '\(outputDirectory)': \(String(cString: strerror(errno)))", exitCode: ExitCode.cannotCreate)
         }
 
         pruner.update(settings: settings)

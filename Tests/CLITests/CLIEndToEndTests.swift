@@ -92,6 +92,7 @@ final class CLIEndToEndTests: XCTestCase {
         let r = try CLI.run(["generate", "-c", "16", "-p", String(repeating: "word ", count: 100), "-n", "4"])
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertTrue(r.stderr.contains("context"), r.stderr)
+        XCTAssertEqual(r.stdout, "", "a refused prompt is not echoed")
     }
 
     func testTokenizeMatchesReference() throws {

@@ -136,8 +136,9 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
     }
 
-    /// An impossible budget exits 75 and a ratio the method cannot reach 64 (with its limit),
-    /// both before any work; a budget the model meets already exits 0.
+    /// An impossible budget exits 75, a ratio the method cannot reach 64 (with its limit) and an
+    /// output directory that cannot be written 73, all before any work; a budget the model
+    /// meets already exits 0.
     func testImpossibleTargetsExitBeforeWork() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
@@ -153,6 +154,9 @@ final class CLIPruneTests: XCTestCase {
             XCTAssertTrue(unreachable.stderr.contains("can remove at most"), unreachable.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         }
+        let unwritable = try CLI.run(["prune", "-m", src, "--ratio", "0.2", "-o", dir.file("missing/x.gguf")])
+        XCTAssertEqual(unwritable.status, 73, unwritable.stderr)
+        XCTAssertFalse(unwritable.stderr.contains("pass 1"), "refused before calibrating: \(unwritable.stderr)")
         let fits = try CLI.run(["prune", "-m", src, "--budget", "2GB", "-o", out])
         XCTAssertEqual(fits.status, 0, fits.stderr)
         XCTAssertTrue(fits.stderr.contains("no pruning needed"), fits.stderr)
