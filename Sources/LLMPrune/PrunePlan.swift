@@ -30,6 +30,13 @@ public struct PrunePlan: Codable, Sendable {
         /// Added to the down projection's bias (dim): the removed channels' mean output, less
         /// what the kept channels' masks already make up.
         public var downBias: [Float]?
+        /// Mean square of each kept channel's activation over the calibration tokens (aligned
+        /// with `keptChannels`): the weights the requantized down projection's blocks were fitted
+        /// with, so the plan applied at load requantizes it exactly as the written file holds it.
+        public var downInputEnergy: [Float]?
+        /// The same for the attention output projection's kept inputs (the kept heads' values),
+        /// recorded when that projection is edited.
+        public var outputInputEnergy: [Float]?
         /// Importance of the block (1 − mean cos) measured in pass 1.
         public var importance: Double?
         public var stoppedEarly: Bool?
@@ -89,8 +96,10 @@ public struct PrunePlan: Codable, Sendable {
             throw PruneError.badPlan("made for a model with \(source.blockCount) blocks, this one has \(config.blockCount)")
         }
         let newConfig = try apply(to: config)
+        // Edited matrices keep the format they were loaded in, as a pruned file keeps its
+        // parent's by default: the model in memory is the one such a file holds.
         weights.layers = try layers.map { l in
-            try l.apply(to: weights.layers[l.source], shape: config.layers[l.source], config: config)
+            try l.apply(to: weights.layers[l.source], shape: config.layers[l.source], config: config, outputType: nil)
         }
         config = newConfig
     }
@@ -109,6 +118,10 @@ extension PrunePlan.Layer {
         }
         if let m = groupMasks, m.count != kv { throw PruneError.badPlan("block \(source): \(m.count) group masks for \(kv) groups") }
         if let m = channelMasks, m.count != ff { throw PruneError.badPlan("block \(source): \(m.count) channel masks for \(ff) channels") }
+        if let e = downInputEnergy, e.count != ff { throw PruneError.badPlan("block \(source): \(e.count) channel energies for \(ff) channels") }
+        if let e = outputInputEnergy, e.count != kv * group * config.headDim {
+            throw PruneError.badPlan("block \(source): \(e.count) attention output energies for \(kv * group * config.headDim) inputs")
+        }
         if let b = downBias, b.count != config.hiddenSize {
             throw PruneError.badPlan("block \(source): a down bias of \(b.count) values for a hidden size of \(config.hiddenSize)")
         }
@@ -147,11 +160,8 @@ extension PrunePlan.Layer {
 
     /// The block's weights with this plan's rows and columns kept and masks folded in. Edited
     /// projections are requantized to `outputType` (nil: each to its own format), their blocks
-    /// fitted with the mean squares
-    /// of their inputs over calibration tokens where given (`downInputEnergy` per MLP channel,
-    /// `outputInputEnergy` per attention head value, both over the source's full width).
-    public func apply(to w: LayerWeights, shape s: LayerShape, config: ModelConfig, outputType: GGMLType? = .q8_0,
-                      downInputEnergy: [Float]? = nil, outputInputEnergy: [Float]? = nil) throws -> LayerWeights {
+    /// fitted with the recorded input energies (equal weights for a plan without them).
+    public func apply(to w: LayerWeights, shape s: LayerShape, config: ModelConfig, outputType: GGMLType?) throws -> LayerWeights {
         var out = w
         let hd = config.headDim
         if let kvKept = keptKVHeads, kvKept.count != s.kvHeadCount {
@@ -164,7 +174,7 @@ extension PrunePlan.Layer {
             out.wk = w.wk?.selectingRows(kvRows)
             out.wv = w.wv?.selectingRows(kvRows)
             out.wo = w.wo?.selectingColumns(qRows, scales: columnScales, as: outputType ?? w.wo!.type,
-                                            importance: outputInputEnergy.map { e in qRows.map { e[$0] } })
+                                            importance: outputInputEnergy)
             out.bq = w.bq.map { b in qRows.map { b[$0] } }
             out.bk = w.bk.map { b in kvRows.map { b[$0] } }
             out.bv = w.bv.map { b in kvRows.map { b[$0] } }
@@ -181,7 +191,7 @@ extension PrunePlan.Layer {
             out.gate = w.gate?.selectingRows(kept)
             out.up = w.up?.selectingRows(kept)
             out.down = w.down?.selectingColumns(kept, scales: channelMasks, as: outputType ?? w.down!.type,
-                                                importance: downInputEnergy.map { e in kept.map { e[$0] } })
+                                                importance: downInputEnergy)
         }
         if let b = downBias, out.down != nil {
             let base = w.downBias ?? [Float](repeating: 0, count: b.count)

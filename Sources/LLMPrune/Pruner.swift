@@ -196,22 +196,21 @@ public final class Pruner {
             // Attention: KV groups.
             var w = dense
             var s = shape
-            var headEnergy: [Float]?
             if let keepGroups = groupKeep[l], keepGroups < shape.kvHeadCount {
                 let heads = Activations(rows: rows, width: shape.headCount * config.headDim)
                 runner.run(.attention, layer: l, weights: dense, shape: shape, input: x) { state, first in
                     heads.row(first).update(from: state.att, count: runner.sequenceLength * heads.width)
                 }
-                headEnergy = heads.columnMeanSquares()
                 let sel = selector.selectGroups(weights: dense, shape: shape, heads: heads, keep: keepGroups)
                 plan.keptKVHeads = sel.kept
                 plan.groupMasks = sel.masks
                 plan.attentionBias = sel.bias
                 if sel.stoppedEarly { stoppedEarly.append(l) }
+                let headEnergy = heads.columnMeanSquares(), group = shape.headCount / shape.kvHeadCount, hd = config.headDim
+                plan.outputInputEnergy = sel.kept.flatMap { u in (u * group * hd)..<((u + 1) * group * hd) }.map { headEnergy[$0] }
             }
             if plan.keptKVHeads != nil {
-                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType,
-                                   outputInputEnergy: headEnergy)
+                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
                 s = try plan.shape(from: shape, config: config)
             }
             var attentionIn = InputEnergy(width: config.hiddenSize), headsOut = InputEnergy(width: s.headCount * config.headDim)
@@ -256,8 +255,8 @@ public final class Pruner {
                 if sel.stoppedEarly { stoppedEarly.append(l) }
                 let hiddenEnergy = hidden.columnMeanSquares()
                 energy.hidden = sel.kept.map { hiddenEnergy[$0] }
-                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType,
-                                   downInputEnergy: hiddenEnergy, outputInputEnergy: headEnergy)
+                if plan.keptChannels != nil { plan.downInputEnergy = energy.hidden }
+                w = try plan.apply(to: dense, shape: shape, config: config, outputType: writeType)
                 s = try plan.shape(from: shape, config: config)
                 if let refitted = sel.refitted {
                     w.down = WeightMatrix(values: refitted, rows: config.hiddenSize, columns: sel.kept.count,

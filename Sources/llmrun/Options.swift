@@ -88,6 +88,6 @@ struct AnySampler: Sampler {
 
 /// --prune-plan: apply a plan written by `llmrun prune --plan-out` at load, in memory.
 struct PrunePlanOption: ParsableArguments {
-    @Option(name: .customLong("prune-plan"), help: "Apply a prune plan (from `llmrun prune --plan-out`) at load, without writing a new file.")
+    @Option(name: .customLong("prune-plan"), help: "Apply a prune plan (from `llmrun prune --plan-out`) at load, without writing a new file: the model the prune would write with --out-type source.")
     var prunePlan: String?
 }

@@ -77,20 +77,30 @@ final class PrunerTests: XCTestCase {
         }
     }
 
-    /// The plan applied at load gives the same logits as the file the pruner wrote: with neurons
-    /// only (masks, biases, KV groups), and with whole blocks dropped as well.
+    /// The plan applied at load gives the same logits as the file the pruner wrote, to the bit:
+    /// with neurons only (masks, biases, KV groups), and with whole blocks dropped as well; for a
+    /// Q8_0 model and for a Q4_1 one, whose edited projections are requantized to Q4_1 in both
+    /// (fitted with the input energies the plan records).
     func testPlanAppliedAtLoadMatchesWrittenFile() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        let source = try tinyModel(dir)
-        for layerShare in [0.0, 0.5] {
+        for (matrixType, layerShare) in [(GGMLType.q8_0, 0.0), (.q8_0, 0.5), (.q4_1, 0.0), (.q4_1, 0.5)] {
+            var t = TinyModel()
+            t.matrixType = matrixType
+            t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 128), count: 4)
+            let source = try t.write(to: dir.file("tiny-\(matrixType).gguf"))
             var s = settings(.comp, ratio: 0.25)
             s.attentionShare = 0.3
             s.layerShare = layerShare
             let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
-            let out = dir.file("p\(layerShare).gguf"), planPath = dir.file("p\(layerShare).json")
+            let out = dir.file("p\(matrixType)\(layerShare).gguf"), planPath = dir.file("p\(matrixType)\(layerShare).json")
             _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: planPath)
             let plan = try PrunePlan.read(from: planPath)
+            for l in plan.layers {
+                XCTAssertEqual(l.downInputEnergy?.count, l.keptChannels?.count)
+                if let kv = l.keptKVHeads { XCTAssertEqual(l.outputInputEnergy?.count, kv.count * 2 * 16) }
+            }
+            XCTAssertEqual(try GGUFFile(path: out).tensor(named: "blk.0.ffn_down.weight")?.type, matrixType)
             if layerShare == 0 {
                 // The tiny model is a llama: COMP gives its pruned MLPs a bias, which the plan carries.
                 XCTAssertTrue(plan.layers.contains { $0.downBias != nil })
@@ -105,7 +115,7 @@ final class PrunerTests: XCTestCase {
             let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
             try a.prefill([5, 6, 7, 8, 9]); try b.prefill([5, 6, 7, 8, 9])
             let n = viaFile.config.vocabularySize
-            for i in 0..<n { XCTAssertEqual(a.logits[i], b.logits[i], accuracy: 1e-3 * max(1, abs(b.logits[i]))) }
+            for i in 0..<n { XCTAssertEqual(a.logits[i], b.logits[i], "\(matrixType), layer share \(layerShare), logit \(i)") }
         }
     }
 
