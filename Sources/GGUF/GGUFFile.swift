@@ -157,9 +157,12 @@ public final class GGUFFile: @unchecked Sendable {
                                  found: "\(t.offset)")
             }
             guard t.offset <= UInt64(dataSize), UInt64(bytes) <= UInt64(dataSize) - t.offset else {
+                // The offset is the file's word: it may be anything up to 2^64 − 1.
+                let end = t.offset.addingReportingOverflow(UInt64(bytes))
+                let short = end.overflow ? "more than 2^64 bytes" : "\(end.partialValue - UInt64(dataSize)) bytes"
                 throw .malformed(path: path, field: "\(field) data",
                                  expected: "\(bytes) bytes at offset \(t.offset) within \(dataSize) bytes of tensor data",
-                                 found: "a truncated file (it ends \(Int(t.offset) &+ bytes &- dataSize) bytes short)")
+                                 found: "a truncated file or a corrupt offset (the tensor would end \(short) past the data)")
             }
             infos.append(GGUFTensorInfo(name: t.name, shape: t.shape, type: t.type, offset: Int(t.offset), byteCount: bytes))
         }

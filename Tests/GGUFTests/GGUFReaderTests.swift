@@ -109,6 +109,15 @@ final class GGUFReaderTests: XCTestCase {
         expectRefusal(c.bytes(), mentioning: ["tensor 'w'", "data"])
     }
 
+    /// Offsets beyond Int's range (a flipped high bit, found by fuzzing) are refused, not trapped on.
+    func testTensorOffsetBeyondIntRange() {
+        for offset: UInt64 in [1 << 63, UInt64.max & ~31] {
+            var c = CraftedGGUF()
+            c.tensorOffset = offset
+            expectRefusal(c.bytes(), mentioning: ["tensor 'w'", "data", "\(offset)"])
+        }
+    }
+
     func testUnknownTensorType() {
         var c = CraftedGGUF()
         c.tensorType = 99

@@ -55,4 +55,28 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertGreaterThan(largest, 0.1)
         XCTAssertLessThan(worst, largest * 0x1p-9)
     }
+
+    /// Hyper-parameters a corrupt file gets wrong are refused as bad model data before anything is
+    /// sized by them (found by fuzzing the SmolLM2 file's metadata: a block count of 2^31 had
+    /// allocated per-layer arrays until the process died; a RoPE width past the head indexed
+    /// out of its tables).
+    func testCorruptHyperParametersAreRefused() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let cases: [(String, GGUFValue, String)] = [
+            ("llama.block_count", .uint32(0x7FFF_FFFF), "block_count"),
+            ("llama.block_count", .uint32(0xFFFF_FFFF), "block_count"),
+            ("llama.rope.dimension_count", .uint32(0x8000_0000), "rope.dimension_count"),
+            ("llama.rope.dimension_count", .uint32(17), "rope.dimension_count"),
+        ]
+        for (i, (key, value, mention)) in cases.enumerated() {
+            var t = TinyModel()
+            t.metadataOverrides = [key: value]
+            let path = try t.write(to: dir.file("bad\(i).gguf"))
+            XCTAssertThrowsError(try LanguageModel(path: path, threads: 1), key) { error in
+                guard case ModelError.badModel(_, let detail) = error else { return XCTFail("\(key): \(error)") }
+                XCTAssertTrue(detail.contains(mention), detail)
+            }
+        }
+    }
 }

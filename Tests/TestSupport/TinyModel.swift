@@ -24,6 +24,8 @@ public struct TinyModel {
     /// (layer i is windowed unless i % period == period - 1).
     public var slidingWindow = 3
     public var slidingWindowPeriod = 2
+    /// Metadata values written in place of the ones the fields above give (for corrupt-file tests).
+    public var metadataOverrides: [String: GGUFValue] = [:]
 
     public init() {}
 
@@ -76,7 +78,7 @@ public struct TinyModel {
                      ("\(arch).attention.sliding_window_pattern", .uint32(UInt32(slidingWindowPeriod)))]
         }
         let chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-        return [
+        return ([
             ("general.architecture", .string(arch)),
             ("general.name", .string("tiny-test")),
             ("\(arch).block_count", .uint32(UInt32(layers.count))),
@@ -100,7 +102,7 @@ public struct TinyModel {
             ("tokenizer.ggml.eos_token_id", .uint32(UInt32(vocab.count - 1))),
             ("tokenizer.ggml.add_bos_token", .bool(false)),
             ("tokenizer.chat_template", .string(chatml)),
-        ] + extra
+        ] + extra).map { (key: $0.key, value: metadataOverrides[$0.key] ?? $0.value) }
     }
 
     /// Tensors in file order, with their f32 values.

@@ -122,6 +122,12 @@ extension ModelConfig {
         }
 
         let blocks = try int("block_count")
+        // Every block has tensors, so a count beyond the file's tensors is corrupt; checked before
+        // the per-layer arrays are sized by it.
+        let blockLimit = file.tensors.isEmpty ? 1 << 16 : file.tensors.count
+        guard blocks <= blockLimit else {
+            throw .badModel(path: path, detail: "metadata '\(arch).block_count' is \(blocks), but the file holds \(file.tensors.count) tensors")
+        }
         let hidden = try int("embedding_length")
         let heads = try perLayer("attention.head_count", count: blocks)
         let kvHeads = file["\(arch).attention.head_count_kv"] == nil
@@ -150,6 +156,9 @@ extension ModelConfig {
         self.contextLength = try int("context_length", default: 2048)
         self.ropeBase = try float("rope.freq_base", default: 10000)
         self.ropeDimensions = try int("rope.dimension_count", default: headDim)
+        guard ropeDimensions <= headDim, ropeDimensions % 2 == 0 else {
+            throw .badModel(path: path, detail: "metadata '\(arch).rope.dimension_count' is \(ropeDimensions); RoPE rotates pairs within a head of \(headDim) values")
+        }
         self.ropeStyle = arch == "llama" || arch == "deci" ? .normal : .neox  // qwen2, gemma3: NeoX
         self.normEpsilon = try float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.hasAttentionBias = file.tensor(named: "blk.0.attn_q.bias") != nil
