@@ -36,6 +36,8 @@ struct Chat: ParsableCommand {
     var context: Int?
     @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Most tokens per answer (-1: until the model stops).")
     var count: Int = -1
+    @Option(name: .customLong("stop"), help: ArgumentHelp("End an answer when it contains this string, which is not printed (repeatable).", valueName: "text"))
+    var stops: [String] = []
     @Flag(help: "One-shot mode only: print a JSON object with the answer and timings.")
     var json = false
 
@@ -67,12 +69,13 @@ struct Chat: ParsableCommand {
 
         if let oneShot {
             var answer = ""
-            let result = try conversation.respond(to: oneShot, maxTokens: count, sampling: sampling) { piece in
+            let result = try conversation.respond(to: oneShot, maxTokens: count, sampling: sampling, stops: stops) { piece in
                 if json { answer += piece } else { Terminal.write(piece) }
             }
             if json {
                 let out = GenerateJSON(prompt: oneShot, text: answer, promptTokens: result.promptTokens,
                                        generatedTokens: result.generated, stopReason: result.stopReason.rawValue,
+                                       stopString: result.stopString,
                                        loadMs: model.loadSeconds * 1000, promptMs: result.promptSeconds * 1000,
                                        generationMs: result.generationSeconds * 1000,
                                        promptTokensPerSecond: result.promptTokensPerSecond,
@@ -129,7 +132,7 @@ struct Chat: ParsableCommand {
             }
             _ = Terminal.takeInterrupt()
             do {
-                let result = try conversation.respond(to: line, maxTokens: count, sampling: sampling) { Terminal.write($0) }
+                let result = try conversation.respond(to: line, maxTokens: count, sampling: sampling, stops: stops) { Terminal.write($0) }
                 Terminal.write("\n")
                 if result.stopReason == .interrupted {
                     _ = Terminal.takeInterrupt()
@@ -175,7 +178,8 @@ final class Conversation {
         return model.tokenize(template.render(messages, addGenerationPrompt: true, bos: nil))
     }
 
-    func respond(to text: String, maxTokens: Int, sampling: SamplingOptions, emit: (String) -> Void) throws -> CompletionResult {
+    func respond(to text: String, maxTokens: Int, sampling: SamplingOptions, stops: [String] = [],
+                 emit: (String) -> Void) throws -> CompletionResult {
         turns.append(ChatMessage(role: "user", content: text))
         var tokens = promptTokens()
         while tokens.count + answerReserve > session.contextLength && turns.count > 1 {
@@ -195,7 +199,7 @@ final class Conversation {
         var answer = ""
         let budget = maxTokens >= 0 ? maxTokens : session.contextLength - tokens.count
         let result = try runCompletion(session: session, prompt: Array(tokens[common...]), maxTokens: budget,
-                                       sampling: sampling) { piece in
+                                       sampling: sampling, stops: stops) { piece in
             answer += piece
             emit(piece)
         }

@@ -39,6 +39,8 @@ struct Generate: ParsableCommand {
     var noBOS = false
     @Flag(name: [.customShort("e"), .customLong("escape")], help: "Replace backslash escapes in the prompt (\\n, \\t, \\xHH, ...), as llama-completion does by default.")
     var escape = false
+    @Option(name: .customLong("stop"), help: ArgumentHelp("Stop when the text contains this string, which is not printed (repeatable; with -e, escapes apply: --stop '\\n').", valueName: "text"))
+    var stops: [String] = []
     @Flag(help: "Print one JSON object (text, token counts, timings) instead of streaming.")
     var json = false
 
@@ -56,6 +58,7 @@ struct Generate: ParsableCommand {
         else if !Terminal.stdinIsTTY { text = try Terminal.readAllInput(what: "the prompt") }
         else { throw CLIError.usage("no prompt: pass -p TEXT, -f FILE, or pipe it on standard input") }
         if escape { text = PromptFileText.replacingEscapes(in: text) }
+        let stopStrings = escape ? stops.map { PromptFileText.replacingEscapes(in: $0) } : stops
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let ctx = context ?? min(model.config.contextLength, 4096)
@@ -71,13 +74,13 @@ struct Generate: ParsableCommand {
         if !json && !noDisplayPrompt { Terminal.write(text) }
         var streamed = ""
         let result = try runCompletion(session: session, prompt: promptTokens, maxTokens: count,
-                                       sampling: sampling, stopAtEOG: !ignoreEOS) { piece in
+                                       sampling: sampling, stopAtEOG: !ignoreEOS, stops: stopStrings) { piece in
             if json { streamed += piece } else { Terminal.write(piece) }
         }
         if json {
             let out = GenerateJSON(prompt: text, text: streamed, promptTokens: promptTokens.count,
                                    generatedTokens: result.generated, stopReason: result.stopReason.rawValue,
-                                   loadMs: model.loadSeconds * 1000,
+                                   stopString: result.stopString, loadMs: model.loadSeconds * 1000,
                                    promptMs: result.promptSeconds * 1000, generationMs: result.generationSeconds * 1000,
                                    promptTokensPerSecond: result.promptTokensPerSecond,
                                    generationTokensPerSecond: result.generationTokensPerSecond)
@@ -96,6 +99,8 @@ struct GenerateJSON: Codable {
     var promptTokens: Int
     var generatedTokens: Int
     var stopReason: String
+    /// The stop string that ended generation (stop_reason "stop").
+    var stopString: String?
     var loadMs: Double
     var promptMs: Double
     var generationMs: Double
@@ -104,7 +109,7 @@ struct GenerateJSON: Codable {
 
     enum CodingKeys: String, CodingKey {
         case prompt, text
-        case promptTokens = "prompt_tokens", generatedTokens = "generated_tokens", stopReason = "stop_reason"
+        case promptTokens = "prompt_tokens", generatedTokens = "generated_tokens", stopReason = "stop_reason", stopString = "stop_string"
         case loadMs = "load_ms", promptMs = "prompt_ms", generationMs = "generation_ms"
         case promptTokensPerSecond = "prompt_tokens_per_second", generationTokensPerSecond = "generation_tokens_per_second"
     }
@@ -112,9 +117,10 @@ struct GenerateJSON: Codable {
 
 /// How a completion ended and how long it took.
 struct CompletionResult {
-    enum StopReason: String { case endOfGeneration = "eog", length, contextFull = "context_full", interrupted }
+    enum StopReason: String { case endOfGeneration = "eog", stopString = "stop", length, contextFull = "context_full", interrupted }
     var generated = 0
     var stopReason = StopReason.length
+    var stopString: String?
     var promptTokens = 0
     var promptSeconds = 0.0
     var generationSeconds = 0.0
@@ -129,9 +135,10 @@ struct CompletionResult {
 }
 
 /// Feeds `prompt` after what the session already holds, then samples until a stop, handing
-/// each new piece of text to `emit`. Shared by `generate` and `chat`.
+/// each new piece of text to `emit` (never any of a stop string in `stops`, nor what follows
+/// one). Shared by `generate` and `chat`.
 func runCompletion(session: GenerationSession, prompt: [Int32], maxTokens: Int, sampling: SamplingOptions,
-                   stopAtEOG: Bool = true, emit: (String) -> Void) throws -> CompletionResult {
+                   stopAtEOG: Bool = true, stops: [String] = [], emit: (String) -> Void) throws -> CompletionResult {
     var result = CompletionResult()
     result.promptTokens = prompt.count
     let model = session.model
@@ -142,6 +149,7 @@ func runCompletion(session: GenerationSession, prompt: [Int32], maxTokens: Int, 
     var sampler = sampling.makeSampler()
     let processors = sampling.processors
     var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
+    var scanner = StopStringScanner(stops: stops)
     let t1 = Clock.now()
     while true {
         if Terminal.interrupted { result.stopReason = .interrupted; break }
@@ -152,11 +160,13 @@ func runCompletion(session: GenerationSession, prompt: [Int32], maxTokens: Int, 
             break
         }
         result.generated += 1
-        emit(detokenizer.append(token))
+        emit(scanner.append(detokenizer.append(token)))
+        if let stop = scanner.matched { result.stopReason = .stopString; result.stopString = stop; break }
         if session.remaining == 0 { result.stopReason = .contextFull; break }
         try session.feed(token)
     }
-    emit(detokenizer.flush())
+    emit(scanner.append(detokenizer.flush()))
+    emit(scanner.flush())
     result.generationSeconds = Clock.now() - t1
     return result
 }

@@ -95,6 +95,25 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertEqual(r.stdout, "", "a refused prompt is not echoed")
     }
 
+    /// --stop ends generation at a stop string, which is not printed, in streamed and JSON output.
+    func testStopStringEndsGeneration() throws {
+        _ = try CLI.requireDefaultModel()
+        let args = ["generate", "-p", "Q: What is 2+2?\\nA:", "-e", "-n", "48", "--temp", "0", "--no-display-prompt"]
+        let free = try CLI.run(args)
+        XCTAssertEqual(free.status, 0, free.stderr)
+        let newline = try XCTUnwrap(free.stdout.dropFirst().firstIndex(of: "\n"), "greedy SmolLM2 answers on several lines: \(free.stdout)")
+        let firstLine = String(free.stdout[..<newline])
+        let stopped = try CLI.run(args + ["--stop", "\\n"])
+        XCTAssertEqual(stopped.status, 0, stopped.stderr)
+        XCTAssertEqual(stopped.stdout, firstLine + "\n", "the text before the stop, then the closing newline")
+        XCTAssertTrue(stopped.stderr.contains("stop: stop"), stopped.stderr)
+        let json = try CLI.run(args + ["--stop", "\\n", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["text"] as? String, firstLine)
+        XCTAssertEqual(object?["stop_reason"] as? String, "stop")
+        XCTAssertEqual(object?["stop_string"] as? String, "\n")
+    }
+
     func testTokenizeMatchesReference() throws {
         _ = try CLI.requireDefaultModel()
         let r = try CLI.run(["tokenize", "-p", "Hello world", "--ids"])
