@@ -59,7 +59,7 @@ final class WeightLoadingTests: XCTestCase {
     /// Hyper-parameters a corrupt file gets wrong are refused as bad model data before anything is
     /// sized by them (found by fuzzing the SmolLM2 file's metadata: a block count of 2^31 had
     /// allocated per-layer arrays until the process died; a RoPE width past the head indexed
-    /// out of its tables).
+    /// out of its tables; an embedding width of 2^31 overflowed the pruner's parameter count).
     func testCorruptHyperParametersAreRefused() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
@@ -68,12 +68,18 @@ final class WeightLoadingTests: XCTestCase {
             ("llama.block_count", .uint32(0xFFFF_FFFF), "block_count"),
             ("llama.rope.dimension_count", .uint32(0x8000_0000), "rope.dimension_count"),
             ("llama.rope.dimension_count", .uint32(17), "rope.dimension_count"),
+            ("llama.embedding_length", .uint32(0x7FFF_FFFF), "embedding_length"),
+            ("llama.embedding_length", .uint32(0xFFFF_FFFF), "embedding_length"),
+            ("llama.feed_forward_length", .uint32(96), "feed_forward_length"),
+            ("llama.attention.head_count", .uint32(8), "head_count"),
+            ("llama.attention.key_length", .uint64(1 << 40), "key_length"),
         ]
         for (i, (key, value, mention)) in cases.enumerated() {
             var t = TinyModel()
             t.metadataOverrides = [key: value]
             let path = try t.write(to: dir.file("bad\(i).gguf"))
-            XCTAssertThrowsError(try LanguageModel(path: path, threads: 1), key) { error in
+            // The config alone (what the pruner and `info` read) refuses them, not just binding.
+            XCTAssertThrowsError(try ModelConfig(file: GGUFFile(path: path)), key) { error in
                 guard case ModelError.badModel(_, let detail) = error else { return XCTFail("\(key): \(error)") }
                 XCTAssertTrue(detail.contains(mention), detail)
             }

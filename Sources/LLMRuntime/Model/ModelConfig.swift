@@ -83,8 +83,10 @@ extension ModelConfig {
                 if let def { return def }
                 throw .badModel(path: path, detail: "metadata '\(full)' is missing")
             }
-            guard let i = v.intValue, i >= 0 else {
-                throw .badModel(path: path, detail: "metadata '\(full)': expected a non-negative integer, found \(v.summary())")
+            // Sizes and counts beyond Int32 are corrupt (tensor dimensions stop there too), and
+            // bounding them keeps products of two from overflowing.
+            guard let i = v.intValue, i >= 0, i <= Int(Int32.max) else {
+                throw .badModel(path: path, detail: "metadata '\(full)': expected a non-negative integer below 2^31, found \(v.summary())")
             }
             return i
         }
@@ -100,14 +102,14 @@ extension ModelConfig {
                 }
                 var out: [Int] = []
                 for item in items {
-                    guard let i = item.intValue, i >= 0 else {
+                    guard let i = item.intValue, i >= 0, i <= Int(Int32.max) else {
                         throw .badModel(path: path, detail: "metadata '\(full)': expected non-negative integers, found \(item.summary())")
                     }
                     out.append(i)
                 }
                 return out
             }
-            guard let i = v.intValue, i >= 0 else {
+            guard let i = v.intValue, i >= 0, i <= Int(Int32.max) else {
                 throw .badModel(path: path, detail: "metadata '\(full)': expected an integer or an array, found \(v.summary())")
             }
             return Array(repeating: i, count: count)
@@ -140,11 +142,25 @@ extension ModelConfig {
         if let v = file["\(arch).vocab_size"]?.intValue { vocab = v }
         if let embd = file.tensor(named: "token_embd.weight"), embd.shape.count == 2 { vocab = embd.shape[1] }
 
+        // Sizes the metadata gives must be the tensors' (where the file has them), before
+        // anything counts parameters or sizes buffers by them: a corrupt width would overflow.
+        func checkShape(_ name: String, _ expected: [Int], _ key: String) throws(ModelError) {
+            guard let t = file.tensor(named: name), t.shape.count >= 2 else { return }
+            guard Array(t.shape.prefix(2)) == expected else {
+                throw .badModel(path: path, detail: "\(name): expected \(expected.map(String.init).joined(separator: " x ")) by metadata '\(arch).\(key)', found \(t.shapeDescription)")
+            }
+        }
+        if let embd = file.tensor(named: "token_embd.weight"), embd.shape.count == 2, embd.shape[0] != hidden {
+            throw .badModel(path: path, detail: "metadata '\(arch).embedding_length' is \(hidden), but token_embd.weight rows hold \(embd.shape[0]) values")
+        }
         var layers: [LayerShape] = []
         for i in 0..<blocks {
             guard kvHeads[i] == 0 || heads[i] % kvHeads[i] == 0 else {
                 throw .badModel(path: path, detail: "layer \(i): \(heads[i]) attention heads cannot be grouped over \(kvHeads[i]) KV heads")
             }
+            try checkShape("blk.\(i).attn_q.weight", [hidden, heads[i] * headDim], "attention.head_count or key_length")
+            try checkShape("blk.\(i).attn_k.weight", [hidden, kvHeads[i] * headDim], "attention.head_count_kv")
+            try checkShape("blk.\(i).ffn_gate.weight", [hidden, ff[i]], "feed_forward_length")
             layers.append(LayerShape(headCount: heads[i], kvHeadCount: kvHeads[i], feedForwardLength: ff[i]))
         }
         self.architecture = arch
