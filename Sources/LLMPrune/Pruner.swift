@@ -311,11 +311,13 @@ public final class Pruner {
                     outputIn.add(row, rows: 1)
                 }
             }
-            try writer.finish(config: newConfig, extraMetadata: [
+            // A rewrite in other formats with nothing removed is not a pruned model.
+            let pruneRecord: [(key: String, value: GGUFValue)] = settings.ratio > 0 ? [
                 ("llmrun.prune.method", .string(settings.method.rawValue)),
                 ("llmrun.prune.ratio", .float32(Float(settings.ratio))),
                 ("llmrun.prune.source_block_count", .uint32(UInt32(blocks))),
-            ], outputEnergy: outputIn.means)
+            ] : []
+            try writer.finish(config: newConfig, extraMetadata: pruneRecord, outputEnergy: outputIn.means)
             // Its size from the directory: opening it as a GGUF would parse its whole header
             // (the tokenizer's arrays, megabytes) at the process's peak.
             outputBytes = (try? FileManager.default.attributesOfItem(atPath: outputPath))?[.size] as? Int

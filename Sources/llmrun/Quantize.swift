@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GGUF
+import LLMPrune
 import LLMRuntime
 
 struct Quantize: ParsableCommand {
@@ -11,24 +12,41 @@ struct Quantize: ParsableCommand {
         reference rounding (so the bytes equal llama-quantize's); vectors stay F32. The output \
         is written as a stream and appears only when complete.
 
+        --fit (4-bit types) runs the model over calibration text first and fits each block's \
+        scale and offset by least squares, weighted by how much signal each input of the matrix \
+        carries there (what llama.cpp's importance matrix is for). On SmolLM2-135M, Q4_1 to Q4_0: \
+        wiki perplexity 20.7 fitted, 23.8 with the reference rounding (the Q4_1 source: 17.7), in \
+        about 20 s on two cores.
+
           llmrun quantize -m model.Q4_1.gguf -o model.Q8_0.gguf --type q8_0
+          llmrun quantize -m model.Q8_0.gguf -o model.Q4_0.gguf --type q4_0 --fit
         """
     )
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output GGUF.")
     var output: String
     @Option(name: .customLong("type"), help: "q8_0, q4_0, q4_1 or f16.")
     var type: String = "q8_0"
+    @Flag(help: "Fit 4-bit blocks to the model's activations on calibration text instead of ggml's rounding (q4_0, q4_1; the model must be one llmrun runs).")
+    var fit = false
+    @Option(help: "Calibration text for --fit (default: the bundled text; use text like what the model will serve).")
+    var calib: String?
 
     func validate() throws {
         guard let t = GGMLType(name: type), [.q8_0, .q4_0, .q4_1, .f16].contains(t) else {
             throw ValidationError("--type must be q8_0, q4_0, q4_1 or f16")
         }
+        if fit && ![.q4_0, .q4_1].contains(t) {
+            throw ValidationError("--fit applies to q4_0 and q4_1: q8_0 and f16 rounding has no scale to choose")
+        }
+        if calib != nil && !fit { throw ValidationError("--calib is the text --fit runs on; add --fit") }
     }
 
     func run() throws {
         let target = GGMLType(name: type)!
+        if fit { return try runFitted(target) }
         let source = try GGUFFile(path: try modelOptions.resolvedPath())
         guard URL(fileURLWithPath: output).standardized.path != URL(fileURLWithPath: source.path).standardized.path else {
             throw CLIError.usage("the output would overwrite the source; choose another -o")
@@ -60,5 +78,38 @@ struct Quantize: ParsableCommand {
         try writer.finish()
         bar.finish()
         Terminal.status("wrote \(output) (\(formatBytes((try? GGUFFile(path: output).fileSize) ?? 0)))")
+    }
+
+    /// --fit: the pruner's pass over the calibration text with nothing to remove, which records
+    /// every matrix's input energies and writes each block fitted to them (the embedding and a
+    /// separate output matrix too, the latter weighted by the final hidden state).
+    private func runFitted(_ target: GGMLType) throws {
+        let path = try modelOptions.resolvedPath()
+        guard URL(fileURLWithPath: output).standardized.path != URL(fileURLWithPath: path).standardized.path else {
+            throw CLIError.usage("the output would overwrite the source; choose another -o")
+        }
+        var settings = PruneSettings()
+        settings.ratio = 0
+        settings.outputType = target
+        settings.embeddingType = target
+        let pruner = try Pruner(sourcePath: path, settings: settings, threads: threadOptions.count)
+        let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
+        let calibration = try pruner.calibration(text: text)
+        Terminal.status("fitting \(path) to \(type.uppercased()) on \(calibration.tokenCount) calibration tokens")
+        Terminal.catchInterrupts()
+        var bar = ProgressBar(label: "quantize", total: pruner.config.blockCount + 1)
+        let report: PruneReport
+        do {
+            report = try pruner.run(calibration: calibration, outputPath: output, planPath: nil, progress: { p in
+                bar.update(p.phase == "writing" ? p.layers : p.layer, detail: String(format: "block %d/%d · %.0f s", p.layer + 1, p.layers, p.elapsed))
+            }, shouldStop: { Terminal.interrupted })
+        } catch let error as PruneError {
+            bar.finish()
+            if case .interrupted = error { throw CLIError(description: "\(error)", exitCode: ExitCode.interrupted) }
+            throw error
+        }
+        bar.finish()
+        Terminal.status(String(format: "wrote %@ (%@) in %.1f s, peak RSS %@", output, formatBytes(report.outputBytes ?? 0),
+                               report.seconds, formatBytes(report.peakResidentBytes)))
     }
 }
