@@ -66,9 +66,7 @@ struct Generate: ParsableCommand {
         let promptTokens = model.tokenize(text, addBOS: noBOS ? false : nil)
         guard !promptTokens.isEmpty else { throw CLIError.usage("the prompt is empty") }
         // Checked before the prompt is echoed, so a refused prompt prints only the error.
-        if promptTokens.count > session.contextLength {
-            throw ModelError.invalidRequest("the prompt needs \(promptTokens.count) tokens but the context holds \(session.contextLength) (raise -c, or shorten the prompt)")
-        }
+        try session.checkRoom(for: promptTokens.count)
 
         Terminal.catchInterrupts()
         if !json && !noDisplayPrompt { Terminal.write(text) }

@@ -36,13 +36,19 @@ public final class GenerationSession {
         hasLogits = false
     }
 
+    /// Throws unless `count` more tokens fit in the context (`prefill` checks this itself; callers
+    /// that print the prompt first ask before they do).
+    public func checkRoom(for count: Int) throws(ModelError) {
+        guard count <= remaining else {
+            throw .invalidRequest("the prompt needs \(tokens.count + count) tokens but the context holds \(contextLength) (raise -c, or shorten the prompt)")
+        }
+    }
+
     /// Feeds `newTokens` after those already in the cache, in batches, leaving the logits of the
     /// last one ready for sampling.
     public func prefill(_ newTokens: [Int32], progress: ((Int) -> Void)? = nil) throws(ModelError) {
         guard !newTokens.isEmpty else { return }
-        guard newTokens.count <= remaining else {
-            throw .invalidRequest("the prompt needs \(tokens.count + newTokens.count) tokens but the context holds \(contextLength) (raise -c, or shorten the prompt)")
-        }
+        try checkRoom(for: newTokens.count)
         let vocab = model.config.vocabularySize
         if let bad = newTokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw .invalidRequest("token id \(bad) is outside the vocabulary (0..<\(vocab))")
