@@ -187,8 +187,9 @@ public final class Pruner {
             }
         }
         for (i, l) in kept.enumerated() {
-            try checkStop("pass 2 (neurons and masks)", l)
-            report("pass 2: neurons and masks", l)
+            // With nothing to remove (a rewrite in other formats) the pass only measures inputs.
+            try checkStop(target > 0 ? "pass 2 (neurons and masks)" : "pass 2 (input statistics)", l)
+            report(target > 0 ? "pass 2: neurons and masks" : "pass 2: input statistics", l)
             let dense = try LayerWeights(file: source, config: config, layer: l)
             let shape = config.layers[l]
             var plan = PrunePlan.Layer(source: l, importance: needImportance ? importance[l] : nil)

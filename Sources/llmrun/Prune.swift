@@ -192,26 +192,11 @@ struct Prune: ParsableCommand {
             Terminal.status("rewriting \(source) in the planned formats; nothing to remove")
         }
 
-        Terminal.catchInterrupts()
-        var bar = ProgressBar(label: "prune", total: 2 * final.config.blockCount + 1)
-        var lastPhase = ""
-        let report: PruneReport
-        do {
-            report = try final.run(calibration: calibration, outputPath: out, planPath: planOut, progress: { p in
-                let step = (p.phase.hasPrefix("pass 1") ? 0 : p.phase.hasPrefix("pass 2") ? final.config.blockCount : 2 * final.config.blockCount) + p.layer
-                bar.update(step, detail: String(format: "%@ · block %d/%d · %.0f s · RSS %@", p.phase, p.layer + 1, p.layers,
-                                                p.elapsed, ByteSize(bytes: p.residentBytes).description))
-                if !Terminal.stderrIsTTY && p.phase != lastPhase {
-                    Terminal.status("prune: \(p.phase)")
-                    lastPhase = p.phase
-                }
-            }, shouldStop: { Terminal.interrupted })
-        } catch let error as PruneError {
-            bar.finish()
-            if case .interrupted = error { throw CLIError(description: "\(error)", exitCode: ExitCode.interrupted) }
-            throw error
+        let blocks = final.config.blockCount
+        let report = try runShowingProgress(final, label: "prune", total: 2 * blocks + 1, calibration: calibration,
+                                            outputPath: out, planPath: planOut) { p in
+            (p.phase.hasPrefix("pass 1") ? 0 : p.phase.hasPrefix("pass 2") ? blocks : 2 * blocks) + p.layer
         }
-        bar.finish()
         if json {
             try printJSON(report)
         } else {
@@ -240,6 +225,30 @@ struct Prune: ParsableCommand {
         }
         lines.append(String(format: "time               %.1f s, peak RSS %@, %d calibration tokens", r.seconds, formatBytes(r.peakResidentBytes), r.calibrationTokens))
         return lines.joined(separator: "\n")
+    }
+}
+
+/// Runs a pruner (a prune, or `quantize --fit`) under a progress bar on stderr: `step` places each
+/// report on the bar; off a terminal each new phase is printed instead. SIGINT stops it at the
+/// next block, leaving nothing at the output path, and exits 130.
+func runShowingProgress(_ pruner: Pruner, label: String, total: Int, calibration: CalibrationSet, outputPath: String,
+                        planPath: String?, step: (PruneProgress) -> Int) throws -> PruneReport {
+    Terminal.catchInterrupts()
+    var bar = ProgressBar(label: label, total: total)
+    var lastPhase = ""
+    defer { bar.finish() }
+    do {
+        return try pruner.run(calibration: calibration, outputPath: outputPath, planPath: planPath, progress: { p in
+            bar.update(step(p), detail: String(format: "%@ · block %d/%d · %.0f s · RSS %@", p.phase, p.layer + 1, p.layers,
+                                               p.elapsed, ByteSize(bytes: p.residentBytes).description))
+            if !Terminal.stderrIsTTY && p.phase != lastPhase {
+                Terminal.status("\(label): \(p.phase)")
+                lastPhase = p.phase
+            }
+        }, shouldStop: { Terminal.interrupted })
+    } catch let error as PruneError {
+        if case .interrupted = error { throw CLIError(description: "\(error)", exitCode: ExitCode.interrupted) }
+        throw error
     }
 }
 

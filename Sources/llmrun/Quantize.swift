@@ -96,19 +96,10 @@ struct Quantize: ParsableCommand {
         let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
         let calibration = try pruner.calibration(text: text)
         Terminal.status("fitting \(path) to \(type.uppercased()) on \(calibration.tokenCount) calibration tokens")
-        Terminal.catchInterrupts()
-        var bar = ProgressBar(label: "quantize", total: pruner.config.blockCount + 1)
-        let report: PruneReport
-        do {
-            report = try pruner.run(calibration: calibration, outputPath: output, planPath: nil, progress: { p in
-                bar.update(p.phase == "writing" ? p.layers : p.layer, detail: String(format: "block %d/%d · %.0f s", p.layer + 1, p.layers, p.elapsed))
-            }, shouldStop: { Terminal.interrupted })
-        } catch let error as PruneError {
-            bar.finish()
-            if case .interrupted = error { throw CLIError(description: "\(error)", exitCode: ExitCode.interrupted) }
-            throw error
+        let report = try runShowingProgress(pruner, label: "quantize", total: pruner.config.blockCount + 1,
+                                            calibration: calibration, outputPath: output, planPath: nil) { p in
+            p.phase == "writing" ? p.layers : p.layer
         }
-        bar.finish()
         Terminal.status(String(format: "wrote %@ (%@) in %.1f s, peak RSS %@", output, formatBytes(report.outputBytes ?? 0),
                                report.seconds, formatBytes(report.peakResidentBytes)))
     }
