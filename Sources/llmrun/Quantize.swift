@@ -88,6 +88,10 @@ struct Quantize: ParsableCommand {
         guard URL(fileURLWithPath: output).standardized.path != URL(fileURLWithPath: path).standardized.path else {
             throw CLIError.usage("the output would overwrite the source; choose another -o")
         }
+        let architecture = try ModelConfig(file: GGUFFile(path: path)).architecture
+        guard ModelConfig.prunableArchitectures.contains(architecture) else {
+            throw ModelError.unsupported(path: path, detail: "--fit runs the model, and architecture '\(architecture)' is not one llmrun runs yet (\(ModelConfig.prunableArchitectures.sorted().joined(separator: ", "))); quantize without --fit")
+        }
         var settings = PruneSettings()
         settings.ratio = 0
         settings.outputType = target

@@ -136,6 +136,31 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
     }
 
+    /// quantize --fit on a tiny model: 4-bit blocks, a file that generates; an architecture
+    /// llmrun cannot run is refused with what to do instead.
+    func testQuantizeFitOnTinyModels() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let src = try TinyModel().write(to: dir.file("tiny.gguf"))
+        let calib = dir.file("calib.txt")
+        try (0..<80).map { "line \($0) of some calibration text that goes on for a while \($0 * 3)" }.joined(separator: "\n")
+            .write(toFile: calib, atomically: true, encoding: .utf8)
+        let out = dir.file("q41.gguf")
+        let r = try CLI.run(["quantize", "-m", src, "-o", out, "--type", "q4_1", "--fit", "--calib", calib])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try GGUFFile(path: out).tensor(named: "blk.0.ffn_down.weight")?.type, .q4_1)
+        let g = try CLI.run(["generate", "-m", out, "-p", "the", "-n", "3", "--temp", "0"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+
+        var other = TinyModel()
+        other.architecture = "starcoder2"
+        let unknown = try other.write(to: dir.file("sc2.gguf"))
+        let refused = try CLI.run(["quantize", "-m", unknown, "-o", dir.file("sc2-q4.gguf"), "--type", "q4_0", "--fit"])
+        XCTAssertEqual(refused.status, 65, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("without --fit"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("sc2-q4.gguf")))
+    }
+
     /// An impossible budget exits 75, a ratio the method cannot reach 64 (with its limit) and an
     /// output directory that cannot be written 73, all before any work; a budget the model
     /// meets already exits 0.
