@@ -127,9 +127,7 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
-        // The pruner allocates and frees large per-block buffers; glibc's adaptive mmap threshold
-        // would keep each freed one in the heap and the resident size would climb block by block.
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
+        returnLargeBuffersToTheSystem()
         let source = try modelOptions.resolvedPath()
         var settings = PruneSettings()
         settings.method = method
@@ -170,17 +168,7 @@ struct Prune: ParsableCommand {
             }
         }
         let out = output ?? defaultOutput(source: source, ratio: settings.ratio)
-        if FileManager.default.fileExists(atPath: out), (try? FileManager.default.attributesOfItem(atPath: out)[.type] as? FileAttributeType) == .typeDirectory {
-            throw CLIError(description: "\(out) is a directory", exitCode: ExitCode.cannotCreate)
-        }
-        if URL(fileURLWithPath: out).standardized.path == URL(fileURLWithPath: source).standardized.path {
-            throw CLIError.usage("the output would overwrite the source model; choose another -o")
-        }
-        // Find out now, not after minutes of calibration, that the output cannot be written.
-        let outputDirectory = URL(fileURLWithPath: out).deletingLastPathComponent().path
-        if access(outputDirectory, W_OK) != 0 {
-            throw CLIError(description: "\(out): cannot write to '\(outputDirectory)': \(String(cString: strerror(errno)))", exitCode: ExitCode.cannotCreate)
-        }
+        try checkOutputPath(out, source: source)
 
         pruner.update(settings: settings)
         let final = pruner
@@ -250,6 +238,13 @@ func runShowingProgress(_ pruner: Pruner, label: String, total: Int, calibration
         if case .interrupted = error { throw CLIError(description: "\(error)", exitCode: ExitCode.interrupted) }
         throw error
     }
+}
+
+/// The pruner allocates and frees large per-block buffers; glibc's adaptive mmap threshold would
+/// keep each freed one in the heap and the resident size would climb block by block. Called by
+/// every command that runs a pruner (prune, quantize --fit) before it starts.
+func returnLargeBuffersToTheSystem() {
+    _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
 }
 
 /// glibc's mallopt(3); <malloc.h> is not part of Swift's Glibc module.

@@ -46,11 +46,10 @@ struct Quantize: ParsableCommand {
 
     func run() throws {
         let target = GGMLType(name: type)!
-        if fit { return try runFitted(target) }
-        let source = try GGUFFile(path: try modelOptions.resolvedPath())
-        guard URL(fileURLWithPath: output).standardized.path != URL(fileURLWithPath: source.path).standardized.path else {
-            throw CLIError.usage("the output would overwrite the source; choose another -o")
-        }
+        let path = try modelOptions.resolvedPath()
+        try checkOutputPath(output, source: path)
+        if fit { return try runFitted(target, path: path) }
+        let source = try GGUFFile(path: path)
         func outputType(_ t: GGUFTensorInfo) -> GGMLType {
             t.shape.count >= 2 && t.shape[0] % target.blockSize == 0 ? target : .f32
         }
@@ -83,11 +82,8 @@ struct Quantize: ParsableCommand {
     /// --fit: the pruner's pass over the calibration text with nothing to remove, which records
     /// every matrix's input energies and writes each block fitted to them (the embedding and a
     /// separate output matrix too, the latter weighted by the final hidden state).
-    private func runFitted(_ target: GGMLType) throws {
-        let path = try modelOptions.resolvedPath()
-        guard URL(fileURLWithPath: output).standardized.path != URL(fileURLWithPath: path).standardized.path else {
-            throw CLIError.usage("the output would overwrite the source; choose another -o")
-        }
+    private func runFitted(_ target: GGMLType, path: String) throws {
+        returnLargeBuffersToTheSystem()
         let architecture = try ModelConfig(file: GGUFFile(path: path)).architecture
         guard ModelConfig.prunableArchitectures.contains(architecture) else {
             throw ModelError.unsupported(path: path, detail: "--fit runs the model, and architecture '\(architecture)' is not one llmrun runs yet (\(ModelConfig.prunableArchitectures.sorted().joined(separator: ", "))); quantize without --fit")

@@ -159,6 +159,14 @@ final class CLIPruneTests: XCTestCase {
         XCTAssertEqual(refused.status, 65, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("without --fit"), refused.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("sc2-q4.gguf")))
+
+        // Output checks come before any work, with and without --fit.
+        for fit in [[], ["--fit"]] {
+            let missingDir = try CLI.run(["quantize", "-m", src, "-o", dir.file("missing/q.gguf"), "--type", "q4_0"] + fit)
+            XCTAssertEqual(missingDir.status, 73, missingDir.stderr)
+            let overwrite = try CLI.run(["quantize", "-m", src, "-o", src, "--type", "q4_0"] + fit)
+            XCTAssertEqual(overwrite.status, 64, overwrite.stderr)
+        }
     }
 
     /// An impossible budget exits 75, a ratio the method cannot reach 64 (with its limit) and an
