@@ -256,6 +256,72 @@ void lr_dequantize_row_q6_K(const void *src, float *dst, int64_t n) {
     }
 }
 
+const int8_t lr_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+void lr_dequantize_row_iq4_nl(const void *src, float *dst, int64_t n) {
+    const lr_block_iq4_nl *x = src;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        const float d = FP16(x[i].d);
+        float *y = dst + i * LR_QK;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            y[j] = d * lr_iq4_values[x[i].qs[j] & 0x0f];
+            y[j + LR_QK / 2] = d * lr_iq4_values[x[i].qs[j] >> 4];
+        }
+    }
+}
+
+/// Sub-block `j`'s 6-bit scale of an IQ4_XS super-block, offset so that 0 means -32.
+static inline int iq4_xs_scale(const lr_block_iq4_xs *b, int j) {
+    const int lo = (b->scales_l[j / 2] >> (4 * (j % 2))) & 0x0f;
+    const int hi = (b->scales_h >> (2 * j)) & 0x03;
+    return (lo | (hi << 4)) - 32;
+}
+
+void lr_dequantize_row_iq4_xs(const void *src, float *dst, int64_t n) {
+    const lr_block_iq4_xs *x = src;
+    for (int64_t i = 0; i < n / LR_QK_K; i++) {
+        const float d = FP16(x[i].d);
+        for (int j = 0; j < LR_QK_K / 32; j++) {
+            const float dl = d * iq4_xs_scale(&x[i], j);
+            const uint8_t *qs = x[i].qs + j * 16;
+            float *y = dst + i * LR_QK_K + j * 32;
+            for (int l = 0; l < 16; l++) {
+                y[l] = dl * lr_iq4_values[qs[l] & 0x0f];
+                y[l + 16] = dl * lr_iq4_values[qs[l] >> 4];
+            }
+        }
+    }
+}
+
+void lr_convert_row_iq4_nl_to_q8_0(const void *src, void *dst, int64_t n) {
+    const lr_block_iq4_nl *x = src;
+    lr_block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        y[i].d = x[i].d;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            y[i].qs[j] = lr_iq4_values[x[i].qs[j] & 0x0f];
+            y[i].qs[j + LR_QK / 2] = lr_iq4_values[x[i].qs[j] >> 4];
+        }
+    }
+}
+
+void lr_convert_row_iq4_xs_to_q8_0(const void *src, void *dst, int64_t n) {
+    const lr_block_iq4_xs *x = src;
+    lr_block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK_K; i++) {
+        const float d = FP16(x[i].d);
+        for (int j = 0; j < LR_QK_K / 32; j++) {
+            lr_block_q8_0 *b = y + i * 8 + j;
+            b->d = lr_f32_to_f16_inline(d * iq4_xs_scale(&x[i], j));
+            const uint8_t *qs = x[i].qs + j * 16;
+            for (int l = 0; l < 16; l++) {
+                b->qs[l] = lr_iq4_values[qs[l] & 0x0f];
+                b->qs[l + 16] = lr_iq4_values[qs[l] >> 4];
+            }
+        }
+    }
+}
+
 int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n) {
     switch (ggml_type) {
     case LR_TYPE_F32: lr_dequantize_row_f32(src, dst, n); return 0;
@@ -271,6 +337,8 @@ int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n) {
     case LR_TYPE_Q4_K: lr_dequantize_row_q4_K(src, dst, n); return 0;
     case LR_TYPE_Q5_K: lr_dequantize_row_q5_K(src, dst, n); return 0;
     case LR_TYPE_Q6_K: lr_dequantize_row_q6_K(src, dst, n); return 0;
+    case LR_TYPE_IQ4_NL: lr_dequantize_row_iq4_nl(src, dst, n); return 0;
+    case LR_TYPE_IQ4_XS: lr_dequantize_row_iq4_xs(src, dst, n); return 0;
     default: return -1;
     }
 }

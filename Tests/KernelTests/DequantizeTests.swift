@@ -189,6 +189,72 @@ final class DequantizeTests: XCTestCase {
         assertValues(dequantize(Int32(LR_TYPE_Q6_K), ql + qh + scales + half(0.25), count: 256), want, "q6_K")
     }
 
+    /// The IQ4 formats' 16 levels, as ggml defines them (kvalues_iq4nl).
+    private let iq4Levels: [Float] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+
+    func testIQ4_NL() {
+        // byte j: low nibble j, high nibble 15 - j (Q4_0's order), levels from the table
+        let nibbles = (0..<16).map { UInt8($0 | ((15 - $0) << 4)) }
+        let want = (0..<32).map { (j: Int) -> Float in 0.5 * iq4Levels[j < 16 ? j : 31 - j] }
+        let block = half(0.5) + nibbles
+        assertValues(dequantize(Int32(LR_TYPE_IQ4_NL), block, count: 32), want, "iq4_nl")
+
+        // As Q8_0: the same scale and the levels as quants, so exactly the same values.
+        var converted = [UInt8](repeating: 0, count: 34)
+        lr_convert_row_iq4_nl_to_q8_0(block, &converted, 32)
+        XCTAssertEqual(Array(converted[0..<2]), half(0.5))
+        assertValues(dequantize(Int32(LR_TYPE_Q8_0), converted, count: 32), want, "iq4_nl as q8_0")
+    }
+
+    /// An IQ4_XS super-block whose sub-block s has 6-bit scale `scale(s)` (stored offset by 32),
+    /// value i the level (i * 7) & 15.
+    private func iq4XSBlock(d: Float, scale: (Int) -> Int) -> (bytes: [UInt8], values: [Float]) {
+        var scalesH: UInt16 = 0
+        var scalesL = [UInt8](repeating: 0, count: 4)
+        var qs = [UInt8](repeating: 0, count: 128)
+        var values = [Float]()
+        for s in 0..<8 {
+            let stored = scale(s) + 32
+            scalesL[s / 2] |= UInt8((stored & 15) << (4 * (s % 2)))
+            scalesH |= UInt16(stored >> 4) << (2 * s)
+        }
+        for i in 0..<256 {
+            let s = i / 32, l = i % 32, q = (i * 7) & 15
+            qs[s * 16 + l % 16] |= UInt8(q << (l < 16 ? 0 : 4))
+            values.append(d * Float(scale(s)) * iq4Levels[q])
+        }
+        return (half(d) + [UInt8(scalesH & 0xff), UInt8(scalesH >> 8)] + scalesL + qs, values)
+    }
+
+    func testIQ4_XS() {
+        // Scales -32 (the smallest), 0 and 31 (the largest) included.
+        let scales = [-32, -7, 0, 1, 5, 16, 30, 31]
+        let (block, want) = iq4XSBlock(d: 0.25, scale: { scales[$0] })
+        assertValues(dequantize(Int32(LR_TYPE_IQ4_XS), block, count: 256), want, "iq4_xs")
+
+        // As Q8_0, one block per sub-block: exact when d·scale is a half (here), otherwise each
+        // value within the f16 rounding of that product (a misplaced quant is off by a level).
+        var converted = [UInt8](repeating: 0, count: 8 * 34)
+        lr_convert_row_iq4_xs_to_q8_0(block, &converted, 256)
+        assertValues(dequantize(Int32(LR_TYPE_Q8_0), converted, count: 256), want, "iq4_xs as q8_0")
+
+        var rng = KernelRNG(seed: 23)
+        let blocks = 16
+        var row = [UInt8]()
+        for _ in 0..<blocks {
+            appendHalf(lr_f32_to_f16(rng.uniform(1e-4, 0.01)), to: &row)
+            for _ in 0..<(2 + 4 + 128) { row.append(UInt8(truncatingIfNeeded: rng.next())) }
+        }
+        var out = [UInt8](repeating: 0, count: blocks * 8 * 34)
+        lr_convert_row_iq4_xs_to_q8_0(row, &out, Int64(blocks * 256))
+        let exact = dequantize(Int32(LR_TYPE_IQ4_XS), row, count: blocks * 256)
+        let got = dequantize(Int32(LR_TYPE_Q8_0), out, count: blocks * 256)
+        for i in 0..<(blocks * 256) where abs(got[i] - exact[i]) > 127 * abs(halfAt(out, (i / 32) * 34)) * 0x1p-10 {
+            XCTFail("iq4_xs as q8_0, value \(i): \(got[i]) against \(exact[i])")
+            return
+        }
+    }
+
     func testFloatTypesAndUnsupported() {
         let f16: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001]
         var out = [Float](repeating: 0, count: 4)
@@ -215,5 +281,7 @@ final class DequantizeTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<lr_block_q4_K>.size, 144)
         XCTAssertEqual(MemoryLayout<lr_block_q5_K>.size, 176)
         XCTAssertEqual(MemoryLayout<lr_block_q6_K>.size, 210)
+        XCTAssertEqual(MemoryLayout<lr_block_iq4_nl>.size, 18)
+        XCTAssertEqual(MemoryLayout<lr_block_iq4_xs>.size, 136)
     }
 }

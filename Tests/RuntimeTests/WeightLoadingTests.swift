@@ -56,6 +56,48 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertLessThan(worst, largest * 0x1p-9)
     }
 
+    /// IQ4_NL and IQ4_XS matrices (llama-quantize's choice for rows that are not whole 256-value
+    /// super-blocks, and its 4.25-bit format) load as Q8_0 holding the file's values: IQ4_NL's
+    /// exactly, IQ4_XS's to the f16 rounding of each sub-block's scale.
+    func testIQ4LoadsAsQ8_0WithItsValues() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var rng = SplitMix64(seed: 9)
+        func half() -> [UInt8] {
+            let h = lr_f32_to_f16(0.001 * Float(1 + rng.next() % 100) / 10)
+            return [UInt8(h & 0xFF), UInt8(h >> 8)]
+        }
+        func randomBytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        let rows = 4, columns = 512
+        let nl = (0..<(rows * columns / 32)).flatMap { _ in half() + randomBytes(16) }
+        let xs = (0..<(rows * columns / 256)).flatMap { _ in half() + randomBytes(2 + 4 + 128) }
+        let path = dir.file("iq4.gguf")
+        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
+                                    tensors: [GGUFTensorDescriptor(name: "nl.weight", shape: [columns, rows], type: .iq4_nl),
+                                              GGUFTensorDescriptor(name: "xs.weight", shape: [columns, rows], type: .iq4_xs)])
+        try writer.writeTensor(named: "nl.weight", bytes: nl)
+        try writer.writeTensor(named: "xs.weight", bytes: xs)
+        try writer.finish()
+
+        let file = try GGUFFile(path: path)
+        for (name, type, raw, tolerance) in [("nl.weight", GGMLType.iq4_nl, nl, Float(0)), ("xs.weight", .iq4_xs, xs, 0x1p-10)] {
+            let tensor = try XCTUnwrap(file.tensor(named: name))
+            XCTAssertEqual(tensor.type, type)
+            let m = try WeightMatrix(tensor: tensor, in: file)
+            XCTAssertEqual(m.type, .q8_0, name)
+            XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 34)
+            var want = [Float](repeating: 0, count: rows * columns)
+            XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), raw, &want, Int64(rows * columns)), 0)
+            let got = m.dequantized()
+            let largest = want.map(abs).max()!
+            XCTAssertGreaterThan(largest, 0.01, name)
+            for i in 0..<(rows * columns) where abs(got[i] - want[i]) > tolerance * largest {
+                XCTFail("\(name) value \(i): \(got[i]) against \(want[i])")
+                break
+            }
+        }
+    }
+
     /// Hyper-parameters a corrupt file gets wrong are refused as bad model data before anything is
     /// sized by them (found by fuzzing the SmolLM2 file's metadata: a block count of 2^31 had
     /// allocated per-layer arrays until the process died; a RoPE width past the head indexed

@@ -62,11 +62,18 @@ void lr_dequantize_row_q3_K(const void *src, float *dst, int64_t n);
 void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n);
 void lr_dequantize_row_q5_K(const void *src, float *dst, int64_t n);
 void lr_dequantize_row_q6_K(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_iq4_nl(const void *src, float *dst, int64_t n);
+void lr_dequantize_row_iq4_xs(const void *src, float *dst, int64_t n);
 /// Dequantizes by ggml type id. Returns 0, or -1 for an unsupported type.
 int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
 /// Q4_K rows (n a multiple of 256) as Q4_1 blocks with the same quants: a kernel format at 5
 /// bits per value instead of Q8_0's 8.5, differing from Q4_K only by f16 rounding of the scales.
 void lr_convert_row_q4_K_to_q4_1(const void *src, void *dst, int64_t n);
+/// IQ4_NL rows as Q8_0 blocks: the same scale, the nibbles' values as the int8 quants. Exact.
+void lr_convert_row_iq4_nl_to_q8_0(const void *src, void *dst, int64_t n);
+/// IQ4_XS rows (n a multiple of 256) as Q8_0 blocks, one per sub-block, with scale
+/// d * (scale - 32) rounded to f16: the only difference from the source values.
+void lr_convert_row_iq4_xs_to_q8_0(const void *src, void *dst, int64_t n);
 
 // ---------------------------------------------------------------------------
 // Quantization of f32 rows. The *_ref functions use ggml's reference rounding,

@@ -23,6 +23,8 @@ enum {
     LR_TYPE_Q4_K = 12,
     LR_TYPE_Q5_K = 13,
     LR_TYPE_Q6_K = 14,
+    LR_TYPE_IQ4_NL = 20,
+    LR_TYPE_IQ4_XS = 23,
     LR_TYPE_BF16 = 30,
 };
 
@@ -106,6 +108,26 @@ typedef struct {
     uint16_t d;
 } lr_block_q6_K;
 
+/// The 16 values an IQ4 nibble selects (times the block's scale): denser near zero, where
+/// most weights are, than Q4_0's even steps.
+extern const int8_t lr_iq4_values[16];
+
+/// IQ4_NL: x = d * lr_iq4_values[q], nibble order as Q4_0.
+typedef struct {
+    uint16_t d;
+    uint8_t qs[LR_QK / 2];
+} lr_block_iq4_nl;
+
+/// IQ4_XS: 8 sub-blocks of 32, each with a 6-bit scale (low 4 bits in scales_l, high 2 in
+/// scales_h); x = d * (scale - 32) * lr_iq4_values[q], each sub-block's 16 bytes in Q4_0's
+/// nibble order.
+typedef struct {
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[LR_QK_K / 64];
+    uint8_t qs[LR_QK_K / 2];
+} lr_block_iq4_xs;
+
 _Static_assert(sizeof(lr_block_q4_0) == 18, "Q4_0 block must be 18 bytes");
 _Static_assert(sizeof(lr_block_q4_1) == 20, "Q4_1 block must be 20 bytes");
 _Static_assert(sizeof(lr_block_q5_0) == 22, "Q5_0 block must be 22 bytes");
@@ -116,6 +138,8 @@ _Static_assert(sizeof(lr_block_q3_K) == 110, "Q3_K block must be 110 bytes");
 _Static_assert(sizeof(lr_block_q4_K) == 144, "Q4_K block must be 144 bytes");
 _Static_assert(sizeof(lr_block_q5_K) == 176, "Q5_K block must be 176 bytes");
 _Static_assert(sizeof(lr_block_q6_K) == 210, "Q6_K block must be 210 bytes");
+_Static_assert(sizeof(lr_block_iq4_nl) == 18, "IQ4_NL block must be 18 bytes");
+_Static_assert(sizeof(lr_block_iq4_xs) == 136, "IQ4_XS block must be 136 bytes");
 
 #ifdef __cplusplus
 }

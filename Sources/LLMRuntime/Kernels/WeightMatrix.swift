@@ -169,7 +169,7 @@ public struct WeightMatrix: @unchecked Sendable {
 public enum TensorConversion {
     /// Formats with a dequantizer in the kernel library.
     public static let dequantizable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
-                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
 
     public static func canDequantize(_ type: GGMLType) -> Bool { dequantizable.contains(type) }
 
@@ -187,18 +187,26 @@ public enum TensorConversion {
         }
     }
 
-    /// Converts rows of a dequantizable format to its `WeightMatrix.kernelType`: Q4_K is
-    /// re-packed as Q4_1, everything else goes through f32 to Q8_0.
+    /// Converts rows of a dequantizable format to its `WeightMatrix.kernelType`. Formats whose
+    /// quants fit the kernel format's are re-packed block by block, losing at most the f16
+    /// rounding of a product of scales: Q4_K as Q4_1, IQ4_NL (exactly) and IQ4_XS as Q8_0 (the
+    /// nibbles' table values are int8). Everything else goes through f32 to Q8_0.
     public static func toKernelType(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
                                     destination: UnsafeMutableRawPointer) {
         let target = WeightMatrix.kernelType(for: type)
-        guard target == .q4_1, type == .q4_K else {
+        let repack: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? = switch type {
+        case .q4_K: lr_convert_row_q4_K_to_q4_1
+        case .iq4_nl: lr_convert_row_iq4_nl_to_q8_0
+        case .iq4_xs: lr_convert_row_iq4_xs_to_q8_0
+        default: nil
+        }
+        guard let repack else {
             toQ8_0(type: type, source: source, sourceRowBytes: sourceRowBytes, rows: rows, columns: columns, destination: destination)
             return
         }
         let outRowBytes = target.byteCount(forElements: columns)!
         for r in 0..<rows {
-            lr_convert_row_q4_K_to_q4_1(source + r * sourceRowBytes, destination + r * outRowBytes, Int64(columns))
+            repack(source + r * sourceRowBytes, destination + r * outRowBytes, Int64(columns))
         }
     }
 
