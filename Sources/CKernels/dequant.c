@@ -293,31 +293,15 @@ void lr_dequantize_row_iq4_xs(const void *src, float *dst, int64_t n) {
     }
 }
 
-void lr_convert_row_iq4_nl_to_q8_0(const void *src, void *dst, int64_t n) {
-    const lr_block_iq4_nl *x = src;
-    lr_block_q8_0 *y = dst;
-    for (int64_t i = 0; i < n / LR_QK; i++) {
-        y[i].d = x[i].d;
-        for (int j = 0; j < LR_QK / 2; j++) {
-            y[i].qs[j] = lr_iq4_values[x[i].qs[j] & 0x0f];
-            y[i].qs[j + LR_QK / 2] = lr_iq4_values[x[i].qs[j] >> 4];
-        }
-    }
-}
-
-void lr_convert_row_iq4_xs_to_q8_0(const void *src, void *dst, int64_t n) {
+void lr_convert_row_iq4_xs_to_iq4_nl(const void *src, void *dst, int64_t n) {
     const lr_block_iq4_xs *x = src;
-    lr_block_q8_0 *y = dst;
+    lr_block_iq4_nl *y = dst;
     for (int64_t i = 0; i < n / LR_QK_K; i++) {
         const float d = FP16(x[i].d);
         for (int j = 0; j < LR_QK_K / 32; j++) {
-            lr_block_q8_0 *b = y + i * 8 + j;
+            lr_block_iq4_nl *b = y + i * 8 + j;
             b->d = lr_f32_to_f16_inline(d * iq4_xs_scale(&x[i], j));
-            const uint8_t *qs = x[i].qs + j * 16;
-            for (int l = 0; l < 16; l++) {
-                b->qs[l] = lr_iq4_values[qs[l] & 0x0f];
-                b->qs[l + 16] = lr_iq4_values[qs[l] >> 4];
-            }
+            memcpy(b->qs, x[i].qs + j * 16, 16);
         }
     }
 }

@@ -19,7 +19,15 @@
 
 enum { PR = 16, PT = 6, KC = 256 };
 
-/// 8 dequantized values (elements e..e+7 of the block at blk) of a Q8_0, Q4_0 or Q4_1 row.
+/// IQ4_NL's levels for 8 nibbles (int32 lanes 0..15): two 8-entry permutes and a blend.
+LR_INLINE LR_TARGET_AVX2 __m256 iq4_levels(__m256i idx) {
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)lr_iq4_values)));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(lr_iq4_values + 8))));
+    const __m256 upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7)));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), upper);
+}
+
+/// 8 dequantized values (elements e..e+7 of the block at blk) of a Q8_0, Q4_0, Q4_1 or IQ4_NL row.
 LR_INLINE LR_TARGET_AVX2 __m256 dequant8(const uint8_t *blk, int e, const int wtype) {
     const __m256 d = _mm256_set1_ps(lr_f16_table[lr_load_u16(blk)]);
     if (wtype == LR_TYPE_Q8_0) {
@@ -30,7 +38,9 @@ LR_INLINE LR_TARGET_AVX2 __m256 dequant8(const uint8_t *blk, int e, const int wt
     const uint8_t *qs = blk + (wtype == LR_TYPE_Q4_1 ? 4 : 2);
     __m128i bytes = _mm_loadl_epi64((const __m128i *)(qs + (e & 15)));
     if (e >= 16) bytes = _mm_srli_epi16(bytes, 4);
-    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0f))));
+    const __m256i nibbles = _mm256_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0f)));
+    if (wtype == LR_TYPE_IQ4_NL) return _mm256_mul_ps(d, iq4_levels(nibbles));
+    const __m256 q = _mm256_cvtepi32_ps(nibbles);
     if (wtype == LR_TYPE_Q4_0) return _mm256_mul_ps(d, _mm256_sub_ps(q, _mm256_set1_ps(8.0f)));
     return _mm256_fmadd_ps(d, q, _mm256_set1_ps(lr_f16_table[lr_load_u16(blk + 2)]));
 }
@@ -136,6 +146,7 @@ static const micro_fn micros[PT + 1] = {NULL, micro_1, micro_2, micro_3, micro_4
 PACK(q8_0, LR_TYPE_Q8_0)
 PACK(q4_0, LR_TYPE_Q4_0)
 PACK(q4_1, LR_TYPE_Q4_1)
+PACK(iq4_nl, LR_TYPE_IQ4_NL)
 
 int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const float *a,
                       size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
@@ -144,6 +155,7 @@ int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begi
     case LR_TYPE_Q8_0: pack = pack_q8_0; break;
     case LR_TYPE_Q4_0: pack = pack_q4_0; break;
     case LR_TYPE_Q4_1: pack = pack_q4_1; break;
+    case LR_TYPE_IQ4_NL: pack = pack_iq4_nl; break;
     default: return -1;
     }
     if (k < 0 || k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
@@ -198,6 +210,21 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
                 }
                 continue;
             }
+            if (wtype == LR_TYPE_IQ4_NL) {
+                const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
+                LR_UNROLL
+                for (int c = 0; c < 4; c++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                    LR_UNROLL
+                    for (int j = 0; j < 4; j++) {
+                        const __m256i lo = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j), mask);
+                        const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j + 4), mask);
+                        _mm256_store_ps(dst + (size_t)(4 * c + j) * PR, _mm256_mul_ps(iq4_levels(lo), d));
+                        _mm256_store_ps(dst + (size_t)(16 + 4 * c + j) * PR, _mm256_mul_ps(iq4_levels(hi), d));
+                    }
+                }
+                continue;
+            }
             const __m256 off = wtype == LR_TYPE_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
                                                      : _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
             const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
@@ -224,6 +251,10 @@ static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_0(const uint8_t 
                                                                   int nblk, float *panel) {
     pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_0);
 }
+static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_iq4_nl(const uint8_t *w, size_t gb, int g, int ng, int b0,
+                                                                    int nblk, float *panel) {
+    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_IQ4_NL);
+}
 static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_1(const uint8_t *w, size_t gb, int g, int ng, int b0,
                                                                   int nblk, float *panel) {
     pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_1);
@@ -236,6 +267,7 @@ int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_en
     case LR_TYPE_Q8_0: pack = pack_x8_q8_0; break;
     case LR_TYPE_Q4_0: pack = pack_x8_q4_0; break;
     case LR_TYPE_Q4_1: pack = pack_x8_q4_1; break;
+    case LR_TYPE_IQ4_NL: pack = pack_x8_iq4_nl; break;
     default: return -1;
     }
     if (k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;

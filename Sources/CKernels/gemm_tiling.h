@@ -42,6 +42,7 @@ LR_INLINE size_t lr_weight_block_bytes(int wtype) {
     case LR_TYPE_Q8_0: return sizeof(lr_block_q8_0);
     case LR_TYPE_Q4_0: return sizeof(lr_block_q4_0);
     case LR_TYPE_Q4_1: return sizeof(lr_block_q4_1);
+    case LR_TYPE_IQ4_NL: return sizeof(lr_block_iq4_nl);
     default: return 0;
     }
 }

@@ -94,13 +94,14 @@ int lr_x8_preferred(int wtype) {
     const lr_kernel_table *t = lr_active_table();
     if (t->gemm_x8 == NULL) return 0;
     return (wtype == LR_TYPE_Q4_0 && t->x8_q4_0) || (wtype == LR_TYPE_Q4_1 && t->x8_q4_1) ||
-           (wtype == LR_TYPE_Q8_0 && t->x8_q8_0);
+           (wtype == LR_TYPE_Q8_0 && t->x8_q8_0) || (wtype == LR_TYPE_IQ4_NL && t->x8_iq4_nl);
 }
 
 int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                   int n_tok, int k, float *out, size_t out_ld) {
     const lr_kernel_table *t = lr_active_table();
-    if (t->gemm_x8 == NULL || (wtype == LR_TYPE_Q8_0 && !t->x8_q8_0))  // a backend's kernels may not cover Q8_0
+    if (t->gemm_x8 == NULL || (wtype == LR_TYPE_Q8_0 && !t->x8_q8_0) ||
+        (wtype == LR_TYPE_IQ4_NL && !t->x8_iq4_nl))  // a backend's kernels may not cover Q8_0 or IQ4_NL
         return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return t->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
 }

@@ -5,10 +5,12 @@
 
 #include "kernels_internal.h"
 
-/// Bytes of 8 rows' block b: d[8] (16), Q4_1's m[8] (16), quants (Q4: 128, Q8_0: 256).
+/// Bytes of 8 rows' block b: d[8] (16), Q4_1's m[8] (16), quants (Q4 and IQ4_NL: 128, Q8_0: 256).
+/// IQ4_NL has Q4_0's layout: only what a nibble means differs.
 LR_INLINE size_t lr_x8_block_bytes(int wtype) {
     switch (wtype) {
-    case LR_TYPE_Q4_0: return 16 + 128;
+    case LR_TYPE_Q4_0:
+    case LR_TYPE_IQ4_NL: return 16 + 128;
     case LR_TYPE_Q4_1: return 32 + 128;
     case LR_TYPE_Q8_0: return 16 + 256;
     default: return 0;
@@ -24,6 +26,7 @@ LR_INLINE int lr_x8_chunks(int wtype) { return wtype == LR_TYPE_Q8_0 ? 8 : 4; }
 /// Bytes of one block of one row in the file layout, and where its qs start.
 LR_INLINE size_t lr_x8_row_block_bytes(int wtype) {
     return wtype == LR_TYPE_Q8_0 ? sizeof(lr_block_q8_0) : wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
+    // (Q4_0's size serves IQ4_NL too: lr_block_iq4_nl is the same 18 bytes.)
 }
 LR_INLINE size_t lr_x8_row_qs_offset(int wtype) { return wtype == LR_TYPE_Q4_1 ? 4 : 2; }
 

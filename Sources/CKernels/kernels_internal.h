@@ -53,6 +53,8 @@ typedef struct {
     int (*gemm_f32a_x8)(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                         int n_tok, int k, float *out, size_t out_ld);
     int x8_q4_0, x8_q4_1, x8_q8_0;
+    /// gemm_x8 takes IQ4_NL (which has no row-layout SIMD kernels: its rows take the scalar loops).
+    int x8_iq4_nl;
     /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,

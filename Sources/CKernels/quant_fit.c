@@ -146,6 +146,67 @@ static void fit_block_q4_1(const float *x, const float *w, lr_block_q4_1 *y) {
     }
 }
 
+// IQ4_NL: x ~ d * level[q]. The levels are uneven, so a value's level is found by search
+// (16 of them, sorted) rather than rounding; otherwise as Q4_0: candidate scales around the one
+// mapping the largest value to an end level, the best d = slx / sl2 for each, then re-rounding.
+static inline int iq4_nearest(float v) {
+    // The midpoints between neighbouring levels; a value's level is the number it exceeds.
+    // Counting them (no branches) lets the loops over a block vectorise.
+    static const float mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+                                  7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
+    int q = 0;
+    for (int k = 0; k < 15; k++) q += v > mid[k];
+    return q;
+}
+
+static level_sums iq4_sums_for(const float *x, const float *w, float iscale) {
+    level_sums r = {0, 0, 0};
+    for (int j = 0; j < LR_QK; j++) {
+        const float l = lr_iq4_values[iq4_nearest(iscale * x[j])];
+        const float wl = w[j] * l;
+        r.sl += wl;
+        r.sl2 += wl * l;
+        r.slx += wl * x[j];
+    }
+    return r;
+}
+
+static void fit_block_iq4_nl(const float *x, const float *w, lr_block_iq4_nl *y) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < LR_QK; j++) {
+        if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    float d = 0.0f;
+    if (amax > 0.0f) {
+        float best = -1.0f;
+        // The largest value at the level -127 or at +113 (the ends), and scales around those in
+        // steps of about a tenth of the levels' spacing.
+        for (int side = 0; side < 2; side++) {
+            for (int k = -CANDIDATES; k <= CANDIDATES; k++) {
+                const float iscale = side == 0 ? -(127.0f + 1.5f * k) / max : (113.0f + 1.5f * k) / max;
+                const level_sums s = iq4_sums_for(x, w, iscale);
+                if (s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2) {
+                    best = s.slx * s.slx / s.sl2;
+                    d = s.slx / s.sl2;
+                }
+            }
+        }
+        for (int it = 0; it < 4 && d != 0.0f; it++) {
+            const level_sums s = iq4_sums_for(x, w, 1.0f / d);
+            if (!(s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2 * 1.000001f)) break;
+            best = s.slx * s.slx / s.sl2;
+            d = s.slx / s.sl2;
+        }
+    }
+    const uint16_t dh = lr_f32_to_f16_inline(d);
+    const float df = lr_f16_to_f32_inline(dh);
+    const float id = df != 0.0f ? 1.0f / df : 0.0f;
+    y->d = dh;
+    for (int j = 0; j < LR_QK / 2; j++) {
+        y->qs[j] = (uint8_t)(iq4_nearest(x[j] * id) | (iq4_nearest(x[j + LR_QK / 2] * id) << 4));
+    }
+}
+
 // Block i's weights, or `ones` where they cannot steer a fit: none given, any negative or not
 // finite, or all zero (inputs that never fired on the calibration text would otherwise leave
 // the block all zeros, whatever other text makes them carry).
@@ -172,6 +233,11 @@ int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, c
     case LR_TYPE_Q4_1:
         for (int64_t i = 0; i < n / LR_QK; i++) {
             fit_block_q4_1(src + i * LR_QK, block_weights(weights, i, ones), (lr_block_q4_1 *)dst + i);
+        }
+        return 0;
+    case LR_TYPE_IQ4_NL:
+        for (int64_t i = 0; i < n / LR_QK; i++) {
+            fit_block_iq4_nl(src + i * LR_QK, block_weights(weights, i, ones), (lr_block_iq4_nl *)dst + i);
         }
         return 0;
     default:

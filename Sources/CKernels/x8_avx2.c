@@ -1,5 +1,5 @@
-// AVX2 mat-vec / small mat-mul on x8 (row-interleaved) Q4_0, Q4_1 and Q8_0 weights with Q8_0
-// activations.
+// AVX2 mat-vec / small mat-mul on x8 (row-interleaved) Q4_0, Q4_1, IQ4_NL and Q8_0 weights with
+// Q8_0 activations.
 //
 // Why this layout is faster than rows (see ckernels.h for the layout): per 8 rows x 32 values a
 // row kernel spends 8 x (unpack 3 + maddubs 2 + madd + cvt + scale load, multiply, fma) ~ 80
@@ -29,7 +29,7 @@ static LR_TARGET_AVX2 void prep_acts(const uint8_t *a, size_t a_row_bytes, int n
         x8_act *o = acts + (size_t)t * nb;
         for (int b = 0; b < nb; b++) {
             const float d = lr_f16_table[ab[b].d];
-            const int32_t s = wtype == LR_TYPE_Q8_0 ? 0 : sum_i8x32(ab[b].qs);
+            const int32_t s = wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL ? 0 : sum_i8x32(ab[b].qs);
             o[b].da = d;
             if (wtype == LR_TYPE_Q4_0) o[b].off8 = 8 * s;
             else if (wtype == LR_TYPE_Q4_1) o[b].sa = d * (float)s;
@@ -125,6 +125,61 @@ LR_INLINE LR_TARGET_AVX2 void x8_group_q8_0(const uint8_t *grp, int nb, const ui
     for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
 }
 
+/// IQ4_NL: Q4_0's nibbles, each looked up in the level table (one shuffle per 32 of them), give
+/// the same chunks Q8_0 stores, which then multiply as Q8_0's do (levels reach -127, so the pair
+/// sums of one chunk still fit int16, two chunks' do not).
+LR_INLINE LR_TARGET_AVX2 void x8_group_iq4_nl(const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes,
+                                              const x8_act *acts, float *out, size_t out_ld, const int NT) {
+    const size_t bb = lr_x8_block_bytes(LR_TYPE_IQ4_NL);
+    const __m256i nibble = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)lr_iq4_values));
+    __m256 acc[X8_NT];
+    _Alignas(32) int8_t absa[X8_NT][LR_QK];
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + (size_t)b * bb;
+        const uint8_t *qs = blk + lr_x8_qs_offset(LR_TYPE_IQ4_NL);
+        __m256i q[8];  // as Q8_0's chunks: q[c] values 4c..4c+3, q[4 + c] values 16+4c..16+4c+3
+        LR_UNROLL
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            q[c] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, nibble));
+            q[4 + c] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+        LR_UNROLL
+        for (int j = 0; j < NT; j++) {
+            const int8_t *aq = ((const lr_block_q8_0 *)(a + (size_t)j * a_row_bytes))[b].qs;
+            _mm256_store_si256((__m256i *)absa[j], _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)aq)));
+            __m256i isum = _mm256_setzero_si256();
+            LR_UNROLL
+            for (int c = 0; c < 8; c++) {
+                int32_t sw, uw;
+                memcpy(&sw, aq + 4 * c, 4);
+                memcpy(&uw, absa[j] + 4 * c, 4);
+                const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi32(uw), _mm256_sign_epi8(q[c], _mm256_set1_epi32(sw)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones));
+            }
+            __m256 dav = _mm256_broadcast_ss(&acts[(size_t)j * nb + b].da);
+            LR_OPAQUE(dav);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dav), acc[j]);
+        }
+    }
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
+}
+
+#define X8_GROUP_IQ4_NL(NT)                                                                                        \
+    static __attribute__((noinline)) LR_TARGET_AVX2 void x8_iq4_nl_##NT(                                         \
+        const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes, const x8_act *acts, float *out,       \
+        size_t out_ld) {                                                                                         \
+        x8_group_iq4_nl(grp, nb, a, a_row_bytes, acts, out, out_ld, NT);                                         \
+    }
+X8_GROUP_IQ4_NL(1)
+X8_GROUP_IQ4_NL(2)
+X8_GROUP_IQ4_NL(3)
+
 #define X8_GROUP_Q8_0(NT)                                                                                          \
     static __attribute__((noinline)) LR_TARGET_AVX2 void x8_q8_0_##NT(                                           \
         const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes, const x8_act *acts, float *out,       \
@@ -158,7 +213,12 @@ int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end,
     static const x8_group_fn q4_0[X8_NT + 1] = {NULL, x8_q4_0_1, x8_q4_0_2, x8_q4_0_3};
     static const x8_group_fn q4_1[X8_NT + 1] = {NULL, x8_q4_1_1, x8_q4_1_2, x8_q4_1_3};
     static const x8_group_fn q8_0[X8_NT + 1] = {NULL, x8_q8_0_1, x8_q8_0_2, x8_q8_0_3};
-    const x8_group_fn *fns = wtype == LR_TYPE_Q4_0 ? q4_0 : wtype == LR_TYPE_Q4_1 ? q4_1 : wtype == LR_TYPE_Q8_0 ? q8_0 : NULL;
+    static const x8_group_fn iq4_nl[X8_NT + 1] = {NULL, x8_iq4_nl_1, x8_iq4_nl_2, x8_iq4_nl_3};
+    const x8_group_fn *fns = wtype == LR_TYPE_Q4_0    ? q4_0
+                             : wtype == LR_TYPE_Q4_1  ? q4_1
+                             : wtype == LR_TYPE_Q8_0  ? q8_0
+                             : wtype == LR_TYPE_IQ4_NL ? iq4_nl
+                                                       : NULL;
     if (fns == NULL || k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
     if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
     lr_kernels_init();  // lr_f16_table

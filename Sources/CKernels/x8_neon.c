@@ -1,4 +1,4 @@
-// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / Q8_0 rows interleaved in groups of 8, see
+// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / IQ4_NL / Q8_0 rows interleaved in groups of 8, see
 // ckernels.h), in the two flavours of dot_neon.c: plain ARMv8 (SMULL/SMLAL) and ARMv8.2 dotprod
 // (SDOT by lane).
 //
@@ -78,7 +78,7 @@ static void x8_prep(const uint8_t *a, size_t a_row_bytes, int tn, int rn, int nb
             memcpy(&h, &ab[b].d, 2);
             const float d = (float)h;
             p[b].d[lane] = d;
-            if (wtype == LR_TYPE_Q8_0) continue;  // signed weights: no offset, no mins
+            if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL) continue;  // signed weights: no offset, no mins
             const int sum = vaddlvq_s8(vld1q_s8(ab[b].qs)) + vaddlvq_s8(vld1q_s8(ab[b].qs + 16));
             if (wtype == LR_TYPE_Q4_1) p[b].dsum[lane] = d * (float)sum;
             else p[b].off[lane] = -8 * sum;
@@ -121,6 +121,21 @@ LR_INLINE void x8_load_q8_0(const uint8_t *qs, int8x16_t lo[2][4], int8x16_t hi[
     }
 }
 
+/// IQ4_NL's block column in the same arrangement: Q4_0's nibbles, each replaced by its level
+/// (TBL), so the chunks are signed bytes as Q8_0's.
+LR_INLINE void x8_load_iq4_nl(const uint8_t *qs, int8x16_t lo[2][4], int8x16_t hi[2][4]) {
+    const int8x16_t levels = vld1q_s8(lr_iq4_values);
+    x8_unpack(qs, lo, hi);
+    LR_UNROLL
+    for (int h = 0; h < 2; h++) {
+        LR_UNROLL
+        for (int c = 0; c < 4; c++) {
+            lo[h][c] = vqtbl1q_s8(levels, vreinterpretq_u8_s8(lo[h][c]));
+            hi[h][c] = vqtbl1q_s8(levels, vreinterpretq_u8_s8(hi[h][c]));
+        }
+    }
+}
+
 /// One token's integer sums of rows 0-3 and 4-7 (s: where they start) with plain ARMv8. Each
 /// SMULL/SMLAL multiplies 2 rows by a broadcast word; a lane collects 8 products, |sum| <= 8 * 15
 /// * 128, so int16 holds it and the sum of two lanes (ADDP) too.
@@ -132,7 +147,7 @@ LR_INLINE void x8_isums_neon(int32x4_t s[2], int8x16_t lo[2][4], int8x16_t hi[2]
     // LD4R: the 4 words of each half of the block, each broadcast to a register (AArch64 loads
     // take any alignment).
     const int32x4x4_t alo = vld4q_dup_s32((const int32_t *)aq), ahi = vld4q_dup_s32((const int32_t *)(aq + 16));
-    if (wtype == LR_TYPE_Q8_0) {
+    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL) {  // IQ4_NL's levels also reach -127
         int32x4_t q[2][2];  // [rows 4h..4h+3][rows +0,+1 | +2,+3], two lanes a row
         LR_UNROLL
         for (int c = 0; c < 8; c += 2) {
@@ -216,6 +231,7 @@ LR_INLINE LR_TARGET_DOTPROD void x8_isums_neon_dotprod(int32x4_t s[2], int8x16_t
             if (wtype == LR_TYPE_Q4_1) x8_halves(blk + 16, m);                                                   \
             int8x16_t lo[2][4], hi[2][4];                                                                        \
             if (wtype == LR_TYPE_Q8_0) x8_load_q8_0(blk + qo, lo, hi);                                           \
+            else if (wtype == LR_TYPE_IQ4_NL) x8_load_iq4_nl(blk + qo, lo, hi);                                  \
             else x8_unpack(blk + qo, lo, hi);                                                                    \
             const float32x4_t da = vld1q_f32(act[b].d);                                                          \
             const float32x4_t dsum = wtype == LR_TYPE_Q4_1 ? vld1q_f32(act[b].dsum) : vdupq_n_f32(0.0f);         \
@@ -266,6 +282,10 @@ X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 3)
 X8_SHAPE(neon, , q8_0, LR_TYPE_Q8_0, 1)
+X8_SHAPE(neon, , iq4_nl, LR_TYPE_IQ4_NL, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 2)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 3)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 3)
@@ -308,9 +328,10 @@ int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end,
     static const x8_tile_fn q4_0[] = {x8_neon_q4_0_1, x8_neon_q4_0_2};
     static const x8_tile_fn q4_1[] = {x8_neon_q4_1_1, x8_neon_q4_1_2};
     static const x8_tile_fn q8_0[] = {x8_neon_q8_0_1};
-    if (wtype == LR_TYPE_Q8_0)
-        return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld, q8_0,
-                        X8_RN_NEON_Q8_0);
+    static const x8_tile_fn iq4_nl[] = {x8_neon_iq4_nl_1};
+    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL)  // signed bytes: Q8_0's tile width
+        return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
+                        wtype == LR_TYPE_Q8_0 ? q8_0 : iq4_nl, X8_RN_NEON_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                     wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_NEON);
 }
@@ -320,9 +341,10 @@ int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int gr
     static const x8_tile_fn q4_0[] = {x8_neon_dotprod_q4_0_1, x8_neon_dotprod_q4_0_2, x8_neon_dotprod_q4_0_3};
     static const x8_tile_fn q4_1[] = {x8_neon_dotprod_q4_1_1, x8_neon_dotprod_q4_1_2, x8_neon_dotprod_q4_1_3};
     static const x8_tile_fn q8_0[] = {x8_neon_dotprod_q8_0_1, x8_neon_dotprod_q8_0_2, x8_neon_dotprod_q8_0_3};
-    if (wtype == LR_TYPE_Q8_0)
-        return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld, q8_0,
-                        X8_RN_DOTPROD_Q8_0);
+    static const x8_tile_fn iq4_nl[] = {x8_neon_dotprod_iq4_nl_1, x8_neon_dotprod_iq4_nl_2, x8_neon_dotprod_iq4_nl_3};
+    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL)
+        return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
+                        wtype == LR_TYPE_Q8_0 ? q8_0 : iq4_nl, X8_RN_DOTPROD_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                     wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_DOTPROD);
 }

@@ -85,3 +85,19 @@ extension GGMLType {
         }
     }
 }
+
+extension GGMLType {
+    /// llama.cpp's `general.file_type` (llama_ftype) for a file whose matrices are mostly of this
+    /// format, for the formats llmrun writes (nil for the others).
+    public var llamaFileType: UInt32? {
+        switch self {
+        case .f32: 0
+        case .f16: 1
+        case .q4_0: 2
+        case .q4_1: 3
+        case .q8_0: 7
+        case .iq4_nl: 25
+        default: nil
+        }
+    }
+}

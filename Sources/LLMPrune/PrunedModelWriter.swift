@@ -228,7 +228,7 @@ final class PrunedModelWriter {
             metadata.append(("\(arch).attention.sliding_window_pattern",
                              .array(.bool, config.layers.indices.map { .bool(config.isSlidingWindow($0)) })))
         }
-        if let t = outputType, let fileType = PrunedModelWriter.fileType[t] { metadata.append(("general.file_type", .uint32(fileType))) }
+        if let t = outputType, let fileType = t.llamaFileType { metadata.append(("general.file_type", .uint32(fileType))) }
         metadata += extraMetadata
 
         let head = ["token_embd.weight"].compactMap { source.tensor(named: $0) }
@@ -273,5 +273,4 @@ final class PrunedModelWriter {
     }
 
     /// llama.cpp's `general.file_type` for a uniform output format.
-    static let fileType: [GGMLType: UInt32] = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7]
 }

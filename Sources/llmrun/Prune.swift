@@ -73,12 +73,12 @@ struct Prune: ParsableCommand {
     @Option(name: .customLong("seq-len"), help: "Tokens per calibration sequence.")
     var seqLen: Int = PruneSettings().sequenceLength
     @Option(name: .customLong("out-type"), help: ArgumentHelp(
-        "Format of the pruned blocks' matrices: source, q8_0, q4_0, q4_1 or f16.",
-        discussion: "Default with --ratio: source. Matrices pruning only takes rows of keep their file's format and bytes (Q4_K stays Q4_K); those it edits (columns selected and scaled) are requantized to the format llmrun runs them in (Q4_0, Q4_1, or Q8_0 for wider formats), each 4-bit block fitted to its inputs' energy on the calibration text. So the pruned file is smaller and faster than its parent. q8_0 keeps a little more quality at a larger size (SmolLM2-135M Q4_1 at --ratio 0.2: 38.3 wiki perplexity in 116 MB against 39.0 in 82 MB). Default with --budget: the planner's choice."))
+        "Format of the pruned blocks' matrices: source, q8_0, q4_0, q4_1, iq4_nl or f16.",
+        discussion: "Default with --ratio: source. Matrices pruning only takes rows of keep their file's format and bytes (Q4_K stays Q4_K); those it edits (columns selected and scaled) are requantized to the format llmrun runs them in (Q4_0, Q4_1, IQ4_NL for IQ4 files, or Q8_0 for wider formats), each 4-bit block fitted to its inputs' energy on the calibration text. So the pruned file is smaller and faster than its parent. q8_0 keeps a little more quality at a larger size (SmolLM2-135M Q4_1 at --ratio 0.2: 38.3 wiki perplexity in 116 MB against 39.0 in 82 MB). Default with --budget: the planner's choice."))
     var outType: String?
 
     @Option(name: .customLong("embedding-type"), help: ArgumentHelp(
-        "Format of the token embedding (and a separate output matrix): q8_0, q4_0, q4_1, f16, or source.",
+        "Format of the token embedding (and a separate output matrix): q8_0, q4_0, q4_1, iq4_nl, f16, or source.",
         discussion: "Default: copied as it is, unless --budget narrows it (the planner prefers a narrower format to removing that many more parameters)."))
     var embeddingType: String?
     @Option(name: .customLong("layer-share"), help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.")
@@ -112,14 +112,14 @@ struct Prune: ParsableCommand {
         if !(0...1).contains(attentionShare) {
             throw ValidationError("--attention-share is a fraction between 0 and 1")
         }
-        if let outType, outType != "source" && !["q8_0", "q4_0", "q4_1", "f16"].contains(outType.lowercased()) {
-            throw ValidationError("--out-type must be source, q8_0, q4_0, q4_1 or f16")
+        if let outType, outType != "source" && !["q8_0", "q4_0", "q4_1", "iq4_nl", "f16"].contains(outType.lowercased()) {
+            throw ValidationError("--out-type must be source, q8_0, q4_0, q4_1, iq4_nl or f16")
         }
         if budget != nil && outType == "source" {
             throw ValidationError("--budget plans the blocks' format itself; give --out-type q8_0, q4_1 or q4_0 to fix it, or leave it out")
         }
-        if let e = embeddingType, e != "source" && !["q8_0", "q4_0", "q4_1", "f16"].contains(e.lowercased()) {
-            throw ValidationError("--embedding-type must be q8_0, q4_0, q4_1, f16 or source")
+        if let e = embeddingType, e != "source" && !["q8_0", "q4_0", "q4_1", "iq4_nl", "f16"].contains(e.lowercased()) {
+            throw ValidationError("--embedding-type must be q8_0, q4_0, q4_1, iq4_nl, f16 or source")
         }
         if context < 1 { throw ValidationError("-c must be positive") }
         if !(ridge > 0 && ridge < 100) { throw ValidationError("--ridge must be between 0 and 100") }

@@ -9,8 +9,9 @@ struct Quantize: ParsableCommand {
         abstract: "Rewrite a model with its matrices in another format (as llama-quantize --allow-requantize).",
         discussion: """
         Every tensor of two or more dimensions is dequantized and quantized again with ggml's \
-        reference rounding (so the bytes equal llama-quantize's); vectors stay F32. The output \
-        is written as a stream and appears only when complete.
+        reference rounding (so the bytes equal llama-quantize's; iq4_nl, which has no such \
+        rounding here, gets each block's scale by least squares instead); vectors stay F32. The \
+        output is written as a stream and appears only when complete.
 
         --fit (4-bit types) runs the model over calibration text first and fits each block's \
         scale and offset by least squares, weighted by how much signal each input of the matrix \
@@ -27,19 +28,19 @@ struct Quantize: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output GGUF.")
     var output: String
-    @Option(name: .customLong("type"), help: "q8_0, q4_0, q4_1 or f16.")
+    @Option(name: .customLong("type"), help: "q8_0, q4_0, q4_1, iq4_nl or f16.")
     var type: String = "q8_0"
-    @Flag(help: "Fit 4-bit blocks to the model's activations on calibration text instead of ggml's rounding (q4_0, q4_1; the model must be one llmrun runs).")
+    @Flag(help: "Fit 4-bit blocks to the model's activations on calibration text instead of ggml's rounding (q4_0, q4_1, iq4_nl; the model must be one llmrun runs).")
     var fit = false
     @Option(help: "Calibration text for --fit (default: the bundled text; use text like what the model will serve).")
     var calib: String?
 
     func validate() throws {
-        guard let t = GGMLType(name: type), [.q8_0, .q4_0, .q4_1, .f16].contains(t) else {
-            throw ValidationError("--type must be q8_0, q4_0, q4_1 or f16")
+        guard let t = GGMLType(name: type), [.q8_0, .q4_0, .q4_1, .iq4_nl, .f16].contains(t) else {
+            throw ValidationError("--type must be q8_0, q4_0, q4_1, iq4_nl or f16")
         }
-        if fit && ![.q4_0, .q4_1].contains(t) {
-            throw ValidationError("--fit applies to q4_0 and q4_1: q8_0 and f16 rounding has no scale to choose")
+        if fit && ![.q4_0, .q4_1, .iq4_nl].contains(t) {
+            throw ValidationError("--fit applies to q4_0, q4_1 and iq4_nl: q8_0 and f16 rounding has no scale to choose")
         }
         if calib != nil && !fit { throw ValidationError("--calib is the text --fit runs on; add --fit") }
     }
@@ -54,8 +55,7 @@ struct Quantize: ParsableCommand {
             t.shape.count >= 2 && t.shape[0] % target.blockSize == 0 ? target : .f32
         }
         var metadata = source.metadata.filter { $0.key != "general.file_type" }
-        let fileType: [GGMLType: UInt32] = [.f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7]
-        metadata.append(("general.file_type", .uint32(fileType[target]!)))
+        metadata.append(("general.file_type", .uint32(target.llamaFileType!)))
         for t in source.tensors where !TensorConversion.canDequantize(t.type) {
             throw ModelError.unsupported(path: source.path, detail: "\(t.name): tensor type \(t.type) cannot be converted by this build")
         }

@@ -56,6 +56,7 @@ static size_t block_bytes(int type) {
     case LR_TYPE_Q8_0: return sizeof(lr_block_q8_0);
     case LR_TYPE_Q4_0: return sizeof(lr_block_q4_0);
     case LR_TYPE_Q4_1: return sizeof(lr_block_q4_1);
+    case LR_TYPE_IQ4_NL: return sizeof(lr_block_iq4_nl);
     default: return 0;
     }
 }
@@ -64,6 +65,7 @@ static const char *type_name(int type) {
     case LR_TYPE_Q8_0: return "q8_0";
     case LR_TYPE_Q4_0: return "q4_0";
     case LR_TYPE_Q4_1: return "q4_1";
+    case LR_TYPE_IQ4_NL: return "iq4_nl";
     default: return "?";
     }
 }
@@ -110,7 +112,10 @@ static double dot_magnitude(int type, int n, const void *w, const void *a) {
         for (int j = 0; j < 32; j++) {
             int q;
             if (type == LR_TYPE_Q8_0) q = abs((int8_t)x[2 + j]);
-            else {
+            else if (type == LR_TYPE_IQ4_NL) {
+                const uint8_t byte = x[2 + (j & 15)];
+                q = abs(lr_iq4_values[j < 16 ? byte & 15 : byte >> 4]);
+            } else {
                 const uint8_t byte = x[(type == LR_TYPE_Q4_1 ? 4 : 2) + (j & 15)];
                 q = (j < 16 ? byte & 15 : byte >> 4) + (type == LR_TYPE_Q4_0 ? 8 : 0);
             }
@@ -152,6 +157,7 @@ static void (*dispatched_dot(int type))(int, float *, const void *, const void *
     }
 }
 
+/// Types with row-layout SIMD kernels (dots, gemm, benchmarks); IQ4_NL runs in x8 only.
 static const int types[] = {LR_TYPE_Q8_0, LR_TYPE_Q4_0, LR_TYPE_Q4_1};
 static const char *simd_backends[] = {"avx2", "neon", "neon+dotprod"};
 
@@ -617,8 +623,8 @@ static void check_x8(const char *backend) {
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float af[MAXT * MAXK];
     static float out[MAXT * LD], ref[MAXT * LD];
-    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0};
-    for (int ti = 0; ti < 3; ti++) {
+    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL};
+    for (int ti = 0; ti < 4; ti++) {
         const int type = x8_types[ti];
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
             const int k = ks[ki], nb = k / 32;
@@ -901,6 +907,8 @@ static void bench(void) {
             bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 0);
             bench_one(types[ti], cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 1);
         }
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)  // IQ4_NL runs in x8 only
+        bench_one(LR_TYPE_IQ4_NL, cases[ci].rows, cases[ci].k, cases[ci].n_tok, cases[ci].threads, 1);
     // Activation quantization, and one head's attention over 2048 cached positions, for scale.
     enum { N = 1536, POS = 2048, HD = 64 };
     static float x[N], scores[POS], out[HD];

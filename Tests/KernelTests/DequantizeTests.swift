@@ -196,14 +196,7 @@ final class DequantizeTests: XCTestCase {
         // byte j: low nibble j, high nibble 15 - j (Q4_0's order), levels from the table
         let nibbles = (0..<16).map { UInt8($0 | ((15 - $0) << 4)) }
         let want = (0..<32).map { (j: Int) -> Float in 0.5 * iq4Levels[j < 16 ? j : 31 - j] }
-        let block = half(0.5) + nibbles
-        assertValues(dequantize(Int32(LR_TYPE_IQ4_NL), block, count: 32), want, "iq4_nl")
-
-        // As Q8_0: the same scale and the levels as quants, so exactly the same values.
-        var converted = [UInt8](repeating: 0, count: 34)
-        lr_convert_row_iq4_nl_to_q8_0(block, &converted, 32)
-        XCTAssertEqual(Array(converted[0..<2]), half(0.5))
-        assertValues(dequantize(Int32(LR_TYPE_Q8_0), converted, count: 32), want, "iq4_nl as q8_0")
+        assertValues(dequantize(Int32(LR_TYPE_IQ4_NL), half(0.5) + nibbles, count: 32), want, "iq4_nl")
     }
 
     /// An IQ4_XS super-block whose sub-block s has 6-bit scale `scale(s)` (stored offset by 32),
@@ -232,11 +225,11 @@ final class DequantizeTests: XCTestCase {
         let (block, want) = iq4XSBlock(d: 0.25, scale: { scales[$0] })
         assertValues(dequantize(Int32(LR_TYPE_IQ4_XS), block, count: 256), want, "iq4_xs")
 
-        // As Q8_0, one block per sub-block: exact when d·scale is a half (here), otherwise each
-        // value within the f16 rounding of that product (a misplaced quant is off by a level).
-        var converted = [UInt8](repeating: 0, count: 8 * 34)
-        lr_convert_row_iq4_xs_to_q8_0(block, &converted, 256)
-        assertValues(dequantize(Int32(LR_TYPE_Q8_0), converted, count: 256), want, "iq4_xs as q8_0")
+        // As IQ4_NL, one block per sub-block: exact when d·scale is a half (here), otherwise each
+        // value within the f16 rounding of that product (a misplaced nibble is off by a level).
+        var converted = [UInt8](repeating: 0, count: 8 * 18)
+        lr_convert_row_iq4_xs_to_iq4_nl(block, &converted, 256)
+        assertValues(dequantize(Int32(LR_TYPE_IQ4_NL), converted, count: 256), want, "iq4_xs as iq4_nl")
 
         var rng = KernelRNG(seed: 23)
         let blocks = 16
@@ -245,12 +238,12 @@ final class DequantizeTests: XCTestCase {
             appendHalf(lr_f32_to_f16(rng.uniform(1e-4, 0.01)), to: &row)
             for _ in 0..<(2 + 4 + 128) { row.append(UInt8(truncatingIfNeeded: rng.next())) }
         }
-        var out = [UInt8](repeating: 0, count: blocks * 8 * 34)
-        lr_convert_row_iq4_xs_to_q8_0(row, &out, Int64(blocks * 256))
+        var out = [UInt8](repeating: 0, count: blocks * 8 * 18)
+        lr_convert_row_iq4_xs_to_iq4_nl(row, &out, Int64(blocks * 256))
         let exact = dequantize(Int32(LR_TYPE_IQ4_XS), row, count: blocks * 256)
-        let got = dequantize(Int32(LR_TYPE_Q8_0), out, count: blocks * 256)
-        for i in 0..<(blocks * 256) where abs(got[i] - exact[i]) > 127 * abs(halfAt(out, (i / 32) * 34)) * 0x1p-10 {
-            XCTFail("iq4_xs as q8_0, value \(i): \(got[i]) against \(exact[i])")
+        let got = dequantize(Int32(LR_TYPE_IQ4_NL), out, count: blocks * 256)
+        for i in 0..<(blocks * 256) where abs(got[i] - exact[i]) > 127 * abs(halfAt(out, (i / 32) * 18)) * 0x1p-10 {
+            XCTFail("iq4_xs as iq4_nl, value \(i): \(got[i]) against \(exact[i])")
             return
         }
     }

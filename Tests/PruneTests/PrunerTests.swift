@@ -79,12 +79,12 @@ final class PrunerTests: XCTestCase {
 
     /// The plan applied at load gives the same logits as the file the pruner wrote, to the bit:
     /// with neurons only (masks, biases, KV groups), and with whole blocks dropped as well; for a
-    /// Q8_0 model and for a Q4_1 one, whose edited projections are requantized to Q4_1 in both
-    /// (fitted with the input energies the plan records).
+    /// Q8_0 model, and for Q4_1 and IQ4_NL ones, whose edited projections are requantized to their
+    /// own format in both (fitted with the input energies the plan records).
     func testPlanAppliedAtLoadMatchesWrittenFile() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        for (matrixType, layerShare) in [(GGMLType.q8_0, 0.0), (.q8_0, 0.5), (.q4_1, 0.0), (.q4_1, 0.5)] {
+        for (matrixType, layerShare) in [(GGMLType.q8_0, 0.0), (.q8_0, 0.5), (.q4_1, 0.0), (.q4_1, 0.5), (.iq4_nl, 0.0)] {
             var t = TinyModel()
             t.matrixType = matrixType
             t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 128), count: 4)

@@ -54,6 +54,12 @@ final class ForwardPassTests: XCTestCase {
         try compareWithReference(b, file: "q41.gguf")
     }
 
+    /// IQ4_NL runs in the x8 layout through its own kernels (the tied output too).
+    func testIQ4_NLTinyModelMatchesReference() throws {
+        var t = TinyModel(); t.matrixType = .iq4_nl; t.embeddingType = .iq4_nl
+        try compareWithReference(t, file: "iq4nl.gguf")
+    }
+
     func testConvertedFormatsAndPerLayerShapes() throws {
         // F16 and F32 matrices are converted to Q8_0 at load; layers of different widths, as in
         // a pruned model, with per-layer metadata arrays.

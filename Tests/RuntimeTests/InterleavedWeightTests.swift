@@ -10,6 +10,14 @@ final class InterleavedWeightTests: XCTestCase {
     /// A matrix of random values in `type`, `rows` a multiple of 8 plus a tail.
     private func randomMatrix(_ type: GGMLType, rows: Int, columns: Int, seed: UInt64) -> WeightMatrix {
         var rng = SplitMix64(seed: seed)
+        if type == .iq4_nl {  // no quantizer writes IQ4_NL: random blocks as a file holds them
+            var bytes = [UInt8]()
+            for _ in 0..<(rows * columns / 32) {
+                let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 4000)
+                bytes += [UInt8(h & 0xFF), UInt8(h >> 8)] + (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            return WeightMatrix(type: type, rows: rows, columns: columns, bytes: bytes)
+        }
         let values = (0..<(rows * columns)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
         return WeightMatrix(values: values, rows: rows, columns: columns, type: type)
     }
@@ -21,7 +29,7 @@ final class InterleavedWeightTests: XCTestCase {
 
     func testInterleavedMatrixKeepsItsRows() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1, .q8_0] {
+        for type in [GGMLType.q4_0, .q4_1, .q8_0, .iq4_nl] {
             let m = randomMatrix(type, rows: 37, columns: 96, seed: 1)
             let x = m.interleaved(pool: pool)
             XCTAssertEqual(x.layout, .x8)
@@ -38,7 +46,7 @@ final class InterleavedWeightTests: XCTestCase {
     /// copied, and the other holder still reads its rows.
     func testInterleavingInPlaceOnlyWhenUnshared() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1, .q8_0] {
+        for type in [GGMLType.q4_0, .q4_1, .q8_0, .iq4_nl] {
             let reference = randomMatrix(type, rows: 43, columns: 64, seed: 3)
             var sole: WeightMatrix? = WeightMatrix(type: type, rows: 43, columns: 64, bytes: reference.bytes)
             let address = sole!.data
@@ -62,7 +70,7 @@ final class InterleavedWeightTests: XCTestCase {
     /// the file layout, against the same matrix in rows.
     func testInterleavedMatmulMatchesRows() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1, .q8_0] {
+        for type in [GGMLType.q4_0, .q4_1, .q8_0, .iq4_nl] {
             for rows in [8, 37, 200] {
                 let columns = 576
                 let m = randomMatrix(type, rows: rows, columns: columns, seed: UInt64(rows))

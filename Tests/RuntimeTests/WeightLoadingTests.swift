@@ -57,9 +57,9 @@ final class WeightLoadingTests: XCTestCase {
     }
 
     /// IQ4_NL and IQ4_XS matrices (llama-quantize's choice for rows that are not whole 256-value
-    /// super-blocks, and its 4.25-bit format) load as Q8_0 holding the file's values: IQ4_NL's
-    /// exactly, IQ4_XS's to the f16 rounding of each sub-block's scale.
-    func testIQ4LoadsAsQ8_0WithItsValues() throws {
+    /// super-blocks, and its 4.25-bit format) run as IQ4_NL holding the file's values: IQ4_NL's
+    /// bytes as they are, IQ4_XS's to the f16 rounding of each sub-block's scale.
+    func testIQ4LoadsAsIQ4_NLWithItsValues() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         var rng = SplitMix64(seed: 9)
@@ -84,8 +84,8 @@ final class WeightLoadingTests: XCTestCase {
             let tensor = try XCTUnwrap(file.tensor(named: name))
             XCTAssertEqual(tensor.type, type)
             let m = try WeightMatrix(tensor: tensor, in: file)
-            XCTAssertEqual(m.type, .q8_0, name)
-            XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 34)
+            XCTAssertEqual(m.type, .iq4_nl, name)
+            XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 18)
             var want = [Float](repeating: 0, count: rows * columns)
             XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), raw, &want, Int64(rows * columns)), 0)
             let got = m.dequantized()

@@ -69,11 +69,9 @@ int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
 /// Q4_K rows (n a multiple of 256) as Q4_1 blocks with the same quants: a kernel format at 5
 /// bits per value instead of Q8_0's 8.5, differing from Q4_K only by f16 rounding of the scales.
 void lr_convert_row_q4_K_to_q4_1(const void *src, void *dst, int64_t n);
-/// IQ4_NL rows as Q8_0 blocks: the same scale, the nibbles' values as the int8 quants. Exact.
-void lr_convert_row_iq4_nl_to_q8_0(const void *src, void *dst, int64_t n);
-/// IQ4_XS rows (n a multiple of 256) as Q8_0 blocks, one per sub-block, with scale
-/// d * (scale - 32) rounded to f16: the only difference from the source values.
-void lr_convert_row_iq4_xs_to_q8_0(const void *src, void *dst, int64_t n);
+/// IQ4_XS rows (n a multiple of 256) as IQ4_NL blocks, one per sub-block, with the same nibbles
+/// and scale d * (scale - 32) rounded to f16: the only difference from the source values.
+void lr_convert_row_iq4_xs_to_iq4_nl(const void *src, void *dst, int64_t n);
 
 // ---------------------------------------------------------------------------
 // Quantization of f32 rows. The *_ref functions use ggml's reference rounding,
@@ -88,7 +86,8 @@ void lr_quantize_row_bf16_ref(const float *src, void *dst, int64_t n);
 int lr_quantize_row_ref(int ggml_type, const float *src, void *dst, int64_t n);
 /// Quantizes one row choosing each block's scale (and Q4_1's offset) by weighted least squares:
 /// minimises sum_j weights[j] * (x[j] - xhat[j])^2 over a few candidate level assignments
-/// (weights NULL: all ones). Q4_0 and Q4_1; other types as lr_quantize_row_ref.
+/// (weights NULL: all ones). Q4_0, Q4_1 and IQ4_NL (which has no reference rounding here);
+/// other types as lr_quantize_row_ref.
 int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, const float *weights);
 /// Activation quantizer for the dot products (SIMD). Same scale as the reference;
 /// values are rounded half away from zero like roundf, so it currently matches _ref bit for bit.
@@ -105,6 +104,8 @@ void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q8_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q4_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q4_1_q8_0_scalar(int n, float *s, const void *w, const void *a);
+/// IQ4_NL has no SIMD row kernels (it runs in the x8 layout): this is its row dot everywhere.
+void lr_vec_dot_iq4_nl_q8_0_scalar(int n, float *s, const void *w, const void *a);
 
 #if defined(__x86_64__)
 void lr_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *w, const void *a);
@@ -123,7 +124,7 @@ void lr_vec_dot_q4_1_q8_0_neon_dotprod(int n, float *s, const void *w, const voi
 // ---------------------------------------------------------------------------
 // Quantized mat-vec / mat-mat over a range of output rows.
 //
-// W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0 or _Q4_1), rows of k values,
+// W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0, _Q4_1 or _IQ4_NL), rows of k values,
 //    row r starting at (const char *)w + r * w_row_bytes.
 // A: n_tok Q8_0 activation rows of k values, row t at (const char *)a + t * a_row_bytes.
 // out[t * out_ld + r] = dot(W row r, A row t) for r in [row_begin, row_end), t in [0, n_tok).
@@ -153,7 +154,8 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
                         const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
 
 // ---------------------------------------------------------------------------
-// Row-interleaved weights ("x8"), the layout mat-vecs stream fastest (Q4_0, Q4_1, Q8_0).
+// Row-interleaved weights ("x8"), the layout mat-vecs stream fastest (Q4_0, Q4_1, IQ4_NL, Q8_0;
+// IQ4_NL is laid out as Q4_0).
 //
 // Rows go in groups of 8. A group holds, for each block column b in order, the 8 rows' block b:
 // their scales d[8] (f16), for Q4_1 their mins m[8] (f16), then the quants as 32-byte chunks,

@@ -25,14 +25,24 @@ public struct WeightMatrix: @unchecked Sendable {
     public var interleavedRows: Int { layout == .x8 ? rows / 8 * 8 : 0 }
 
     /// Formats the mat-mul kernels take directly.
-    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1]
+    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .iq4_nl]
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
-    /// Q4_1 for Q4_K (the same quants with f16 scales, so nothing is lost but the scales'
-    /// rounding, at 5 bits per value); Q8_0 for everything else.
+    /// Q4_1 for Q4_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per 32 values, so
+    /// nothing is lost but the scales' rounding, at 5 and 4.5 bits per value); Q8_0 for the rest.
     public static func kernelType(for type: GGMLType) -> GGMLType {
         if nativeTypes.contains(type) { return type }
-        return type == .q4_K ? .q4_1 : .q8_0
+        switch type {
+        case .q4_K: return .q4_1
+        case .iq4_xs: return .iq4_nl
+        default: return .q8_0
+        }
+    }
+
+    /// The format an edited matrix of kernel format `type` is requantized to: its own (every
+    /// kernel format has a quantizer), Q8_0 for anything else.
+    public static func editType(for type: GGMLType) -> GGMLType {
+        nativeTypes.contains(type) ? type : .q8_0
     }
 
     /// Bytes a matrix tensor takes once in its kernel format.
@@ -188,16 +198,15 @@ public enum TensorConversion {
     }
 
     /// Converts rows of a dequantizable format to its `WeightMatrix.kernelType`. Formats whose
-    /// quants fit the kernel format's are re-packed block by block, losing at most the f16
-    /// rounding of a product of scales: Q4_K as Q4_1, IQ4_NL (exactly) and IQ4_XS as Q8_0 (the
-    /// nibbles' table values are int8). Everything else goes through f32 to Q8_0.
+    /// quants fit the kernel format's are re-packed block by block, losing only the f16 rounding
+    /// of a product of scales: Q4_K as Q4_1, IQ4_XS as IQ4_NL. Everything else goes through f32
+    /// to Q8_0.
     public static func toKernelType(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
                                     destination: UnsafeMutableRawPointer) {
         let target = WeightMatrix.kernelType(for: type)
         let repack: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? = switch type {
         case .q4_K: lr_convert_row_q4_K_to_q4_1
-        case .iq4_nl: lr_convert_row_iq4_nl_to_q8_0
-        case .iq4_xs: lr_convert_row_iq4_xs_to_q8_0
+        case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
         default: nil
         }
         guard let repack else {
@@ -232,6 +241,8 @@ public enum TensorConversion {
             case .q8_0: lr_quantize_row_q8_0_ref(values, dst, Int64(count))
             case .q4_0: lr_quantize_row_q4_0_ref(values, dst, Int64(count))
             case .q4_1: lr_quantize_row_q4_1_ref(values, dst, Int64(count))
+            // No reference rounding to match here: the least-squares fit with equal weights.
+            case .iq4_nl: _ = lr_quantize_row_fit(Int32(type.rawValue), values, dst, Int64(count), nil)
             case .f16:
                 let p = dst.assumingMemoryBound(to: UInt16.self)
                 for i in 0..<count { p[i] = lr_f32_to_f16(values[i]) }
@@ -239,7 +250,7 @@ public enum TensorConversion {
             default: break
             }
         }
-        return [.q8_0, .q4_0, .q4_1, .f16, .f32].contains(type) ? out : nil
+        return [.q8_0, .q4_0, .q4_1, .iq4_nl, .f16, .f32].contains(type) ? out : nil
     }
 
     /// Quantizes f32 values to `type` choosing each block's scale by weighted least squares
@@ -247,7 +258,7 @@ public enum TensorConversion {
     /// per value (nil: equal), say how much each value's error costs.
     public static func quantizeFitted(_ values: UnsafePointer<Float>, count: Int, to type: GGMLType,
                                       weights: UnsafePointer<Float>? = nil) -> [UInt8]? {
-        guard type == .q4_0 || type == .q4_1 else { return quantize(values, count: count, to: type) }
+        guard type == .q4_0 || type == .q4_1 || type == .iq4_nl else { return quantize(values, count: count, to: type) }
         guard let bytes = type.byteCount(forElements: count) else { return nil }
         var out = [UInt8](repeating: 0, count: bytes)
         out.withUnsafeMutableBytes { raw in
