@@ -152,6 +152,19 @@ final class CLIPruneTests: XCTestCase {
         let g = try CLI.run(["generate", "-m", out, "-p", "the", "-n", "3", "--temp", "0"])
         XCTAssertEqual(g.status, 0, g.stderr)
 
+        // IQ4_NL, fitted or not: llama.cpp's file type 25, and it runs.
+        for fit in [[], ["--fit", "--calib", calib]] {
+            let iq4 = dir.file("iq4-\(fit.count).gguf")
+            let q = try CLI.run(["quantize", "-m", src, "-o", iq4, "--type", "iq4_nl"] + fit)
+            XCTAssertEqual(q.status, 0, q.stderr)
+            let file = try GGUFFile(path: iq4)
+            XCTAssertEqual(file.tensor(named: "blk.0.ffn_down.weight")?.type, .iq4_nl)
+            XCTAssertEqual(file["general.file_type"]?.intValue, 25)
+            let gi = try CLI.run(["generate", "-m", iq4, "-p", "the", "-n", "3", "--temp", "0"])
+            XCTAssertEqual(gi.status, 0, gi.stderr)
+        }
+        XCTAssertEqual(try CLI.run(["quantize", "-m", src, "-o", dir.file("x.gguf"), "--type", "iq4_xs"]).status, 64)
+
         var other = TinyModel()
         other.architecture = "starcoder2"
         let unknown = try other.write(to: dir.file("sc2.gguf"))
