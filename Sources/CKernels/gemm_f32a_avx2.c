@@ -180,6 +180,12 @@ int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begi
     return 0;
 }
 
+/// 8 nibbles (int32 lanes) as values: d * level for IQ4_NL, d * q + off for Q4 (off = -8d or m).
+LR_INLINE LR_TARGET_AVX2 __m256 nibble_values(__m256i q, __m256 d, __m256 off, const int wtype) {
+    if (wtype == LR_TYPE_IQ4_NL) return _mm256_mul_ps(iq4_levels(q), d);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), d, off);
+}
+
 /// Dequantizes groups [g, g + ng) (ng 1 or 2, so up to 16 rows) of blocks [b0, b0 + nblk) of x8
 /// weights into panel[k][16]. No transpose: one 32-bit lane of a quant chunk is one row, so
 /// shifting a chunk by a byte lines up one column of all 8 rows.
@@ -210,21 +216,6 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
                 }
                 continue;
             }
-            if (wtype == LR_TYPE_IQ4_NL) {
-                const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
-                LR_UNROLL
-                for (int c = 0; c < 4; c++) {
-                    const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-                    LR_UNROLL
-                    for (int j = 0; j < 4; j++) {
-                        const __m256i lo = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j), mask);
-                        const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j + 4), mask);
-                        _mm256_store_ps(dst + (size_t)(4 * c + j) * PR, _mm256_mul_ps(iq4_levels(lo), d));
-                        _mm256_store_ps(dst + (size_t)(16 + 4 * c + j) * PR, _mm256_mul_ps(iq4_levels(hi), d));
-                    }
-                }
-                continue;
-            }
             const __m256 off = wtype == LR_TYPE_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
                                                      : _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
             const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
@@ -235,30 +226,23 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
                 for (int j = 0; j < 4; j++) {
                     const __m256i lo = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j), mask);
                     const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j + 4), mask);
-                    _mm256_store_ps(dst + (size_t)(4 * c + j) * PR, _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), d, off));
-                    _mm256_store_ps(dst + (size_t)(16 + 4 * c + j) * PR, _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), d, off));
+                    _mm256_store_ps(dst + (size_t)(4 * c + j) * PR, nibble_values(lo, d, off, wtype));
+                    _mm256_store_ps(dst + (size_t)(16 + 4 * c + j) * PR, nibble_values(hi, d, off, wtype));
                 }
             }
         }
     }
 }
 
-static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q8_0(const uint8_t *w, size_t gb, int g, int ng, int b0,
-                                                                  int nblk, float *panel) {
-    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q8_0);
-}
-static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_0(const uint8_t *w, size_t gb, int g, int ng, int b0,
-                                                                  int nblk, float *panel) {
-    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_0);
-}
-static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_iq4_nl(const uint8_t *w, size_t gb, int g, int ng, int b0,
-                                                                    int nblk, float *panel) {
-    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_IQ4_NL);
-}
-static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_q4_1(const uint8_t *w, size_t gb, int g, int ng, int b0,
-                                                                  int nblk, float *panel) {
-    pack_panel_x8(w, gb, g, ng, b0, nblk, panel, LR_TYPE_Q4_1);
-}
+#define PACK_X8(WNAME, WTYPE)                                                                               \
+    static __attribute__((noinline)) LR_TARGET_AVX2 void pack_x8_##WNAME(const uint8_t *w, size_t gb, int g, int ng, \
+                                                                       int b0, int nblk, float *panel) {         \
+        pack_panel_x8(w, gb, g, ng, b0, nblk, panel, WTYPE);                                                     \
+    }
+PACK_X8(q8_0, LR_TYPE_Q8_0)
+PACK_X8(q4_0, LR_TYPE_Q4_0)
+PACK_X8(q4_1, LR_TYPE_Q4_1)
+PACK_X8(iq4_nl, LR_TYPE_IQ4_NL)
 
 int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                          int n_tok, int k, float *out, size_t out_ld) {

@@ -53,37 +53,54 @@ static level_sums sums_for(const float *x, const float *w, float offset, float i
     return r;
 }
 
-// Q4_0: x ~ d * q, q in -8..7. For given levels the best d is slx / sl2, leaving an error of
-// sum w x^2 - slx^2 / sl2: the candidate with the largest slx^2 / sl2 wins.
-static void fit_block_q4_0(const float *x, const float *w, lr_block_q4_0 *y) {
+// Levels times the candidate inverse scale `iscale`, summed as level_sums: one per format.
+typedef level_sums (*level_sums_fn)(const float *x, const float *w, float iscale);
+
+// The scale of a block whose levels are symmetric about zero (x ~ d * l). For given levels the
+// best d is slx / sl2, leaving an error of sum w x^2 - slx^2 / sl2: the candidate with the
+// largest slx^2 / sl2 wins. Candidates put the block's largest value `max` near the lowest level
+// `low` or the highest `high`, in steps of `step` levels.
+static float fit_scale(const float *x, const float *w, float max, float low, float high, float step, level_sums_fn sums) {
+    float best = -1.0f, d = 0.0f;
+    for (int side = 0; side < 2; side++) {
+        for (int k = -CANDIDATES; k <= CANDIDATES; k++) {
+            const float iscale = side == 0 ? (low - step * k) / max : (high + step * k) / max;
+            const level_sums s = sums(x, w, iscale);
+            if (s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2) {
+                best = s.slx * s.slx / s.sl2;
+                d = s.slx / s.sl2;
+            }
+        }
+    }
+    // The best scale rounds some values to other levels than those it was solved for: round
+    // again and re-solve while that helps.
+    for (int it = 0; it < 4 && d != 0.0f; it++) {
+        const level_sums s = sums(x, w, 1.0f / d);
+        if (!(s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2 * 1.000001f)) break;
+        best = s.slx * s.slx / s.sl2;
+        d = s.slx / s.sl2;
+    }
+    return d;
+}
+
+// The value of largest magnitude in a block (0 if all are 0).
+static float signed_max(const float *x) {
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < LR_QK; j++) {
         if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
     }
-    float d = 0.0f;
-    if (amax > 0.0f) {
-        float best = -1.0f;
-        // The largest value mapped to -8 (one step more on the far side, as the reference) or
-        // to +7 (one step less, the far side reaching -8 for values of the other sign).
-        for (int side = 0; side < 2; side++) {
-            for (int k = -CANDIDATES; k <= CANDIDATES; k++) {
-                const float iscale = side == 0 ? -(8.0f + STEP * k) / max : (7.0f + STEP * k) / max;
-                const level_sums s = sums_for(x, w, 0.0f, iscale, -8.0f, 7.0f);
-                if (s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2) {
-                    best = s.slx * s.slx / s.sl2;
-                    d = s.slx / s.sl2;
-                }
-            }
-        }
-        // The best scale rounds some values to other levels than those it was solved for:
-        // round again and re-solve while that helps.
-        for (int it = 0; it < 4 && d != 0.0f; it++) {
-            const level_sums s = sums_for(x, w, 0.0f, 1.0f / d, -8.0f, 7.0f);
-            if (!(s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2 * 1.000001f)) break;
-            best = s.slx * s.slx / s.sl2;
-            d = s.slx / s.sl2;
-        }
-    }
+    return max;
+}
+
+static level_sums q4_0_sums(const float *x, const float *w, float iscale) {
+    return sums_for(x, w, 0.0f, iscale, -8.0f, 7.0f);
+}
+
+// Q4_0: x ~ d * q, q in -8..7. The largest value mapped to -8 (one step more on the far side, as
+// the reference) or to +7 (one step less, the far side reaching -8 for values of the other sign).
+static void fit_block_q4_0(const float *x, const float *w, lr_block_q4_0 *y) {
+    const float max = signed_max(x);
+    const float d = max != 0.0f ? fit_scale(x, w, max, -8.0f, 7.0f, STEP, q4_0_sums) : 0.0f;
     const uint16_t dh = lr_f32_to_f16_inline(d);
     const float df = lr_f16_to_f32_inline(dh);
     const float id = df != 0.0f ? 1.0f / df : 0.0f;
@@ -146,9 +163,8 @@ static void fit_block_q4_1(const float *x, const float *w, lr_block_q4_1 *y) {
     }
 }
 
-// IQ4_NL: x ~ d * level[q]. The levels are uneven, so a value's level is found by search
-// (16 of them, sorted) rather than rounding; otherwise as Q4_0: candidate scales around the one
-// mapping the largest value to an end level, the best d = slx / sl2 for each, then re-rounding.
+// IQ4_NL: x ~ d * level[q]. The levels are uneven, so a value's level is found by comparing
+// with the midpoints rather than by rounding; the scale is fitted as Q4_0's.
 static inline int iq4_nearest(float v) {
     // The midpoints between neighbouring levels; a value's level is the number it exceeds.
     // Counting them (no branches) lets the loops over a block vectorise.
@@ -171,33 +187,11 @@ static level_sums iq4_sums_for(const float *x, const float *w, float iscale) {
     return r;
 }
 
+// The largest value at the level -127 or at +113 (the ends), and scales around those in steps
+// of about a tenth of the levels' spacing.
 static void fit_block_iq4_nl(const float *x, const float *w, lr_block_iq4_nl *y) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < LR_QK; j++) {
-        if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
-    }
-    float d = 0.0f;
-    if (amax > 0.0f) {
-        float best = -1.0f;
-        // The largest value at the level -127 or at +113 (the ends), and scales around those in
-        // steps of about a tenth of the levels' spacing.
-        for (int side = 0; side < 2; side++) {
-            for (int k = -CANDIDATES; k <= CANDIDATES; k++) {
-                const float iscale = side == 0 ? -(127.0f + 1.5f * k) / max : (113.0f + 1.5f * k) / max;
-                const level_sums s = iq4_sums_for(x, w, iscale);
-                if (s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2) {
-                    best = s.slx * s.slx / s.sl2;
-                    d = s.slx / s.sl2;
-                }
-            }
-        }
-        for (int it = 0; it < 4 && d != 0.0f; it++) {
-            const level_sums s = iq4_sums_for(x, w, 1.0f / d);
-            if (!(s.sl2 > 0.0f && s.slx * s.slx > best * s.sl2 * 1.000001f)) break;
-            best = s.slx * s.slx / s.sl2;
-            d = s.slx / s.sl2;
-        }
-    }
+    const float max = signed_max(x);
+    const float d = max != 0.0f ? fit_scale(x, w, max, -127.0f, 113.0f, 1.5f, iq4_sums_for) : 0.0f;
     const uint16_t dh = lr_f32_to_f16_inline(d);
     const float df = lr_f16_to_f32_inline(dh);
     const float id = df != 0.0f ? 1.0f / df : 0.0f;

@@ -86,52 +86,17 @@ LR_INLINE LR_TARGET_AVX2 void x8_group(const uint8_t *grp, int nb, const uint8_t
     for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
 }
 
-/// Q8_0: maddubs needs one unsigned operand, so each chunk multiplies |a| by w carrying a's
-/// sign; a's block is made absolute once per token (kept on the stack for the broadcasts).
-/// Its pair sums reach 2 x 127 x 127, so each chunk is widened (madd) before they add: 8 x
+/// Q8_0 and IQ4_NL, whose weights are signed bytes (IQ4_NL's once its nibbles are looked up in
+/// the level table, one shuffle per 32 of them: the same chunks Q8_0 stores). maddubs needs one
+/// unsigned operand, so each chunk multiplies |a| by w carrying a's sign; a's block is made
+/// absolute once per token (kept on the stack for the broadcasts). Its pair sums reach 2 x 127 x
+/// 127 (IQ4_NL's levels reach -127 too), so each chunk is widened (madd) before they add: 8 x
 /// (sign, maddubs, madd, add) per 8 rows x 32 values, against ~64 ops for 8 rows one at a time.
-LR_INLINE LR_TARGET_AVX2 void x8_group_q8_0(const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes,
-                                            const x8_act *acts, float *out, size_t out_ld, const int NT) {
-    const size_t bb = lr_x8_block_bytes(LR_TYPE_Q8_0);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[X8_NT];
-    _Alignas(32) int8_t absa[X8_NT][LR_QK];
-    LR_UNROLL
-    for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        const uint8_t *blk = grp + (size_t)b * bb;
-        const uint8_t *qs = blk + lr_x8_qs_offset(LR_TYPE_Q8_0);
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
-        LR_UNROLL
-        for (int j = 0; j < NT; j++) {
-            const int8_t *aq = ((const lr_block_q8_0 *)(a + (size_t)j * a_row_bytes))[b].qs;
-            _mm256_store_si256((__m256i *)absa[j], _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)aq)));
-            __m256i isum = _mm256_setzero_si256();
-            LR_UNROLL
-            for (int c = 0; c < 8; c++) {
-                int32_t sw, uw;
-                memcpy(&sw, aq + 4 * c, 4);
-                memcpy(&uw, absa[j] + 4 * c, 4);
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-                const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi32(uw), _mm256_sign_epi8(v, _mm256_set1_epi32(sw)));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones));
-            }
-            __m256 dav = _mm256_broadcast_ss(&acts[(size_t)j * nb + b].da);
-            LR_OPAQUE(dav);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dav), acc[j]);
-        }
-    }
-    LR_UNROLL
-    for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
-}
-
-/// IQ4_NL: Q4_0's nibbles, each looked up in the level table (one shuffle per 32 of them), give
-/// the same chunks Q8_0 stores, which then multiply as Q8_0's do (levels reach -127, so the pair
-/// sums of one chunk still fit int16, two chunks' do not).
-LR_INLINE LR_TARGET_AVX2 void x8_group_iq4_nl(const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes,
-                                              const x8_act *acts, float *out, size_t out_ld, const int NT) {
-    const size_t bb = lr_x8_block_bytes(LR_TYPE_IQ4_NL);
-    const __m256i nibble = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+LR_INLINE LR_TARGET_AVX2 void x8_group_signed(const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes,
+                                              const x8_act *acts, float *out, size_t out_ld, const int NT,
+                                              const int wtype) {
+    const size_t bb = lr_x8_block_bytes(wtype);
+    const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0f);
     const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)lr_iq4_values));
     __m256 acc[X8_NT];
     _Alignas(32) int8_t absa[X8_NT][LR_QK];
@@ -139,13 +104,18 @@ LR_INLINE LR_TARGET_AVX2 void x8_group_iq4_nl(const uint8_t *grp, int nb, const 
     for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = grp + (size_t)b * bb;
-        const uint8_t *qs = blk + lr_x8_qs_offset(LR_TYPE_IQ4_NL);
-        __m256i q[8];  // as Q8_0's chunks: q[c] values 4c..4c+3, q[4 + c] values 16+4c..16+4c+3
+        const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
+        __m256i q[8];  // chunk c of Q8_0's layout: values 4c..4c+3 (c < 4) or 16+4(c-4).. of each row
         LR_UNROLL
         for (int c = 0; c < 4; c++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            q[c] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, nibble));
-            q[4 + c] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+            if (wtype == LR_TYPE_IQ4_NL) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                q[c] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, nibble));
+                q[4 + c] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+            } else {
+                q[c] = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                q[4 + c] = _mm256_loadu_si256((const __m256i *)(qs + 32 * (4 + c)));
+            }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
         LR_UNROLL
@@ -170,38 +140,25 @@ LR_INLINE LR_TARGET_AVX2 void x8_group_iq4_nl(const uint8_t *grp, int nb, const 
     for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
 }
 
-#define X8_GROUP_IQ4_NL(NT)                                                                                        \
-    static __attribute__((noinline)) LR_TARGET_AVX2 void x8_iq4_nl_##NT(                                         \
-        const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes, const x8_act *acts, float *out,       \
-        size_t out_ld) {                                                                                         \
-        x8_group_iq4_nl(grp, nb, a, a_row_bytes, acts, out, out_ld, NT);                                         \
-    }
-X8_GROUP_IQ4_NL(1)
-X8_GROUP_IQ4_NL(2)
-X8_GROUP_IQ4_NL(3)
-
-#define X8_GROUP_Q8_0(NT)                                                                                          \
-    static __attribute__((noinline)) LR_TARGET_AVX2 void x8_q8_0_##NT(                                           \
-        const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes, const x8_act *acts, float *out,       \
-        size_t out_ld) {                                                                                         \
-        x8_group_q8_0(grp, nb, a, a_row_bytes, acts, out, out_ld, NT);                                           \
-    }
-X8_GROUP_Q8_0(1)
-X8_GROUP_Q8_0(2)
-X8_GROUP_Q8_0(3)
-
-#define X8_GROUP(WNAME, WTYPE, NT)                                                                                 \
+/// x8_WNAME_NT: one noinline function per type and token count (its own register allocation).
+#define X8_GROUP(KERNEL, WNAME, WTYPE, NT)                                                                         \
     static __attribute__((noinline)) LR_TARGET_AVX2 void x8_##WNAME##_##NT(                                       \
         const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes, const x8_act *acts, float *out,       \
         size_t out_ld) {                                                                                         \
-        x8_group(grp, nb, a, a_row_bytes, acts, out, out_ld, NT, WTYPE);                                         \
+        KERNEL(grp, nb, a, a_row_bytes, acts, out, out_ld, NT, WTYPE);                                           \
     }
-X8_GROUP(q4_0, LR_TYPE_Q4_0, 1)
-X8_GROUP(q4_0, LR_TYPE_Q4_0, 2)
-X8_GROUP(q4_0, LR_TYPE_Q4_0, 3)
-X8_GROUP(q4_1, LR_TYPE_Q4_1, 1)
-X8_GROUP(q4_1, LR_TYPE_Q4_1, 2)
-X8_GROUP(q4_1, LR_TYPE_Q4_1, 3)
+X8_GROUP(x8_group_signed, q8_0, LR_TYPE_Q8_0, 1)
+X8_GROUP(x8_group_signed, q8_0, LR_TYPE_Q8_0, 2)
+X8_GROUP(x8_group_signed, q8_0, LR_TYPE_Q8_0, 3)
+X8_GROUP(x8_group_signed, iq4_nl, LR_TYPE_IQ4_NL, 1)
+X8_GROUP(x8_group_signed, iq4_nl, LR_TYPE_IQ4_NL, 2)
+X8_GROUP(x8_group_signed, iq4_nl, LR_TYPE_IQ4_NL, 3)
+X8_GROUP(x8_group, q4_0, LR_TYPE_Q4_0, 1)
+X8_GROUP(x8_group, q4_0, LR_TYPE_Q4_0, 2)
+X8_GROUP(x8_group, q4_0, LR_TYPE_Q4_0, 3)
+X8_GROUP(x8_group, q4_1, LR_TYPE_Q4_1, 1)
+X8_GROUP(x8_group, q4_1, LR_TYPE_Q4_1, 2)
+X8_GROUP(x8_group, q4_1, LR_TYPE_Q4_1, 3)
 
 typedef void (*x8_group_fn)(const uint8_t *, int, const uint8_t *, size_t, const x8_act *, float *, size_t);
 _Static_assert(X8_NT == 3, "x8 group kernels are instantiated for 1..3 tokens");
