@@ -169,7 +169,8 @@ void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a) {
 
 int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
-    // IQ4_NL runs in the x8 layout; only rows past its last group of 8 come here.
+    // IQ4_NL has SIMD kernels in the x8 layout only: here come rows past a matrix's last group
+    // of 8, and every row on backends without x8 kernels (scalar).
     if (wtype == LR_TYPE_IQ4_NL)
         return lr_gemm_q8_scalar(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return lr_active_table()->gemm(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);

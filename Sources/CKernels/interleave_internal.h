@@ -23,10 +23,9 @@ LR_INLINE size_t lr_x8_qs_offset(int wtype) { return wtype == LR_TYPE_Q4_1 ? 32 
 /// 32-byte quant chunks per block column: a row's qs bytes / 4 (Q4: 16 bytes, Q8_0: 32).
 LR_INLINE int lr_x8_chunks(int wtype) { return wtype == LR_TYPE_Q8_0 ? 8 : 4; }
 
-/// Bytes of one block of one row in the file layout, and where its qs start.
+/// Bytes of one block of one row in the file layout, and where its qs start (Q4_0's serve IQ4_NL).
 LR_INLINE size_t lr_x8_row_block_bytes(int wtype) {
     return wtype == LR_TYPE_Q8_0 ? sizeof(lr_block_q8_0) : wtype == LR_TYPE_Q4_1 ? sizeof(lr_block_q4_1) : sizeof(lr_block_q4_0);
-    // (Q4_0's size serves IQ4_NL too: lr_block_iq4_nl is the same 18 bytes.)
 }
 LR_INLINE size_t lr_x8_row_qs_offset(int wtype) { return wtype == LR_TYPE_Q4_1 ? 4 : 2; }
 

@@ -39,12 +39,6 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// The format an edited matrix of kernel format `type` is requantized to: its own (every
-    /// kernel format has a quantizer), Q8_0 for anything else.
-    public static func editType(for type: GGMLType) -> GGMLType {
-        nativeTypes.contains(type) ? type : .q8_0
-    }
-
     /// Bytes a matrix tensor takes once in its kernel format.
     public static func kernelByteCount(of tensor: GGUFTensorInfo) -> Int {
         kernelType(for: tensor.type).byteCount(forElements: tensor.elementCount) ?? tensor.byteCount
