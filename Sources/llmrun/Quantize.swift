@@ -17,7 +17,7 @@ struct Quantize: ParsableCommand {
         scale and offset by least squares, weighted by how much signal each input of the matrix \
         carries there (what llama.cpp's importance matrix is for). On SmolLM2-135M, Q4_1 to Q4_0: \
         wiki perplexity 20.7 fitted, 23.8 with the reference rounding (the Q4_1 source: 17.7), in \
-        about 20 s on two cores; to IQ4_NL (the same size): 19.8 fitted, 23.1 without --fit.
+        about 20 s on two cores; to IQ4_NL (the same size): 19.8 fitted, 22.6 without --fit.
 
           llmrun quantize -m model.Q4_1.gguf -o model.Q8_0.gguf --type q8_0
           llmrun quantize -m model.Q8_0.gguf -o model.Q4_0.gguf --type q4_0 --fit

@@ -235,8 +235,11 @@ public enum TensorConversion {
             case .q8_0: lr_quantize_row_q8_0_ref(values, dst, Int64(count))
             case .q4_0: lr_quantize_row_q4_0_ref(values, dst, Int64(count))
             case .q4_1: lr_quantize_row_q4_1_ref(values, dst, Int64(count))
-            // No reference rounding to match here: the least-squares fit with equal weights.
-            case .iq4_nl: _ = lr_quantize_row_fit(Int32(type.rawValue), values, dst, Int64(count), nil)
+            // No reference rounding to match here: the least-squares fit, weighting each value by
+            // its square (large weights matter most when nothing says which inputs do).
+            case .iq4_nl:
+                let w = (0..<count).map { values[$0] * values[$0] }
+                _ = lr_quantize_row_fit(Int32(type.rawValue), values, dst, Int64(count), w)
             case .f16:
                 let p = dst.assumingMemoryBound(to: UInt16.self)
                 for i in 0..<count { p[i] = lr_f32_to_f16(values[i]) }
