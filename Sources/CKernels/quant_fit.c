@@ -165,23 +165,32 @@ static void fit_block_q4_1(const float *x, const float *w, lr_block_q4_1 *y) {
 
 // IQ4_NL: x ~ d * level[q]. The levels are uneven, so a value's level is found by comparing
 // with the midpoints rather than by rounding; the scale is fitted as Q4_0's.
-static inline int iq4_nearest(float v) {
-    // The midpoints between neighbouring levels; a value's level is the number it exceeds.
-    // Counting them (no branches) lets the loops over a block vectorise.
-    static const float mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+// The midpoints between neighbouring levels: a value's level is the number of them it exceeds.
+static const float iq4_mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
                                   7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
+
+static inline int iq4_nearest(float v) {
     int q = 0;
-    for (int k = 0; k < 15; k++) q += v > mid[k];
+    for (int k = 0; k < 15; k++) q += v > iq4_mid[k];
     return q;
 }
 
 static level_sums iq4_sums_for(const float *x, const float *w, float iscale) {
+    // The levels first, as the lowest plus each step passed (small integers, exact in float):
+    // a loop without table lookups or float sums, so it vectorises across the block; the sums
+    // then run in index order, as they always have (the same bytes on every machine).
+    float l[LR_QK];
+    for (int j = 0; j < LR_QK; j++) {
+        const float v = iscale * x[j];
+        float level = -127.0f;
+        for (int k = 0; k < 15; k++) level += v > iq4_mid[k] ? (float)(lr_iq4_values[k + 1] - lr_iq4_values[k]) : 0.0f;
+        l[j] = level;
+    }
     level_sums r = {0, 0, 0};
     for (int j = 0; j < LR_QK; j++) {
-        const float l = lr_iq4_values[iq4_nearest(iscale * x[j])];
-        const float wl = w[j] * l;
+        const float wl = w[j] * l[j];
         r.sl += wl;
-        r.sl2 += wl * l;
+        r.sl2 += wl * l[j];
         r.slx += wl * x[j];
     }
     return r;
