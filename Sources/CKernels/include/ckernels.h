@@ -94,7 +94,7 @@ int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, c
 void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n);
 
 // ---------------------------------------------------------------------------
-// Dot products: one weight row (Q8_0, Q4_0 or Q4_1) with one Q8_0 activation row.
+// Dot products: one weight row (Q8_0, Q4_0 or Q4_1; IQ4_NL has only the scalar one) with one Q8_0 activation row.
 // n is the number of values, a multiple of 32. Result in *s.
 
 void lr_vec_dot_q8_0_q8_0(int n, float *s, const void *w, const void *a);
@@ -169,7 +169,7 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
 /// 1 when the active backend's x8 kernels beat the file layout for wtype, else 0 (the layout
 /// still works everywhere: every backend falls back to the scalar x8 kernels).
 int lr_x8_preferred(int wtype);
-/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1, Q8_0 have one).
+/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1, IQ4_NL, Q8_0 have one).
 size_t lr_x8_group_bytes(int wtype, int k);
 /// Interleaves 8 rows (row i at src + i * src_row_bytes, file layout) into one group at dst.
 /// Returns 0, or -1 for an unsupported type or k not a multiple of 32.
