@@ -34,6 +34,19 @@ struct Quantize: ParsableCommand {
     var fit = false
     @Option(help: "Calibration text for --fit (default: the bundled text; use text like what the model will serve).")
     var calib: String?
+    @Flag(help: "Print a JSON report (output, format, bytes, seconds, peak RSS) on stdout.")
+    var json = false
+
+    /// What --json prints.
+    struct Report: Encodable {
+        var output: String
+        var type: String
+        var fitted: Bool
+        var outputBytes: Int
+        var calibrationTokens: Int?
+        var seconds: Double
+        var peakResidentBytes: Int
+    }
 
     func validate() throws {
         guard let t = GGMLType(name: type), [.q8_0, .q4_0, .q4_1, .iq4_nl, .f16].contains(t) else {
@@ -50,6 +63,7 @@ struct Quantize: ParsableCommand {
         let path = try modelOptions.resolvedPath()
         try checkOutputPath(output, source: path)
         if fit { return try runFitted(target, path: path) }
+        let started = Date()
         let source = try GGUFFile(path: path)
         func outputType(_ t: GGUFTensorInfo) -> GGMLType {
             t.shape.count >= 2 && t.shape[0] % target.blockSize == 0 ? target : .f32
@@ -76,7 +90,12 @@ struct Quantize: ParsableCommand {
         }
         try writer.finish()
         bar.finish()
-        Terminal.status("wrote \(output) (\(formatBytes((try? GGUFFile(path: output).fileSize) ?? 0)))")
+        let bytes = (try? GGUFFile(path: output).fileSize) ?? 0
+        Terminal.status("wrote \(output) (\(formatBytes(bytes)))")
+        if json {
+            try printJSON(Report(output: output, type: type.lowercased(), fitted: false, outputBytes: bytes, calibrationTokens: nil,
+                                 seconds: Date().timeIntervalSince(started), peakResidentBytes: ProcessMemory.peakResidentBytes))
+        }
     }
 
     /// --fit: the pruner's pass over the calibration text with nothing to remove, which records
@@ -102,5 +121,10 @@ struct Quantize: ParsableCommand {
         }
         Terminal.status(String(format: "wrote %@ (%@) in %.1f s, peak RSS %@", output, formatBytes(report.outputBytes ?? 0),
                                report.seconds, formatBytes(report.peakResidentBytes)))
+        if json {
+            try printJSON(Report(output: output, type: type.lowercased(), fitted: true, outputBytes: report.outputBytes ?? 0,
+                                 calibrationTokens: report.calibrationTokens, seconds: report.seconds,
+                                 peakResidentBytes: report.peakResidentBytes))
+        }
     }
 }

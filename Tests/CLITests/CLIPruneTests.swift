@@ -152,11 +152,15 @@ final class CLIPruneTests: XCTestCase {
         let g = try CLI.run(["generate", "-m", out, "-p", "the", "-n", "3", "--temp", "0"])
         XCTAssertEqual(g.status, 0, g.stderr)
 
-        // IQ4_NL, fitted or not: llama.cpp's file type 25, and it runs.
+        // IQ4_NL, fitted or not: llama.cpp's file type 25, and it runs; --json reports on stdout.
         for fit in [[], ["--fit", "--calib", calib]] {
             let iq4 = dir.file("iq4-\(fit.count).gguf")
-            let q = try CLI.run(["quantize", "-m", src, "-o", iq4, "--type", "iq4_nl"] + fit)
+            let q = try CLI.run(["quantize", "-m", src, "-o", iq4, "--type", "iq4_nl", "--json"] + fit)
             XCTAssertEqual(q.status, 0, q.stderr)
+            let report = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any]
+            XCTAssertEqual(report?["type"] as? String, "iq4_nl")
+            XCTAssertEqual(report?["fitted"] as? Bool, !fit.isEmpty)
+            XCTAssertEqual(report?["outputBytes"] as? Int, try GGUFFile(path: iq4).fileSize)
             let file = try GGUFFile(path: iq4)
             XCTAssertEqual(file.tensor(named: "blk.0.ffn_down.weight")?.type, .iq4_nl)
             XCTAssertEqual(file["general.file_type"]?.intValue, 25)
