@@ -18,10 +18,16 @@
 //   neon+dotprod  Q4_1   57 | 38.3     166 | 99         59 | 42       142 | 95
 //   neon          Q8_0   75 | 75       124 | 97         93 | 93       128 | 97
 //   neon+dotprod  Q8_0   40 | 31       100 | 71         54 | 36.7     106 | 73
+//   neon          IQ4_NL 102 | 102     -                107 | 107     -
+//   neon+dotprod  IQ4_NL 68 | 42.7     -                70 | 45.3     -
 // The row tiles unpack nibbles (and subtract Q4_0's 8), reduce partial sums and apply scales once
 // per row; x8 does each once per 4 rows and folds the -8 into where the integer sums start. Q8_0
 // multiplies as many bytes either way, so x8 saves only the reductions and scales (plain NEON:
 // 32 SMULL/SMLAL + 16 SADALP + 2 ADDP per token, 1-token tiles, see X8_RN_NEON_Q8_0).
+// IQ4_NL (x8 only) is Q4_0's unpack, 16 TBL to its levels, then Q8_0's products: 1.2-1.35x Q4_0's
+// instructions at the same 4.5 bits a weight. Its rows were counted statically: the loop over
+// block columns in objdump of the tile functions, which reproduces every figure above but gcc's
+// Q8_0 dotprod 6-token one (42.3 counted that way).
 #include "interleave_internal.h"
 
 #include <stdlib.h>
