@@ -44,7 +44,7 @@ struct FootprintModel {
     /// Run-time bytes per block-matrix value written as `t`.
     static func bytesPerParameter(_ t: GGMLType) -> Double {
         switch t {
-        case .q4_0: return 18.0 / 32
+        case .q4_0, .iq4_nl: return 18.0 / 32
         case .q4_1: return 20.0 / 32
         case .f16: return 34.0 / 32 + 2  // converted to Q8_0 at load, file kept mapped
         default: return 34.0 / 32

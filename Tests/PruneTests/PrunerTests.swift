@@ -370,6 +370,25 @@ final class PrunerTests: XCTestCase {
     /// A budget that needs pruning: the planned footprint fits, counts the KV cache of the
     /// blocks that are dropped whole (so it needs a smaller ratio than neurons alone), and the
     /// model pruned at that plan really fits.
+    /// Every format the pruner runs in is planned at its own size (IQ4_NL was once planned at
+    /// Q8_0's, so a budget with --out-type iq4_nl removed 40% of SmolLM2 where Q4_0 removed 16%).
+    func testBudgetPlanCountsEachKernelFormatAtItsSize() throws {
+        for t in WeightMatrix.nativeTypes {
+            XCTAssertEqual(FootprintModel.bytesPerParameter(t), Double(t.byteCount(forElements: 32)!) / 32, "\(t)")
+        }
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let context = 4096
+        let (_, file, config) = try budgetModel(dir, layer: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 1024), context: context)
+        let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        let budget = dense - (dense - BudgetPlanner.runtimeOverhead) / 10
+        let s = settings(.comp, ratio: 0)
+        let q4 = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .q4_0, settings: s)
+        let iq4 = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .iq4_nl, settings: s)
+        XCTAssertEqual(iq4.ratio, q4.ratio)
+        XCTAssertEqual(iq4.estimatedFootprintBytes, q4.estimatedFootprintBytes)
+    }
+
     func testBudgetPlanFitsAfterPruning() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
