@@ -389,6 +389,31 @@ final class PrunerTests: XCTestCase {
         XCTAssertEqual(iq4.estimatedFootprintBytes, q4.estimatedFootprintBytes)
     }
 
+    /// Left to choose, the planner narrows an IQ4 model's blocks to IQ4_NL and a Q8_0 one's to
+    /// Q4_0 (the same 4.5 bits).
+    func testBudgetPlanKeepsIQ4ForIQ4Sources() throws {
+        let context = 4096
+        var chosen: [GGMLType: String] = [:]
+        for type in [GGMLType.q8_0, .iq4_nl] {
+            let dir = TemporaryDirectory()
+            defer { dir.cleanup() }
+            var base = TinyModel()
+            base.matrixType = type
+            let (_, file, config) = try budgetModel(dir, base, layer: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 1024),
+                                                    context: context)
+            // Below the 4-bit footprint with nothing removed: the narrowest block format is needed.
+            let model = MemoryEstimate(file: file, config: config, context: context)
+            let blockBytes = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count >= 2 }
+                .reduce(0) { $0 + $1.elementCount } * 18 / 32
+            let budget = model.totalBytes - model.weightBytes + blockBytes + BudgetPlanner.runtimeOverhead
+            let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil,
+                                              settings: settings(.comp, ratio: 0))
+            chosen[type] = plan.outputType
+        }
+        XCTAssertEqual(chosen[.q8_0], "q4_0")
+        XCTAssertEqual(chosen[.iq4_nl], "iq4_nl")
+    }
+
     func testBudgetPlanFitsAfterPruning() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
