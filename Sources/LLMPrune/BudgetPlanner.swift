@@ -55,15 +55,7 @@ public enum BudgetPlanner {
                               estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
                               explanation: "the model already fits: \(gb(denseFootprint)) at -c \(context) within \(gb(budget)); no pruning needed")
         }
-        // The narrowest block format at 4.5 bits: IQ4_NL for a source already in it (or IQ4_XS),
-        // Q4_0 otherwise. SmolLM2 IQ4_XS at --budget 150MB -c 2048 (16.2% removed either way):
-        // wiki perplexity 44.4 written IQ4_NL, 50.6 written Q4_0. From other sources IQ4_NL also
-        // fits better (SmolLM2 Q4_1 quantized with --fit: 19.8 against 20.7), but its prompts run
-        // at Q8_0's speed on AVX2 rather than Q4_0's, and a Q4 source chose the faster format.
-        let blockMatrices = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count >= 2 }
-        let iq4Values = blockMatrices.filter { WeightMatrix.kernelType(for: $0.type) == .iq4_nl }.reduce(0) { $0 + $1.elementCount }
-        let narrowest: GGMLType = 2 * iq4Values > blockMatrices.reduce(0, { $0 + $1.elementCount }) ? .iq4_nl : .q4_0
-        let types: [GGMLType] = requestedType.map { [$0] } ?? [.q8_0, .q4_1, narrowest]
+        let types: [GGMLType] = requestedType.map { [$0] } ?? [.q8_0, .q4_1, model.narrowestBlockFormat]
         let embeddingNow = model.embeddingBytes(nil)
         func footprint(_ ratio: Double, _ t: GGMLType, _ e: GGMLType?) -> Int { model.footprint(ratio: ratio, blocks: t, embedding: e) }
 
