@@ -122,6 +122,11 @@ struct NeuronSelector {
 
         switch settings.method {
         case .comp:
+            // Plain least squares: every token and every output dimension counts alike. Weighting
+            // them by how the later blocks read the stream (tokens by 1/mean square of the stream,
+            // dimensions by the later norms' gains or by those times their readers' column
+            // energies) moved SmolLM2-135M's wiki perplexity at 0.2 from 38.99 to 38.77, 38.51
+            // and 38.68: within a calibration slice's noise, so the objective stays plain.
             // The system is ff x ff; beyond `maxSystemSize` channels it is solved in independent
             // blocks (cross-block correlations ignored) so its memory stays within the budget.
             let blockCount = (ff + settings.maxSystemSize - 1) / settings.maxSystemSize
