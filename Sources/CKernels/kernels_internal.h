@@ -55,6 +55,8 @@ typedef struct {
     int x8_q4_0, x8_q4_1, x8_q8_0;
     /// gemm_x8 takes IQ4_NL (which has no row-layout SIMD kernels: its rows take the scalar loops).
     int x8_iq4_nl;
+    /// gemm_x8 takes Q5_0 (the same: its rows past the last group of 8 take the scalar loops).
+    int x8_q5_0;
     /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,

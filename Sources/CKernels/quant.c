@@ -73,6 +73,34 @@ void lr_quantize_row_q4_1_ref(const float *src, void *dst, int64_t n) {
     }
 }
 
+// As Q4_0, with 32 levels: the value of largest magnitude maps to q = 0 (scale max / -16).
+void lr_quantize_row_q5_0_ref(const float *src, void *dst, int64_t n) {
+    lr_block_q5_0 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        const float *x = src + i * LR_QK;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < LR_QK; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = lr_f32_to_f16_inline(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            int lo = (int8_t)(x[j] * id + 16.5f);
+            int hi = (int8_t)(x[j + LR_QK / 2] * id + 16.5f);
+            if (lo > 31) lo = 31;
+            if (hi > 31) hi = 31;
+            y[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
+            qh |= (uint32_t)(lo >> 4 & 1) << j | (uint32_t)(hi >> 4 & 1) << (j + LR_QK / 2);
+        }
+        for (int b = 0; b < 4; b++) y[i].qh[b] = (uint8_t)(qh >> (8 * b));
+    }
+}
+
 void lr_quantize_row_f16_ref(const float *src, void *dst, int64_t n) {
     lr_f32_to_f16_row_scalar(src, (uint16_t *)dst, n);
 }
@@ -89,6 +117,7 @@ int lr_quantize_row_ref(int ggml_type, const float *src, void *dst, int64_t n) {
     case LR_TYPE_Q8_0: lr_quantize_row_q8_0_ref(src, dst, n); return 0;
     case LR_TYPE_Q4_0: lr_quantize_row_q4_0_ref(src, dst, n); return 0;
     case LR_TYPE_Q4_1: lr_quantize_row_q4_1_ref(src, dst, n); return 0;
+    case LR_TYPE_Q5_0: lr_quantize_row_q5_0_ref(src, dst, n); return 0;
     default: return -1;
     }
 }

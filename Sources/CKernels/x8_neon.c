@@ -84,7 +84,8 @@ static void x8_prep(const uint8_t *a, size_t a_row_bytes, int tn, int rn, int nb
             memcpy(&h, &ab[b].d, 2);
             const float d = (float)h;
             p[b].d[lane] = d;
-            if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL) continue;  // signed weights: no offset, no mins
+            if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL || wtype == LR_TYPE_Q5_0)
+                continue;  // signed weights: no offset, no mins
             const int sum = vaddlvq_s8(vld1q_s8(ab[b].qs)) + vaddlvq_s8(vld1q_s8(ab[b].qs + 16));
             if (wtype == LR_TYPE_Q4_1) p[b].dsum[lane] = d * (float)sum;
             else p[b].off[lane] = -8 * sum;
@@ -142,6 +143,31 @@ LR_INLINE void x8_load_iq4_nl(const uint8_t *qs, int8x16_t lo[2][4], int8x16_t h
     }
 }
 
+/// Q5_0's block column in the same arrangement: Q4_0's nibbles with each value's fifth bit, less
+/// 16, so the chunks are signed bytes (-16..15) as Q8_0's. Byte 4r + k of lo[h][c] is value
+/// 4c + k of row 4h + r, whose bit is bit 4(c & 1) + k of byte c / 2 of the row's qh (hi: byte
+/// 2 + c / 2): TBL copies that byte into the row's four, TST picks each byte's bit.
+LR_INLINE void x8_load_q5_0(const uint8_t *blk, int8x16_t lo[2][4], int8x16_t hi[2][4]) {
+    x8_unpack(blk + lr_x8_qs_offset(LR_TYPE_Q5_0), lo, hi);
+    const uint8x16_t sixteen = vdupq_n_u8(16);
+    LR_UNROLL
+    for (int h = 0; h < 2; h++) {
+        const uint8x16_t qh = vld1q_u8(blk + LR_X8_QH_OFFSET + 16 * h);
+        LR_UNROLL
+        for (int c = 0; c < 4; c++) {
+            const uint8_t b = (uint8_t)(c >> 1), s = (uint8_t)(4 * (c & 1));
+            const uint8_t pick[16] = {b, b, b, b, 4 + b, 4 + b, 4 + b, 4 + b, 8 + b, 8 + b, 8 + b, 8 + b, 12 + b, 12 + b, 12 + b, 12 + b};
+            const uint8_t bits[16] = {1 << s, 2 << s, 4 << s, 8 << s, 1 << s, 2 << s, 4 << s, 8 << s,
+                                      1 << s, 2 << s, 4 << s, 8 << s, 1 << s, 2 << s, 4 << s, 8 << s};
+            const uint8x16_t idx = vld1q_u8(pick), bit = vld1q_u8(bits);
+            const uint8x16_t has_lo = vtstq_u8(vqtbl1q_u8(qh, idx), bit);
+            const uint8x16_t has_hi = vtstq_u8(vqtbl1q_u8(qh, vaddq_u8(idx, vdupq_n_u8(2))), bit);
+            lo[h][c] = vsubq_s8(lo[h][c], vreinterpretq_s8_u8(vbicq_u8(sixteen, has_lo)));
+            hi[h][c] = vsubq_s8(hi[h][c], vreinterpretq_s8_u8(vbicq_u8(sixteen, has_hi)));
+        }
+    }
+}
+
 /// One token's integer sums of rows 0-3 and 4-7 (s: where they start) with plain ARMv8. Each
 /// SMULL/SMLAL multiplies 2 rows by a broadcast word; a lane collects 8 products, |sum| <= 8 * 15
 /// * 128, so int16 holds it and the sum of two lanes (ADDP) too.
@@ -153,7 +179,7 @@ LR_INLINE void x8_isums_neon(int32x4_t s[2], int8x16_t lo[2][4], int8x16_t hi[2]
     // LD4R: the 4 words of each half of the block, each broadcast to a register (AArch64 loads
     // take any alignment).
     const int32x4x4_t alo = vld4q_dup_s32((const int32_t *)aq), ahi = vld4q_dup_s32((const int32_t *)(aq + 16));
-    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL) {  // IQ4_NL's levels also reach -127
+    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL || wtype == LR_TYPE_Q5_0) {  // IQ4_NL's levels also reach -127
         int32x4_t q[2][2];  // [rows 4h..4h+3][rows +0,+1 | +2,+3], two lanes a row
         LR_UNROLL
         for (int c = 0; c < 8; c += 2) {
@@ -238,6 +264,7 @@ LR_INLINE LR_TARGET_DOTPROD void x8_isums_neon_dotprod(int32x4_t s[2], int8x16_t
             int8x16_t lo[2][4], hi[2][4];                                                                        \
             if (wtype == LR_TYPE_Q8_0) x8_load_q8_0(blk + qo, lo, hi);                                           \
             else if (wtype == LR_TYPE_IQ4_NL) x8_load_iq4_nl(blk + qo, lo, hi);                                  \
+            else if (wtype == LR_TYPE_Q5_0) x8_load_q5_0(blk, lo, hi);                                           \
             else x8_unpack(blk + qo, lo, hi);                                                                    \
             const float32x4_t da = vld1q_f32(act[b].d);                                                          \
             const float32x4_t dsum = wtype == LR_TYPE_Q4_1 ? vld1q_f32(act[b].dsum) : vdupq_n_f32(0.0f);         \
@@ -292,6 +319,10 @@ X8_SHAPE(neon, , iq4_nl, LR_TYPE_IQ4_NL, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 3)
+X8_SHAPE(neon, , q5_0, LR_TYPE_Q5_0, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q5_0, LR_TYPE_Q5_0, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q5_0, LR_TYPE_Q5_0, 2)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q5_0, LR_TYPE_Q5_0, 3)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q8_0, LR_TYPE_Q8_0, 3)
@@ -335,9 +366,10 @@ int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end,
     static const x8_tile_fn q4_1[] = {x8_neon_q4_1_1, x8_neon_q4_1_2};
     static const x8_tile_fn q8_0[] = {x8_neon_q8_0_1};
     static const x8_tile_fn iq4_nl[] = {x8_neon_iq4_nl_1};
-    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL)  // signed bytes: Q8_0's tile width
+    static const x8_tile_fn q5_0[] = {x8_neon_q5_0_1};
+    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL || wtype == LR_TYPE_Q5_0)  // signed bytes: Q8_0's tile width
         return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                        wtype == LR_TYPE_Q8_0 ? q8_0 : iq4_nl, X8_RN_NEON_Q8_0);
+                        wtype == LR_TYPE_Q8_0 ? q8_0 : wtype == LR_TYPE_Q5_0 ? q5_0 : iq4_nl, X8_RN_NEON_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                     wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_NEON);
 }
@@ -348,9 +380,10 @@ int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int gr
     static const x8_tile_fn q4_1[] = {x8_neon_dotprod_q4_1_1, x8_neon_dotprod_q4_1_2, x8_neon_dotprod_q4_1_3};
     static const x8_tile_fn q8_0[] = {x8_neon_dotprod_q8_0_1, x8_neon_dotprod_q8_0_2, x8_neon_dotprod_q8_0_3};
     static const x8_tile_fn iq4_nl[] = {x8_neon_dotprod_iq4_nl_1, x8_neon_dotprod_iq4_nl_2, x8_neon_dotprod_iq4_nl_3};
-    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL)
+    static const x8_tile_fn q5_0[] = {x8_neon_dotprod_q5_0_1, x8_neon_dotprod_q5_0_2, x8_neon_dotprod_q5_0_3};
+    if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL || wtype == LR_TYPE_Q5_0)
         return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                        wtype == LR_TYPE_Q8_0 ? q8_0 : iq4_nl, X8_RN_DOTPROD_Q8_0);
+                        wtype == LR_TYPE_Q8_0 ? q8_0 : wtype == LR_TYPE_Q5_0 ? q5_0 : iq4_nl, X8_RN_DOTPROD_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                     wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_DOTPROD);
 }

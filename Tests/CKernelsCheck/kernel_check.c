@@ -57,6 +57,7 @@ static size_t block_bytes(int type) {
     case LR_TYPE_Q4_0: return sizeof(lr_block_q4_0);
     case LR_TYPE_Q4_1: return sizeof(lr_block_q4_1);
     case LR_TYPE_IQ4_NL: return sizeof(lr_block_iq4_nl);
+    case LR_TYPE_Q5_0: return sizeof(lr_block_q5_0);
     default: return 0;
     }
 }
@@ -66,6 +67,7 @@ static const char *type_name(int type) {
     case LR_TYPE_Q4_0: return "q4_0";
     case LR_TYPE_Q4_1: return "q4_1";
     case LR_TYPE_IQ4_NL: return "iq4_nl";
+    case LR_TYPE_Q5_0: return "q5_0";
     default: return "?";
     }
 }
@@ -85,6 +87,10 @@ static void fill_weights(int type, void *dst, int nblocks) {
                 const uint16_t m = lr_f32_to_f16(rnd_uniform(-0.4f, 0.1f));
                 memcpy(p + 2, &m, 2);
                 off = 4;
+            }
+            if (type == LR_TYPE_Q5_0) {
+                for (int j = 0; j < 4; j++) p[2 + j] = (uint8_t)rnd();  // qh
+                off = 6;
             }
             for (int j = 0; j < 16; j++) p[off + j] = (uint8_t)rnd();
         }
@@ -112,7 +118,10 @@ static double dot_magnitude(int type, int n, const void *w, const void *a) {
         for (int j = 0; j < 32; j++) {
             int q;
             if (type == LR_TYPE_Q8_0) q = abs((int8_t)x[2 + j]);
-            else if (type == LR_TYPE_IQ4_NL) {
+            else if (type == LR_TYPE_Q5_0) {
+                const uint8_t byte = x[6 + (j & 15)];
+                q = abs(((j < 16 ? byte & 15 : byte >> 4) | ((x[2 + j / 8] >> (j % 8) & 1) << 4)) - 16);
+            } else if (type == LR_TYPE_IQ4_NL) {
                 const uint8_t byte = x[2 + (j & 15)];
                 q = abs(lr_iq4_values[j < 16 ? byte & 15 : byte >> 4]);
             } else {
@@ -623,8 +632,8 @@ static void check_x8(const char *backend) {
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float af[MAXT * MAXK];
     static float out[MAXT * LD], ref[MAXT * LD];
-    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL};
-    for (int ti = 0; ti < 4; ti++) {
+    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL, LR_TYPE_Q5_0};
+    for (int ti = 0; ti < (int)(sizeof x8_types / sizeof x8_types[0]); ti++) {
         const int type = x8_types[ti];
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
             const int k = ks[ki], nb = k / 32;
@@ -646,15 +655,21 @@ static void check_x8(const char *backend) {
                 const int ranges[][2] = {{0, GROUPS}, {1, 2}, {2, 3}, {1, 1}};
                 for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
                     const int g0 = ranges[ri][0], g1 = ranges[ri][1];
-                    for (int f32 = 0; f32 < 2; f32++) {
+                    // f32: 0 int8 x8, 1 f32 x8, then the same two products on the rows as the
+                    // file lays them out (the dispatched row-layout kernels, which also run the
+                    // rows past a matrix's last group).
+                    for (int f32 = 0; f32 < 4; f32++) {
+                        const int x8 = f32 < 2, f = f32 & 1;
                         for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = -12345.0f;
                         int st, st2;
-                        if (f32) {
-                            st = lr_gemm_f32a_x8(type, packed, g0, g1, af, k, n_tok, k, out, LD);
+                        if (f) {
+                            st = x8 ? lr_gemm_f32a_x8(type, packed, g0, g1, af, k, n_tok, k, out, LD)
+                                    : lr_gemm_f32a(type, rows, wrb, 8 * g0, 8 * g1, af, k, n_tok, k, out, LD);
                             if (st == -1 && lr_gemm_f32a_min_batch() == 0) continue;  // no f32 path here
                             st2 = lr_gemm_f32a_scalar(type, rows, wrb, 8 * g0, 8 * g1, af, k, n_tok, k, ref, LD);
                         } else {
-                            st = lr_gemm_q8_x8(type, packed, g0, g1, a, arb, n_tok, k, out, LD);
+                            st = x8 ? lr_gemm_q8_x8(type, packed, g0, g1, a, arb, n_tok, k, out, LD)
+                                    : lr_gemm_q8(type, rows, wrb, 8 * g0, 8 * g1, a, arb, n_tok, k, out, LD);
                             st2 = lr_gemm_q8_scalar(type, rows, wrb, 8 * g0, 8 * g1, a, arb, n_tok, k, ref, LD);
                         }
                         int nbad = st != 0 || st2 != 0;
@@ -667,7 +682,7 @@ static void check_x8(const char *backend) {
                                     continue;
                                 }
                                 double mag;
-                                if (f32) {
+                                if (f) {
                                     float wf[MAXK];
                                     lr_dequantize_row(type, rows + (size_t)r * wrb, wf, k);
                                     mag = 0;
@@ -678,8 +693,8 @@ static void check_x8(const char *backend) {
                                 nbad += fabs((double)o - e) > 1e-5 * mag;
                             }
                         }
-                        check(nbad == 0, "[%s] x8 %s %s k=%d n_tok=%d groups [%d,%d): %d bad", backend, f32 ? "f32a" : "q8",
-                              type_name(type), k, n_tok, g0, g1, nbad);
+                        check(nbad == 0, "[%s] %s %s %s k=%d n_tok=%d groups [%d,%d): %d bad", backend, x8 ? "x8" : "rows",
+                              f ? "f32a" : "q8", type_name(type), k, n_tok, g0, g1, nbad);
                     }
                 }
             }

@@ -53,6 +53,18 @@ final class QuantizeTests: XCTestCase {
         }
     }
 
+    func testQ5_0RoundTrip() {
+        let x = randomRow()
+        let (q, y) = roundTrip(Int32(LR_TYPE_Q5_0), x, blockBytes: 22)
+        for b in 0..<(n / 32) {
+            let d = abs(q.withUnsafeBufferPointer { half($0.baseAddress! + b * 22) })
+            for j in 0..<32 {
+                // as Q4_0: the largest magnitude maps to -16 exactly, the far end may clamp at 15
+                XCTAssertLessThanOrEqual(abs(y[b * 32 + j] - x[b * 32 + j]), d + 16 * d * 1e-3)
+            }
+        }
+    }
+
     func testKnownBlocks() {
         let v = (0..<32).map { Float($0 - 16) * 0.5 }  // -8 ... 7.5
         var b8 = [UInt8](repeating: 0, count: 34)
@@ -76,6 +88,12 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(UInt16(b41[2]) | UInt16(b41[3]) << 8, lr_f32_to_f16(-8))
         XCTAssertEqual(b41[4] & 15, 0)
         XCTAssertEqual(b41[19] >> 4, 15)
+
+        var b5 = [UInt8](repeating: 0, count: 22)
+        lr_quantize_row_q5_0_ref(v, &b5, 32)  // max is -8: d = 0.5, q = trunc(2v + 16.5) = j
+        XCTAssertEqual(UInt16(b5[0]) | UInt16(b5[1]) << 8, 0x3800)
+        XCTAssertEqual(Array(b5[2..<6]), [0, 0, 0xFF, 0xFF], "fifth bits: values 16...31")
+        XCTAssertEqual(Array(b5[6...]), (0..<16).map { UInt8($0 | $0 << 4) })
 
         let zeros = [Float](repeating: 0, count: 32)
         lr_quantize_row_q8_0_ref(zeros, &b8, 32)

@@ -60,6 +60,13 @@ final class ForwardPassTests: XCTestCase {
         try compareWithReference(t, file: "iq4nl.gguf")
     }
 
+    /// Q5_0 (K-quant files' fallback for rows that are not whole super-blocks) runs natively in
+    /// the x8 layout too, embedding and tied output included.
+    func testQ5_0TinyModelMatchesReference() throws {
+        var t = TinyModel(); t.matrixType = .q5_0; t.embeddingType = .q5_0
+        try compareWithReference(t, file: "q50.gguf")
+    }
+
     func testConvertedFormatsAndPerLayerShapes() throws {
         // F16 and F32 matrices are converted to Q8_0 at load; layers of different widths, as in
         // a pruned model, with per-layer metadata arrays.

@@ -56,6 +56,34 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertLessThan(worst, largest * 0x1p-9)
     }
 
+    /// Q5_0 matrices are used where they lie in the file (no Q8_0 copy at half as much again).
+    func testQ5_0LoadsAsItIs() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var rng = SplitMix64(seed: 5)
+        let rows = 8, columns = 640
+        let values = (0..<(rows * columns)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        let bytes = try XCTUnwrap(values.withUnsafeBufferPointer { TensorConversion.quantize($0.baseAddress!, count: rows * columns, to: .q5_0) })
+        XCTAssertEqual(bytes.count, rows * columns / 32 * 22)
+        let path = dir.file("q5.gguf")
+        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
+                                    tensors: [GGUFTensorDescriptor(name: "w.weight", shape: [columns, rows], type: .q5_0)])
+        try writer.writeTensor(named: "w.weight", bytes: bytes)
+        try writer.finish()
+        let file = try GGUFFile(path: path)
+        let tensor = try XCTUnwrap(file.tensor(named: "w.weight"))
+        let m = try WeightMatrix(tensor: tensor, in: file)
+        XCTAssertEqual(m.type, .q5_0)
+        XCTAssertEqual(m.data, UnsafeRawPointer(file.data(for: tensor).baseAddress!), "a view onto the mapping")
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), bytes.count)
+        XCTAssertTrue(MemoryEstimate.convertedAtLoad(file).isEmpty)
+        let got = m.dequantized()
+        for i in 0..<(rows * columns) where abs(got[i] - values[i]) > 1.0 / 16 {
+            XCTFail("value \(i): \(got[i]) against \(values[i])")
+            break
+        }
+    }
+
     /// IQ4_NL and IQ4_XS matrices (llama-quantize's choice for rows that are not whole 256-value
     /// super-blocks, and its 4.25-bit format) run as IQ4_NL holding the file's values: IQ4_NL's
     /// bytes as they are, IQ4_XS's to the f16 rounding of each sub-block's scale.

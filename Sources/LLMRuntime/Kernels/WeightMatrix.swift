@@ -1,7 +1,7 @@
 import CKernels
 import GGUF
 
-/// A 2-D weight in a format with a native int8 kernel (Q8_0, Q4_0, Q4_1): either a view onto
+/// A 2-D weight in a format with a native int8 kernel (Q8_0, Q4_0, Q4_1, Q5_0, IQ4_NL): either a view onto
 /// the mapped file or bytes converted at load from another format.
 ///
 /// Rows are output features, columns input features: `y = W·x` reads one row per output.
@@ -25,7 +25,10 @@ public struct WeightMatrix: @unchecked Sendable {
     public var interleavedRows: Int { layout == .x8 ? rows / 8 * 8 : 0 }
 
     /// Formats the mat-mul kernels take directly.
-    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .iq4_nl]
+    /// Q5_0 matters for small models: llama-quantize's K-quant mixes fall back to it for every
+    /// matrix whose rows are not whole 256-value super-blocks (Qwen2.5-0.5B's 896-wide inputs,
+    /// Gemma-3-270M's 640), where converting to Q8_0 cost half as much memory again.
+    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .iq4_nl]
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
     /// Q4_1 for Q4_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per 32 values, so
@@ -225,7 +228,7 @@ public enum TensorConversion {
         }
     }
 
-    /// Quantizes f32 values to `type` (Q8_0, Q4_0, Q4_1, F16, F32) with llama.cpp's reference rounding.
+    /// Quantizes f32 values to `type` (Q8_0, Q4_0, Q4_1, Q5_0, F16, F32) with llama.cpp's reference rounding.
     public static func quantize(_ values: UnsafePointer<Float>, count: Int, to type: GGMLType) -> [UInt8]? {
         guard let bytes = type.byteCount(forElements: count) else { return nil }
         var out = [UInt8](repeating: 0, count: bytes)
@@ -235,6 +238,7 @@ public enum TensorConversion {
             case .q8_0: lr_quantize_row_q8_0_ref(values, dst, Int64(count))
             case .q4_0: lr_quantize_row_q4_0_ref(values, dst, Int64(count))
             case .q4_1: lr_quantize_row_q4_1_ref(values, dst, Int64(count))
+            case .q5_0: lr_quantize_row_q5_0_ref(values, dst, Int64(count))
             // No reference rounding to match here: the least-squares fit, weighting each value by
             // its square (large weights matter most when nothing says which inputs do).
             case .iq4_nl:
@@ -247,7 +251,7 @@ public enum TensorConversion {
             default: break
             }
         }
-        return [.q8_0, .q4_0, .q4_1, .iq4_nl, .f16, .f32].contains(type) ? out : nil
+        return [.q8_0, .q4_0, .q4_1, .q5_0, .iq4_nl, .f16, .f32].contains(type) ? out : nil
     }
 
     /// Quantizes f32 values to `type` choosing each block's scale by weighted least squares
