@@ -1,4 +1,4 @@
-// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / IQ4_NL / Q8_0 rows interleaved in groups of 8, see
+// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / Q5_0 / IQ4_NL / Q8_0 rows interleaved in groups of 8, see
 // ckernels.h), in the two flavours of dot_neon.c: plain ARMv8 (SMULL/SMLAL) and ARMv8.2 dotprod
 // (SDOT by lane).
 //
