@@ -58,15 +58,11 @@ void lr_dequantize_row_q4_1(const void *src, float *dst, int64_t n) {
     }
 }
 
-LR_INLINE uint32_t load_u32le(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void lr_dequantize_row_q5_0(const void *src, float *dst, int64_t n) {
     const lr_block_q5_0 *x = src;
     for (int64_t i = 0; i < n / LR_QK; i++) {
         const float d = FP16(x[i].d);
-        const uint32_t qh = load_u32le(x[i].qh);
+        const uint32_t qh = lr_load_u32le(x[i].qh);
         float *y = dst + i * LR_QK;
         for (int j = 0; j < LR_QK / 2; j++) {
             const int lo = (x[i].qs[j] & 0x0f) | (int)(((qh >> j) & 1u) << 4);
@@ -82,7 +78,7 @@ void lr_dequantize_row_q5_1(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / LR_QK; i++) {
         const float d = FP16(x[i].d);
         const float m = FP16(x[i].m);
-        const uint32_t qh = load_u32le(x[i].qh);
+        const uint32_t qh = lr_load_u32le(x[i].qh);
         float *y = dst + i * LR_QK;
         for (int j = 0; j < LR_QK / 2; j++) {
             const int lo = (x[i].qs[j] & 0x0f) | (int)(((qh >> j) & 1u) << 4);
@@ -207,6 +203,32 @@ void lr_convert_row_q4_K_to_q4_1(const void *src, void *dst, int64_t n) {
                 const uint8_t lo = (qs[l] >> shift) & 0x0f, hi = (qs[l + 16] >> shift) & 0x0f;
                 b->qs[l] = (uint8_t)(lo | (hi << 4));
             }
+        }
+    }
+}
+
+void lr_convert_row_q5_K_to_q5_1(const void *src, void *dst, int64_t n) {
+    const lr_block_q5_K *x = src;
+    lr_block_q5_1 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK_K; i++) {
+        const float d = FP16(x[i].d);
+        const float dmin = FP16(x[i].dmin);
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            k4_scale_min(j, x[i].scales, &sc, &m);
+            lr_block_q5_1 *b = y + i * 8 + j;
+            b->d = lr_f32_to_f16_inline(d * sc);
+            b->m = lr_f32_to_f16_inline(-(dmin * m));
+            // Sub-block j: the low (j even) or high nibbles of qs[32 (j / 2) ...], fifth bits in bit j of qh[l].
+            const uint8_t *ql = x[i].qs + (j / 2) * 32;
+            const int shift = (j % 2) * 4;
+            uint32_t qh = 0;
+            for (int l = 0; l < 16; l++) {
+                const uint8_t lo = (ql[l] >> shift) & 0x0f, hi = (ql[l + 16] >> shift) & 0x0f;
+                b->qs[l] = (uint8_t)(lo | (hi << 4));
+                qh |= (uint32_t)(x[i].qh[l] >> j & 1) << l | (uint32_t)(x[i].qh[l + 16] >> j & 1) << (l + 16);
+            }
+            for (int k = 0; k < 4; k++) b->qh[k] = (uint8_t)(qh >> (8 * k));
         }
     }
 }

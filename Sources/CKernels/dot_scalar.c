@@ -72,8 +72,7 @@ void lr_vec_dot_q5_0_q8_0_scalar(int n, float *s, const void *w, const void *a) 
     const lr_block_q8_0 *y = a;
     float sum = 0.0f;
     for (int b = 0; b < n / LR_QK; b++) {
-        const uint32_t qh = (uint32_t)x[b].qh[0] | (uint32_t)x[b].qh[1] << 8 | (uint32_t)x[b].qh[2] << 16 |
-                            (uint32_t)x[b].qh[3] << 24;
+        const uint32_t qh = lr_load_u32le(x[b].qh);
         int isum = 0;
         for (int j = 0; j < LR_QK / 2; j++) {
             const int lo = (x[b].qs[j] & 0x0f) | (int)((qh >> j & 1u) << 4);
@@ -81,6 +80,26 @@ void lr_vec_dot_q5_0_q8_0_scalar(int n, float *s, const void *w, const void *a) 
             isum += (lo - 16) * y[b].qs[j] + (hi - 16) * y[b].qs[j + LR_QK / 2];
         }
         sum += (float)isum * (FP16(x[b].d) * FP16(y[b].d));
+    }
+    *s = sum;
+}
+
+// Q5_1 weights are d * q + m with Q5_0's 5-bit q: Q4_1's sums.
+void lr_vec_dot_q5_1_q8_0_scalar(int n, float *s, const void *w, const void *a) {
+    const lr_block_q5_1 *x = w;
+    const lr_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int b = 0; b < n / LR_QK; b++) {
+        const uint32_t qh = lr_load_u32le(x[b].qh);
+        int isum = 0, asum = 0;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            const int lo = (x[b].qs[j] & 0x0f) | (int)((qh >> j & 1u) << 4);
+            const int hi = (x[b].qs[j] >> 4) | (int)((qh >> (j + 16) & 1u) << 4);
+            isum += lo * y[b].qs[j] + hi * y[b].qs[j + LR_QK / 2];
+            asum += y[b].qs[j] + y[b].qs[j + LR_QK / 2];
+        }
+        const float da = FP16(y[b].d);
+        sum += (float)isum * (FP16(x[b].d) * da) + FP16(x[b].m) * (da * (float)asum);
     }
     *s = sum;
 }
@@ -94,6 +113,7 @@ int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begi
     case LR_TYPE_Q4_1: dot = lr_vec_dot_q4_1_q8_0_scalar; break;
     case LR_TYPE_IQ4_NL: dot = lr_vec_dot_iq4_nl_q8_0_scalar; break;
     case LR_TYPE_Q5_0: dot = lr_vec_dot_q5_0_q8_0_scalar; break;
+    case LR_TYPE_Q5_1: dot = lr_vec_dot_q5_1_q8_0_scalar; break;
     default: return -1;
     }
     if (k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
@@ -109,7 +129,7 @@ int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begi
 int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                         const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
     if (wtype != LR_TYPE_Q8_0 && wtype != LR_TYPE_Q4_0 && wtype != LR_TYPE_Q4_1 && wtype != LR_TYPE_IQ4_NL &&
-        wtype != LR_TYPE_Q5_0)
+        wtype != LR_TYPE_Q5_0 && wtype != LR_TYPE_Q5_1)
         return -1;
     if (k < 0 || k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
     if (row_begin == row_end || n_tok == 0) return 0;

@@ -27,8 +27,8 @@ LR_INLINE LR_TARGET_AVX2 __m256 iq4_levels(__m256i idx) {
     return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), upper);
 }
 
-/// 8 dequantized values (elements e..e+7 of the block at blk) of a Q8_0, Q4_0, Q4_1, Q5_0 or
-/// IQ4_NL row.
+/// 8 dequantized values (elements e..e+7 of the block at blk) of a Q8_0, Q4_0, Q4_1, Q5_0, Q5_1
+/// or IQ4_NL row.
 LR_INLINE LR_TARGET_AVX2 __m256 dequant8(const uint8_t *blk, int e, const int wtype) {
     const __m256 d = _mm256_set1_ps(lr_f16_table[lr_load_u16(blk)]);
     if (wtype == LR_TYPE_Q8_0) {
@@ -36,17 +36,17 @@ LR_INLINE LR_TARGET_AVX2 __m256 dequant8(const uint8_t *blk, int e, const int wt
         return _mm256_mul_ps(d, _mm256_cvtepi32_ps(q));
     }
     // Q4: byte j of qs holds element j (low nibble) and element j + 16 (high nibble).
-    const uint8_t *qs = blk + (wtype == LR_TYPE_Q4_1 ? 4 : wtype == LR_TYPE_Q5_0 ? 6 : 2);
+    const uint8_t *qs = blk + lr_x8_row_qs_offset(wtype);
     __m128i bytes = _mm_loadl_epi64((const __m128i *)(qs + (e & 15)));
     if (e >= 16) bytes = _mm_srli_epi16(bytes, 4);
     __m256i nibbles = _mm256_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0f)));
-    if (wtype == LR_TYPE_Q5_0) {
+    if (lr_x8_has_qh(wtype)) {
         // Element i's fifth bit is bit i of qh: lane l takes bit e + l.
         uint32_t qh;
-        memcpy(&qh, blk + 2, 4);
+        memcpy(&qh, blk + lr_x8_row_qh_offset(wtype), 4);
         const __m256i bits = _mm256_srlv_epi32(_mm256_set1_epi32((int32_t)(qh >> e)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         nibbles = _mm256_or_si256(nibbles, _mm256_slli_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(1)), 4));
-        return _mm256_mul_ps(d, _mm256_sub_ps(_mm256_cvtepi32_ps(nibbles), _mm256_set1_ps(16.0f)));
+        if (wtype == LR_TYPE_Q5_0) return _mm256_mul_ps(d, _mm256_sub_ps(_mm256_cvtepi32_ps(nibbles), _mm256_set1_ps(16.0f)));
     }
     if (wtype == LR_TYPE_IQ4_NL) return _mm256_mul_ps(d, iq4_levels(nibbles));
     const __m256 q = _mm256_cvtepi32_ps(nibbles);
@@ -157,6 +157,7 @@ PACK(q4_0, LR_TYPE_Q4_0)
 PACK(q4_1, LR_TYPE_Q4_1)
 PACK(iq4_nl, LR_TYPE_IQ4_NL)
 PACK(q5_0, LR_TYPE_Q5_0)
+PACK(q5_1, LR_TYPE_Q5_1)
 
 int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const float *a,
                       size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
@@ -167,6 +168,7 @@ int lr_gemm_f32a_avx2(int wtype, const void *w, size_t w_row_bytes, int row_begi
     case LR_TYPE_Q4_1: pack = pack_q4_1; break;
     case LR_TYPE_IQ4_NL: pack = pack_iq4_nl; break;
     case LR_TYPE_Q5_0: pack = pack_q5_0; break;
+    case LR_TYPE_Q5_1: pack = pack_q5_1; break;
     default: return -1;
     }
     if (k < 0 || k % LR_QK != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
@@ -227,11 +229,11 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
                 }
                 continue;
             }
-            const __m256 off = wtype == LR_TYPE_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
+            const __m256 off = lr_x8_has_mins(wtype) ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
                                                      : _mm256_mul_ps(d, _mm256_set1_ps(wtype == LR_TYPE_Q5_0 ? -16.0f : -8.0f));
             const uint8_t *qs = blk + lr_x8_qs_offset(wtype);
-            // Q5_0: lane i of qh holds row i's fifth bits, bit v for value v.
-            const __m256i qh = wtype == LR_TYPE_Q5_0 ? _mm256_loadu_si256((const __m256i *)(blk + LR_X8_QH_OFFSET))
+            // Q5: lane i of qh holds row i's fifth bits, bit v for value v.
+            const __m256i qh = lr_x8_has_qh(wtype) ? _mm256_loadu_si256((const __m256i *)(blk + lr_x8_qh_offset(wtype)))
                                                      : _mm256_setzero_si256();
             const __m256i fifth = _mm256_set1_epi32(0x10);
             LR_UNROLL
@@ -241,7 +243,7 @@ LR_INLINE LR_TARGET_AVX2 void pack_panel_x8(const uint8_t *w, size_t group_bytes
                 for (int j = 0; j < 4; j++) {
                     __m256i lo = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j), mask);
                     __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j + 4), mask);
-                    if (wtype == LR_TYPE_Q5_0) {
+                    if (lr_x8_has_qh(wtype)) {
                         // Bit 4c + j (16 + 4c + j) moved to bit 4.
                         const __m256i blo = 4 * c + j >= 4 ? _mm256_srli_epi32(qh, 4 * c + j - 4) : _mm256_slli_epi32(qh, 4 - j);
                         lo = _mm256_or_si256(lo, _mm256_and_si256(blo, fifth));
@@ -265,6 +267,7 @@ PACK_X8(q4_0, LR_TYPE_Q4_0)
 PACK_X8(q4_1, LR_TYPE_Q4_1)
 PACK_X8(iq4_nl, LR_TYPE_IQ4_NL)
 PACK_X8(q5_0, LR_TYPE_Q5_0)
+PACK_X8(q5_1, LR_TYPE_Q5_1)
 
 int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                          int n_tok, int k, float *out, size_t out_ld) {
@@ -275,6 +278,7 @@ int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_en
     case LR_TYPE_Q4_1: pack = pack_x8_q4_1; break;
     case LR_TYPE_IQ4_NL: pack = pack_x8_iq4_nl; break;
     case LR_TYPE_Q5_0: pack = pack_x8_q5_0; break;
+    case LR_TYPE_Q5_1: pack = pack_x8_q5_1; break;
     default: return -1;
     }
     if (k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;

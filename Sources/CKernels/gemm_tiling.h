@@ -44,6 +44,7 @@ LR_INLINE size_t lr_weight_block_bytes(int wtype) {
     case LR_TYPE_Q4_1: return sizeof(lr_block_q4_1);
     case LR_TYPE_IQ4_NL: return sizeof(lr_block_iq4_nl);
     case LR_TYPE_Q5_0: return sizeof(lr_block_q5_0);
+    case LR_TYPE_Q5_1: return sizeof(lr_block_q5_1);
     default: return 0;
     }
 }

@@ -21,8 +21,8 @@ int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *ds
         for (int i = 0; i < 8; i++) {
             const uint8_t *blk = (const uint8_t *)src + (size_t)i * src_row_bytes + (size_t)b * row_block;
             memcpy(out + 2 * i, blk, 2);                                       // d
-            if (wtype == LR_TYPE_Q4_1) memcpy(out + 16 + 2 * i, blk + 2, 2);  // m
-            if (wtype == LR_TYPE_Q5_0) memcpy(out + LR_X8_QH_OFFSET + 4 * i, blk + 2, 4);  // qh
+            if (lr_x8_has_mins(wtype)) memcpy(out + 16 + 2 * i, blk + 2, 2);  // m
+            if (lr_x8_has_qh(wtype)) memcpy(out + lr_x8_qh_offset(wtype) + 4 * i, blk + lr_x8_row_qh_offset(wtype), 4);
             for (int c = 0; c < chunks; c++) memcpy(qs + 32 * c + 4 * i, blk + qs_at + 4 * c, 4);
         }
     }
@@ -39,8 +39,8 @@ int lr_x8_unpack_row(int wtype, const void *group, int i, int k, void *dst) {
         const uint8_t *qs = in + lr_x8_qs_offset(wtype);
         uint8_t *blk = (uint8_t *)dst + (size_t)b * row_block;
         memcpy(blk, in + 2 * i, 2);
-        if (wtype == LR_TYPE_Q4_1) memcpy(blk + 2, in + 16 + 2 * i, 2);
-        if (wtype == LR_TYPE_Q5_0) memcpy(blk + 2, in + LR_X8_QH_OFFSET + 4 * i, 4);
+        if (lr_x8_has_mins(wtype)) memcpy(blk + 2, in + 16 + 2 * i, 2);
+        if (lr_x8_has_qh(wtype)) memcpy(blk + lr_x8_row_qh_offset(wtype), in + lr_x8_qh_offset(wtype) + 4 * i, 4);
         for (int c = 0; c < chunks; c++) memcpy(blk + qs_at + 4 * c, qs + 32 * c + 4 * i, 4);
     }
     return 0;
@@ -97,14 +97,14 @@ int lr_x8_preferred(int wtype) {
     if (t->gemm_x8 == NULL) return 0;
     return (wtype == LR_TYPE_Q4_0 && t->x8_q4_0) || (wtype == LR_TYPE_Q4_1 && t->x8_q4_1) ||
            (wtype == LR_TYPE_Q8_0 && t->x8_q8_0) || (wtype == LR_TYPE_IQ4_NL && t->x8_iq4_nl) ||
-           (wtype == LR_TYPE_Q5_0 && t->x8_q5_0);
+           (lr_x8_has_qh(wtype) && t->x8_q5);
 }
 
 int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                   int n_tok, int k, float *out, size_t out_ld) {
     const lr_kernel_table *t = lr_active_table();
     if (t->gemm_x8 == NULL || (wtype == LR_TYPE_Q8_0 && !t->x8_q8_0) || (wtype == LR_TYPE_IQ4_NL && !t->x8_iq4_nl) ||
-        (wtype == LR_TYPE_Q5_0 && !t->x8_q5_0))  // a backend's kernels may not cover Q8_0, IQ4_NL or Q5_0
+        (lr_x8_has_qh(wtype) && !t->x8_q5))  // a backend's kernels may not cover Q8_0, IQ4_NL or Q5
         return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return t->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
 }

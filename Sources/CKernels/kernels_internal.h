@@ -55,8 +55,9 @@ typedef struct {
     int x8_q4_0, x8_q4_1, x8_q8_0;
     /// gemm_x8 takes IQ4_NL (which has no row-layout SIMD kernels: its rows take the scalar loops).
     int x8_iq4_nl;
-    /// gemm_x8 takes Q5_0 (the same: its rows past the last group of 8 take the scalar loops).
-    int x8_q5_0;
+    /// gemm_x8 takes Q5_0 and Q5_1 (the same: their rows past the last group of 8 take the
+    /// scalar loops).
+    int x8_q5;
     /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
@@ -132,6 +133,10 @@ int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int gr
 // ---------------------------------------------------------------------------
 // Scalar f16 / bf16 conversion, inlinable into the kernels.
 
+/// Q5's qh bytes as one little-endian word (bit j: value j's fifth bit).
+LR_INLINE uint32_t lr_load_u32le(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 LR_INLINE uint32_t lr_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 LR_INLINE float lr_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 

@@ -11,6 +11,29 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+/// The value of largest magnitude in a block (the first of equals), with its sign: Q4_0 and
+/// Q5_0 put it on their end level.
+static float signed_absmax(const float *x) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < LR_QK; j++) {
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
+/// A block's smallest and largest values: Q4_1's and Q5_1's range.
+static void min_max(const float *x, float *min, float *max) {
+    *min = FLT_MAX;
+    *max = -FLT_MAX;
+    for (int j = 0; j < LR_QK; j++) {
+        if (x[j] < *min) *min = x[j];
+        if (x[j] > *max) *max = x[j];
+    }
+}
+
 void lr_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n) {
     lr_block_q8_0 *y = dst;
     for (int64_t i = 0; i < n / LR_QK; i++) {
@@ -30,14 +53,7 @@ void lr_quantize_row_q4_0_ref(const float *src, void *dst, int64_t n) {
     lr_block_q4_0 *y = dst;
     for (int64_t i = 0; i < n / LR_QK; i++) {
         const float *x = src + i * LR_QK;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < LR_QK; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -8.0f;
+        const float d = signed_absmax(x) / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = lr_f32_to_f16_inline(d);
         for (int j = 0; j < LR_QK / 2; j++) {
@@ -54,11 +70,8 @@ void lr_quantize_row_q4_1_ref(const float *src, void *dst, int64_t n) {
     lr_block_q4_1 *y = dst;
     for (int64_t i = 0; i < n / LR_QK; i++) {
         const float *x = src + i * LR_QK;
-        float min = FLT_MAX, max = -FLT_MAX;
-        for (int j = 0; j < LR_QK; j++) {
-            if (x[j] < min) min = x[j];
-            if (x[j] > max) max = x[j];
-        }
+        float min, max;
+        min_max(x, &min, &max);
         const float d = (max - min) / 15.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = lr_f32_to_f16_inline(d);
@@ -78,14 +91,7 @@ void lr_quantize_row_q5_0_ref(const float *src, void *dst, int64_t n) {
     lr_block_q5_0 *y = dst;
     for (int64_t i = 0; i < n / LR_QK; i++) {
         const float *x = src + i * LR_QK;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < LR_QK; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -16.0f;
+        const float d = signed_absmax(x) / -16.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = lr_f32_to_f16_inline(d);
         uint32_t qh = 0;
@@ -94,6 +100,27 @@ void lr_quantize_row_q5_0_ref(const float *src, void *dst, int64_t n) {
             int hi = (int8_t)(x[j + LR_QK / 2] * id + 16.5f);
             if (lo > 31) lo = 31;
             if (hi > 31) hi = 31;
+            y[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
+            qh |= (uint32_t)(lo >> 4 & 1) << j | (uint32_t)(hi >> 4 & 1) << (j + LR_QK / 2);
+        }
+        for (int b = 0; b < 4; b++) y[i].qh[b] = (uint8_t)(qh >> (8 * b));
+    }
+}
+
+// As Q4_1, with 32 levels between the block's min and max.
+void lr_quantize_row_q5_1_ref(const float *src, void *dst, int64_t n) {
+    lr_block_q5_1 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK; i++) {
+        const float *x = src + i * LR_QK;
+        float min, max;
+        min_max(x, &min, &max);
+        const float d = (max - min) / 31.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = lr_f32_to_f16_inline(d);
+        y[i].m = lr_f32_to_f16_inline(min);
+        uint32_t qh = 0;
+        for (int j = 0; j < LR_QK / 2; j++) {
+            const int lo = (int)((x[j] - min) * id + 0.5f), hi = (int)((x[j + LR_QK / 2] - min) * id + 0.5f);
             y[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
             qh |= (uint32_t)(lo >> 4 & 1) << j | (uint32_t)(hi >> 4 & 1) << (j + LR_QK / 2);
         }
@@ -118,6 +145,7 @@ int lr_quantize_row_ref(int ggml_type, const float *src, void *dst, int64_t n) {
     case LR_TYPE_Q4_0: lr_quantize_row_q4_0_ref(src, dst, n); return 0;
     case LR_TYPE_Q4_1: lr_quantize_row_q4_1_ref(src, dst, n); return 0;
     case LR_TYPE_Q5_0: lr_quantize_row_q5_0_ref(src, dst, n); return 0;
+    case LR_TYPE_Q5_1: lr_quantize_row_q5_1_ref(src, dst, n); return 0;
     default: return -1;
     }
 }

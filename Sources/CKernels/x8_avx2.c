@@ -1,4 +1,4 @@
-// AVX2 mat-vec / small mat-mul on x8 (row-interleaved) Q4_0, Q4_1, Q5_0, IQ4_NL and Q8_0 weights with
+// AVX2 mat-vec / small mat-mul on x8 (row-interleaved) Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and Q8_0 weights with
 // Q8_0 activations.
 //
 // Why this layout is faster than rows (see ckernels.h for the layout): per 8 rows x 32 values a
@@ -17,7 +17,7 @@
 enum { X8_NT = 3 };  // tokens sharing each unpacked block column (unpacked quants + accumulators in 16 registers)
 
 /// Per token and block: the activation scale, and its int8 sum times the weights' offset (Q4_0:
-/// 8, Q5_0: 16; removed in integers) or the scale times the sum (Q4_1: the mins' term).
+/// 8, Q5_0: 16; removed in integers) or the scale times the sum (Q4_1, Q5_1: the mins' term).
 typedef struct {
     float da;
     union { int32_t off; float sa; };
@@ -33,7 +33,7 @@ static LR_TARGET_AVX2 void prep_acts(const uint8_t *a, size_t a_row_bytes, int n
             o[b].da = d;
             if (wtype == LR_TYPE_Q4_0) o[b].off = 8 * s;
             else if (wtype == LR_TYPE_Q5_0) o[b].off = 16 * s;
-            else if (wtype == LR_TYPE_Q4_1) o[b].sa = d * (float)s;
+            else if (lr_x8_has_mins(wtype)) o[b].sa = d * (float)s;
         }
     }
 }
@@ -52,7 +52,7 @@ LR_INLINE LR_TARGET_AVX2 __m256i q5_fifth_bits(__m256i qh, const int c, const in
     return _mm256_and_si256(has, _mm256_set1_epi8(0x10));
 }
 
-/// One group (8 rows) of Q4_0, Q4_1 or Q5_0 against NT tokens: out[j * out_ld + i] for row i,
+/// One group (8 rows) of Q4_0, Q4_1, Q5_0 or Q5_1 against NT tokens: out[j * out_ld + i] for row i,
 /// token j. The quants multiply unsigned (maddubs' first operand) and the offset comes off the
 /// integer sum.
 LR_INLINE LR_TARGET_AVX2 void x8_group(const uint8_t *grp, int nb, const uint8_t *a, size_t a_row_bytes,
@@ -72,8 +72,8 @@ LR_INLINE LR_TARGET_AVX2 void x8_group(const uint8_t *grp, int nb, const uint8_t
             lo[c] = _mm256_and_si256(v, nibble);
             hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
         }
-        if (wtype == LR_TYPE_Q5_0) {
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + LR_X8_QH_OFFSET));
+        if (lr_x8_has_qh(wtype)) {
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + lr_x8_qh_offset(wtype)));
             LR_UNROLL
             for (int c = 0; c < 4; c++) {
                 lo[c] = _mm256_or_si256(lo[c], q5_fifth_bits(qh, c, 0));
@@ -94,17 +94,17 @@ LR_INLINE LR_TARGET_AVX2 void x8_group(const uint8_t *grp, int nb, const uint8_t
                 pair[c] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(w0)),
                                            _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(w1)));
             }
-            // Four chunks' int16 sums reach 8 x 2 x 15 x 127 < 32767 for 4-bit quants; Q5_0's
-            // reach twice that, so its halves widen first.
+            // Four chunks' int16 sums reach 8 x 2 x 15 x 127 < 32767 for 4-bit quants; 5-bit
+            // ones reach twice that, so their halves widen first.
             const __m256i s01 = _mm256_add_epi16(pair[0], pair[1]), s23 = _mm256_add_epi16(pair[2], pair[3]);
-            __m256i isum = wtype == LR_TYPE_Q5_0
+            __m256i isum = lr_x8_has_qh(wtype)
                                ? _mm256_add_epi32(_mm256_madd_epi16(s01, ones), _mm256_madd_epi16(s23, ones))
                                : _mm256_madd_epi16(_mm256_add_epi16(s01, s23), ones);
             if (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q5_0) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(act->off));
             __m256 dav = _mm256_broadcast_ss(&act->da);
             LR_OPAQUE(dav);
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dav), acc[j]);
-            if (wtype == LR_TYPE_Q4_1)
+            if (lr_x8_has_mins(wtype))
                 acc[j] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16))),
                                          _mm256_broadcast_ss(&act->sa), acc[j]);
         }
@@ -189,6 +189,9 @@ X8_GROUP(x8_group, q4_1, LR_TYPE_Q4_1, 3)
 X8_GROUP(x8_group, q5_0, LR_TYPE_Q5_0, 1)
 X8_GROUP(x8_group, q5_0, LR_TYPE_Q5_0, 2)
 X8_GROUP(x8_group, q5_0, LR_TYPE_Q5_0, 3)
+X8_GROUP(x8_group, q5_1, LR_TYPE_Q5_1, 1)
+X8_GROUP(x8_group, q5_1, LR_TYPE_Q5_1, 2)
+X8_GROUP(x8_group, q5_1, LR_TYPE_Q5_1, 3)
 
 typedef void (*x8_group_fn)(const uint8_t *, int, const uint8_t *, size_t, const x8_act *, float *, size_t);
 _Static_assert(X8_NT == 3, "x8 group kernels are instantiated for 1..3 tokens");
@@ -202,11 +205,13 @@ int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end,
     static const x8_group_fn q8_0[X8_NT + 1] = {NULL, x8_q8_0_1, x8_q8_0_2, x8_q8_0_3};
     static const x8_group_fn iq4_nl[X8_NT + 1] = {NULL, x8_iq4_nl_1, x8_iq4_nl_2, x8_iq4_nl_3};
     static const x8_group_fn q5_0[X8_NT + 1] = {NULL, x8_q5_0_1, x8_q5_0_2, x8_q5_0_3};
+    static const x8_group_fn q5_1[X8_NT + 1] = {NULL, x8_q5_1_1, x8_q5_1_2, x8_q5_1_3};
     const x8_group_fn *fns = wtype == LR_TYPE_Q4_0    ? q4_0
                              : wtype == LR_TYPE_Q4_1  ? q4_1
                              : wtype == LR_TYPE_Q8_0  ? q8_0
                              : wtype == LR_TYPE_IQ4_NL ? iq4_nl
                              : wtype == LR_TYPE_Q5_0  ? q5_0
+                             : wtype == LR_TYPE_Q5_1  ? q5_1
                                                        : NULL;
     if (fns == NULL || k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
     if (group_begin == group_end || n_tok == 0 || k == 0) return 0;

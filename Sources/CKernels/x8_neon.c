@@ -1,4 +1,4 @@
-// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / Q5_0 / IQ4_NL / Q8_0 rows interleaved in groups of 8, see
+// NEON mat-muls on x8 weights (Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL / Q8_0 rows interleaved in groups of 8, see
 // ckernels.h), in the two flavours of dot_neon.c: plain ARMv8 (SMULL/SMLAL) and ARMv8.2 dotprod
 // (SDOT by lane).
 //
@@ -87,7 +87,7 @@ static void x8_prep(const uint8_t *a, size_t a_row_bytes, int tn, int rn, int nb
             if (wtype == LR_TYPE_Q8_0 || wtype == LR_TYPE_IQ4_NL || wtype == LR_TYPE_Q5_0)
                 continue;  // signed weights: no offset, no mins
             const int sum = vaddlvq_s8(vld1q_s8(ab[b].qs)) + vaddlvq_s8(vld1q_s8(ab[b].qs + 16));
-            if (wtype == LR_TYPE_Q4_1) p[b].dsum[lane] = d * (float)sum;
+            if (lr_x8_has_mins(wtype)) p[b].dsum[lane] = d * (float)sum;
             else p[b].off[lane] = -8 * sum;
         }
     }
@@ -143,16 +143,17 @@ LR_INLINE void x8_load_iq4_nl(const uint8_t *qs, int8x16_t lo[2][4], int8x16_t h
     }
 }
 
-/// Q5_0's block column in the same arrangement: Q4_0's nibbles with each value's fifth bit, less
-/// 16, so the chunks are signed bytes (-16..15) as Q8_0's. Byte 4r + k of lo[h][c] is value
-/// 4c + k of row 4h + r, whose bit is bit 4(c & 1) + k of byte c / 2 of the row's qh (hi: byte
-/// 2 + c / 2): TBL copies that byte into the row's four, TST picks each byte's bit.
-LR_INLINE void x8_load_q5_0(const uint8_t *blk, int8x16_t lo[2][4], int8x16_t hi[2][4]) {
-    x8_unpack(blk + lr_x8_qs_offset(LR_TYPE_Q5_0), lo, hi);
+/// Q5's block column in the same arrangement: Q4's nibbles with each value's fifth bit (16). Byte
+/// 4r + k of lo[h][c] is value 4c + k of row 4h + r, whose bit is bit 4(c & 1) + k of byte c / 2
+/// of the row's qh (hi: byte 2 + c / 2): TBL copies that byte into the row's four, TST picks each
+/// byte's bit. Q5_1's stay unsigned (0..31, its mins come in as Q4_1's do); Q5_0's less 16 are
+/// signed bytes (-16..15) as Q8_0's.
+LR_INLINE void x8_load_q5(const uint8_t *blk, int8x16_t lo[2][4], int8x16_t hi[2][4], const int wtype) {
+    x8_unpack(blk + lr_x8_qs_offset(wtype), lo, hi);
     const uint8x16_t sixteen = vdupq_n_u8(16);
     LR_UNROLL
     for (int h = 0; h < 2; h++) {
-        const uint8x16_t qh = vld1q_u8(blk + LR_X8_QH_OFFSET + 16 * h);
+        const uint8x16_t qh = vld1q_u8(blk + lr_x8_qh_offset(wtype) + 16 * h);
         LR_UNROLL
         for (int c = 0; c < 4; c++) {
             const uint8_t b = (uint8_t)(c >> 1), s = (uint8_t)(4 * (c & 1));
@@ -162,8 +163,13 @@ LR_INLINE void x8_load_q5_0(const uint8_t *blk, int8x16_t lo[2][4], int8x16_t hi
             const uint8x16_t idx = vld1q_u8(pick), bit = vld1q_u8(bits);
             const uint8x16_t has_lo = vtstq_u8(vqtbl1q_u8(qh, idx), bit);
             const uint8x16_t has_hi = vtstq_u8(vqtbl1q_u8(qh, vaddq_u8(idx, vdupq_n_u8(2))), bit);
-            lo[h][c] = vsubq_s8(lo[h][c], vreinterpretq_s8_u8(vbicq_u8(sixteen, has_lo)));
-            hi[h][c] = vsubq_s8(hi[h][c], vreinterpretq_s8_u8(vbicq_u8(sixteen, has_hi)));
+            if (wtype == LR_TYPE_Q5_0) {
+                lo[h][c] = vsubq_s8(lo[h][c], vreinterpretq_s8_u8(vbicq_u8(sixteen, has_lo)));
+                hi[h][c] = vsubq_s8(hi[h][c], vreinterpretq_s8_u8(vbicq_u8(sixteen, has_hi)));
+            } else {
+                lo[h][c] = vorrq_s8(lo[h][c], vreinterpretq_s8_u8(vandq_u8(sixteen, has_lo)));
+                hi[h][c] = vorrq_s8(hi[h][c], vreinterpretq_s8_u8(vandq_u8(sixteen, has_hi)));
+            }
         }
     }
 }
@@ -218,6 +224,10 @@ LR_INLINE void x8_isums_neon(int32x4_t s[2], int8x16_t lo[2][4], int8x16_t hi[2]
     }
     LR_UNROLL
     for (int h = 0; h < 2; h++) {
+        if (wtype == LR_TYPE_Q5_1) {  // lanes reach 8 x 31 x 127: two of them overflow int16
+            s[h] = vpaddq_s32(vpaddlq_s16(p[h][0]), vpaddlq_s16(p[h][1]));
+            continue;
+        }
         const int16x8_t pairs = vpaddq_s16(p[h][0], p[h][1]);
         s[h] = wtype == LR_TYPE_Q4_0 ? vpadalq_s16(s[h], pairs) : vpaddlq_s16(pairs);
     }
@@ -260,14 +270,14 @@ LR_INLINE LR_TARGET_DOTPROD void x8_isums_neon_dotprod(int32x4_t s[2], int8x16_t
             const uint8_t *blk = wg + (size_t)b * bb;                                                            \
             float32x4_t d[2], m[2];                                                                              \
             x8_halves(blk, d);                                                                                   \
-            if (wtype == LR_TYPE_Q4_1) x8_halves(blk + 16, m);                                                   \
+            if (lr_x8_has_mins(wtype)) x8_halves(blk + 16, m);                                                   \
             int8x16_t lo[2][4], hi[2][4];                                                                        \
             if (wtype == LR_TYPE_Q8_0) x8_load_q8_0(blk + qo, lo, hi);                                           \
             else if (wtype == LR_TYPE_IQ4_NL) x8_load_iq4_nl(blk + qo, lo, hi);                                  \
-            else if (wtype == LR_TYPE_Q5_0) x8_load_q5_0(blk, lo, hi);                                           \
+            else if (lr_x8_has_qh(wtype)) x8_load_q5(blk, lo, hi, wtype);                                        \
             else x8_unpack(blk + qo, lo, hi);                                                                    \
             const float32x4_t da = vld1q_f32(act[b].d);                                                          \
-            const float32x4_t dsum = wtype == LR_TYPE_Q4_1 ? vld1q_f32(act[b].dsum) : vdupq_n_f32(0.0f);         \
+            const float32x4_t dsum = lr_x8_has_mins(wtype) ? vld1q_f32(act[b].dsum) : vdupq_n_f32(0.0f);         \
             const int32x4_t off = wtype == LR_TYPE_Q4_0 ? vld1q_s32(act[b].off) : vdupq_n_s32(0);                \
             LR_UNROLL                                                                                            \
             for (int j = 0; j < RN; j++) {                                                                       \
@@ -276,7 +286,7 @@ LR_INLINE LR_TARGET_DOTPROD void x8_isums_neon_dotprod(int32x4_t s[2], int8x16_t
                 LR_UNROLL                                                                                        \
                 for (int h = 0; h < 2; h++) {                                                                    \
                     acc[j][h] = vfmaq_f32(acc[j][h], vcvtq_f32_s32(s[h]), vmulq_n_f32(d[h], da[j]));             \
-                    if (wtype == LR_TYPE_Q4_1) acc[j][h] = vfmaq_n_f32(acc[j][h], m[h], dsum[j]);                \
+                    if (lr_x8_has_mins(wtype)) acc[j][h] = vfmaq_n_f32(acc[j][h], m[h], dsum[j]);                \
                 }                                                                                                \
             }                                                                                                    \
         }                                                                                                        \
@@ -308,12 +318,17 @@ X8_SHAPE(neon, , q4_0, LR_TYPE_Q4_0, 1)
 X8_SHAPE(neon, , q4_0, LR_TYPE_Q4_0, 2)
 X8_SHAPE(neon, , q4_1, LR_TYPE_Q4_1, 1)
 X8_SHAPE(neon, , q4_1, LR_TYPE_Q4_1, 2)
+X8_SHAPE(neon, , q5_1, LR_TYPE_Q5_1, 1)
+X8_SHAPE(neon, , q5_1, LR_TYPE_Q5_1, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_0, LR_TYPE_Q4_0, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_0, LR_TYPE_Q4_0, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_0, LR_TYPE_Q4_0, 3)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 2)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q4_1, LR_TYPE_Q4_1, 3)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q5_1, LR_TYPE_Q5_1, 1)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q5_1, LR_TYPE_Q5_1, 2)
+X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, q5_1, LR_TYPE_Q5_1, 3)
 X8_SHAPE(neon, , q8_0, LR_TYPE_Q8_0, 1)
 X8_SHAPE(neon, , iq4_nl, LR_TYPE_IQ4_NL, 1)
 X8_SHAPE(neon_dotprod, LR_TARGET_DOTPROD, iq4_nl, LR_TYPE_IQ4_NL, 1)
@@ -364,6 +379,7 @@ int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end,
                        int n_tok, int k, float *out, size_t out_ld) {
     static const x8_tile_fn q4_0[] = {x8_neon_q4_0_1, x8_neon_q4_0_2};
     static const x8_tile_fn q4_1[] = {x8_neon_q4_1_1, x8_neon_q4_1_2};
+    static const x8_tile_fn q5_1[] = {x8_neon_q5_1_1, x8_neon_q5_1_2};
     static const x8_tile_fn q8_0[] = {x8_neon_q8_0_1};
     static const x8_tile_fn iq4_nl[] = {x8_neon_iq4_nl_1};
     static const x8_tile_fn q5_0[] = {x8_neon_q5_0_1};
@@ -371,13 +387,14 @@ int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end,
         return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                         wtype == LR_TYPE_Q8_0 ? q8_0 : wtype == LR_TYPE_Q5_0 ? q5_0 : iq4_nl, X8_RN_NEON_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                    wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_NEON);
+                    wtype == LR_TYPE_Q4_1 ? q4_1 : wtype == LR_TYPE_Q5_1 ? q5_1 : q4_0, X8_RN_NEON);
 }
 
 int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int group_end, const void *a,
                                size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
     static const x8_tile_fn q4_0[] = {x8_neon_dotprod_q4_0_1, x8_neon_dotprod_q4_0_2, x8_neon_dotprod_q4_0_3};
     static const x8_tile_fn q4_1[] = {x8_neon_dotprod_q4_1_1, x8_neon_dotprod_q4_1_2, x8_neon_dotprod_q4_1_3};
+    static const x8_tile_fn q5_1[] = {x8_neon_dotprod_q5_1_1, x8_neon_dotprod_q5_1_2, x8_neon_dotprod_q5_1_3};
     static const x8_tile_fn q8_0[] = {x8_neon_dotprod_q8_0_1, x8_neon_dotprod_q8_0_2, x8_neon_dotprod_q8_0_3};
     static const x8_tile_fn iq4_nl[] = {x8_neon_dotprod_iq4_nl_1, x8_neon_dotprod_iq4_nl_2, x8_neon_dotprod_iq4_nl_3};
     static const x8_tile_fn q5_0[] = {x8_neon_dotprod_q5_0_1, x8_neon_dotprod_q5_0_2, x8_neon_dotprod_q5_0_3};
@@ -385,7 +402,7 @@ int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int gr
         return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
                         wtype == LR_TYPE_Q8_0 ? q8_0 : wtype == LR_TYPE_Q5_0 ? q5_0 : iq4_nl, X8_RN_DOTPROD_Q8_0);
     return x8_drive(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld,
-                    wtype == LR_TYPE_Q4_1 ? q4_1 : q4_0, X8_RN_DOTPROD);
+                    wtype == LR_TYPE_Q4_1 ? q4_1 : wtype == LR_TYPE_Q5_1 ? q5_1 : q4_0, X8_RN_DOTPROD);
 }
 
 #endif

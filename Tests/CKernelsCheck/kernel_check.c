@@ -58,6 +58,7 @@ static size_t block_bytes(int type) {
     case LR_TYPE_Q4_1: return sizeof(lr_block_q4_1);
     case LR_TYPE_IQ4_NL: return sizeof(lr_block_iq4_nl);
     case LR_TYPE_Q5_0: return sizeof(lr_block_q5_0);
+    case LR_TYPE_Q5_1: return sizeof(lr_block_q5_1);
     default: return 0;
     }
 }
@@ -68,6 +69,7 @@ static const char *type_name(int type) {
     case LR_TYPE_Q4_1: return "q4_1";
     case LR_TYPE_IQ4_NL: return "iq4_nl";
     case LR_TYPE_Q5_0: return "q5_0";
+    case LR_TYPE_Q5_1: return "q5_1";
     default: return "?";
     }
 }
@@ -83,14 +85,14 @@ static void fill_weights(int type, void *dst, int nblocks) {
             for (int j = 0; j < 32; j++) p[2 + j] = (uint8_t)(int8_t)((int)(rnd() % 255) - 127);
         } else {
             int off = 2;
-            if (type == LR_TYPE_Q4_1) {
+            if (type == LR_TYPE_Q4_1 || type == LR_TYPE_Q5_1) {
                 const uint16_t m = lr_f32_to_f16(rnd_uniform(-0.4f, 0.1f));
                 memcpy(p + 2, &m, 2);
                 off = 4;
             }
-            if (type == LR_TYPE_Q5_0) {
-                for (int j = 0; j < 4; j++) p[2 + j] = (uint8_t)rnd();  // qh
-                off = 6;
+            if (type == LR_TYPE_Q5_0 || type == LR_TYPE_Q5_1) {
+                for (int j = 0; j < 4; j++) p[off + j] = (uint8_t)rnd();  // qh
+                off += 4;
             }
             for (int j = 0; j < 16; j++) p[off + j] = (uint8_t)rnd();
         }
@@ -118,9 +120,10 @@ static double dot_magnitude(int type, int n, const void *w, const void *a) {
         for (int j = 0; j < 32; j++) {
             int q;
             if (type == LR_TYPE_Q8_0) q = abs((int8_t)x[2 + j]);
-            else if (type == LR_TYPE_Q5_0) {
-                const uint8_t byte = x[6 + (j & 15)];
-                q = abs(((j < 16 ? byte & 15 : byte >> 4) | ((x[2 + j / 8] >> (j % 8) & 1) << 4)) - 16);
+            else if (type == LR_TYPE_Q5_0 || type == LR_TYPE_Q5_1) {
+                const int qh = type == LR_TYPE_Q5_1 ? 4 : 2;
+                const uint8_t byte = x[qh + 4 + (j & 15)];
+                q = abs(((j < 16 ? byte & 15 : byte >> 4) | ((x[qh + j / 8] >> (j % 8) & 1) << 4)) - (type == LR_TYPE_Q5_0 ? 16 : 0));
             } else if (type == LR_TYPE_IQ4_NL) {
                 const uint8_t byte = x[2 + (j & 15)];
                 q = abs(lr_iq4_values[j < 16 ? byte & 15 : byte >> 4]);
@@ -132,7 +135,7 @@ static double dot_magnitude(int type, int n, const void *w, const void *a) {
             asum += abs(y[b].qs[j]);
         }
         s += d * isum;
-        if (type == LR_TYPE_Q4_1) {
+        if (type == LR_TYPE_Q4_1 || type == LR_TYPE_Q5_1) {
             uint16_t mh;
             memcpy(&mh, x + 2, 2);
             s += fabs(lr_f16_to_f32(mh) * lr_f16_to_f32(y[b].d)) * asum;
@@ -632,7 +635,7 @@ static void check_x8(const char *backend) {
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float af[MAXT * MAXK];
     static float out[MAXT * LD], ref[MAXT * LD];
-    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL, LR_TYPE_Q5_0};
+    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL, LR_TYPE_Q5_0, LR_TYPE_Q5_1};
     for (int ti = 0; ti < (int)(sizeof x8_types / sizeof x8_types[0]); ti++) {
         const int type = x8_types[ti];
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
@@ -700,6 +703,39 @@ static void check_x8(const char *backend) {
             }
         }
     }
+    // Extreme blocks, where integer sums peak: every quant at its largest magnitude (all bits
+    // set; Q8_0 -127, IQ4_NL's level -127), every activation +-127, all of one sign per token.
+    // Random data rarely comes near the int16 bounds the kernels' sums are planned against.
+    for (int ti = 0; ti < (int)(sizeof x8_types / sizeof x8_types[0]); ti++) {
+        const int type = x8_types[ti], k = 576, nb = k / 32;
+        const size_t bb = block_bytes(type), wrb = (size_t)nb * bb, arb = (size_t)nb * sizeof(lr_block_q8_0);
+        const uint16_t d = lr_f32_to_f16(0.01f);
+        for (int b = 0; b < 8 * nb; b++) {
+            uint8_t *p = rows + (size_t)b * bb;
+            memcpy(p, &d, 2);
+            memset(p + 2, type == LR_TYPE_Q8_0 ? 0x81 : type == LR_TYPE_IQ4_NL ? 0x00 : 0xFF, bb - 2);
+            if (type == LR_TYPE_Q4_1 || type == LR_TYPE_Q5_1) memset(p + 2, 0, 2);  // m = 0
+        }
+        for (int t = 0; t < 3; t++) {
+            for (int b = 0; b < nb; b++) {
+                a[t * nb + b].d = lr_f32_to_f16(0.01f);
+                memset(a[t * nb + b].qs, t == 1 ? 0x81 : 0x7F, 32);  // -127 for token 1, +127 else
+            }
+        }
+        lr_x8_pack(type, rows, wrb, k, packed);
+        for (int n_tok = 1; n_tok <= 3; n_tok++) {
+            for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = 0;
+            int nbad = lr_gemm_q8_x8(type, packed, 0, 1, a, arb, n_tok, k, out, LD) != 0;
+            nbad += lr_gemm_q8_scalar(type, rows, wrb, 0, 8, a, arb, n_tok, k, ref, LD) != 0;
+            for (int t = 0; t < n_tok; t++)
+                for (int r = 0; r < 8; r++) {
+                    const double e = ref[t * LD + r];
+                    nbad += !(e != 0 && fabs((double)out[t * LD + r] - e) <= 1e-5 * fabs(e));  // NaN fails too
+                }
+            check(nbad == 0, "[%s] x8 %s extreme blocks n_tok=%d: %d bad", backend, type_name(type), n_tok, nbad);
+        }
+    }
+
     float dummy[8];
     check(lr_gemm_q8_x8(LR_TYPE_Q6_K, packed, 0, 1, a, 34, 1, 256, dummy, 8) == -1, "[%s] x8 rejects q6_K", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 0, 1, a, 34, 1, 33, dummy, 8) == -1, "[%s] x8 rejects k %% 32", backend);

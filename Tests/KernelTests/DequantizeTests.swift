@@ -248,6 +248,32 @@ final class DequantizeTests: XCTestCase {
         }
     }
 
+    /// Q5_K re-packed as Q5_1 (what a Q5_K matrix runs as): the same values to the f16 rounding of
+    /// each sub-block's scale and min, on random blocks (every scale, min, nibble and fifth bit).
+    func testQ5_KConvertsToQ5_1() {
+        var rng = KernelRNG(seed: 12)
+        let blocks = 64
+        var row = [UInt8]()
+        for _ in 0..<blocks {
+            appendHalf(lr_f32_to_f16(rng.uniform(1e-4, 0.05)), to: &row)
+            appendHalf(lr_f32_to_f16(rng.uniform(1e-4, 0.05)), to: &row)
+            for _ in 0..<(12 + 32 + 128) { row.append(UInt8(truncatingIfNeeded: rng.next())) }
+        }
+        XCTAssertEqual(row.count, blocks * MemoryLayout<lr_block_q5_K>.size)
+        var out = [UInt8](repeating: 0, count: blocks * 8 * 24)
+        lr_convert_row_q5_K_to_q5_1(row, &out, Int64(blocks * 256))
+        let want = dequantize(Int32(LR_TYPE_Q5_K), row, count: blocks * 256)
+        let got = dequantize(Int32(LR_TYPE_Q5_1), out, count: blocks * 256)
+        for i in 0..<(blocks * 256) {
+            let b = (i / 32) * 24
+            let tolerance = (31 * abs(halfAt(out, b)) + abs(halfAt(out, b + 2))) * 0x1p-10
+            if abs(got[i] - want[i]) > tolerance {
+                XCTFail("value \(i): \(got[i]) against \(want[i]) (tolerance \(tolerance))")
+                return
+            }
+        }
+    }
+
     func testFloatTypesAndUnsupported() {
         let f16: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001]
         var out = [Float](repeating: 0, count: 4)

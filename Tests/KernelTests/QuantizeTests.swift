@@ -53,6 +53,17 @@ final class QuantizeTests: XCTestCase {
         }
     }
 
+    func testQ5_1RoundTrip() {
+        let x = randomRow()
+        let (q, y) = roundTrip(Int32(LR_TYPE_Q5_1), x, blockBytes: 24)
+        for b in 0..<(n / 32) {
+            let (d, m) = q.withUnsafeBufferPointer { (half($0.baseAddress! + b * 24), half($0.baseAddress! + b * 24 + 2)) }
+            for j in 0..<32 {
+                XCTAssertLessThanOrEqual(abs(y[b * 32 + j] - x[b * 32 + j]), 0.5 * d + 32 * d * 1e-3 + abs(m) * 1e-3)
+            }
+        }
+    }
+
     func testQ5_0RoundTrip() {
         let x = randomRow()
         let (q, y) = roundTrip(Int32(LR_TYPE_Q5_0), x, blockBytes: 22)

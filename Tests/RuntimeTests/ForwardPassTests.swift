@@ -60,11 +60,13 @@ final class ForwardPassTests: XCTestCase {
         try compareWithReference(t, file: "iq4nl.gguf")
     }
 
-    /// Q5_0 (K-quant files' fallback for rows that are not whole super-blocks) runs natively in
-    /// the x8 layout too, embedding and tied output included.
-    func testQ5_0TinyModelMatchesReference() throws {
+    /// Q5_0 (K-quant files' fallback for rows that are not whole super-blocks) and Q5_1 (what
+    /// Q5_K runs as) run natively in the x8 layout too, embedding and output included.
+    func testQ5TinyModelsMatchReference() throws {
         var t = TinyModel(); t.matrixType = .q5_0; t.embeddingType = .q5_0
         try compareWithReference(t, file: "q50.gguf")
+        var u = TinyModel(); u.matrixType = .q5_1; u.tiedOutput = false  // Q5_K's kernel format
+        try compareWithReference(u, file: "q51.gguf")
     }
 
     func testConvertedFormatsAndPerLayerShapes() throws {

@@ -29,7 +29,7 @@ final class InterleavedWeightTests: XCTestCase {
 
     func testInterleavedMatrixKeepsItsRows() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1, .q5_0, .q8_0, .iq4_nl] {
+        for type in [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl] {
             let m = randomMatrix(type, rows: 37, columns: 96, seed: 1)
             let x = m.interleaved(pool: pool)
             XCTAssertEqual(x.layout, .x8)
@@ -46,7 +46,7 @@ final class InterleavedWeightTests: XCTestCase {
     /// copied, and the other holder still reads its rows.
     func testInterleavingInPlaceOnlyWhenUnshared() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1, .q5_0, .q8_0, .iq4_nl] {
+        for type in [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl] {
             let reference = randomMatrix(type, rows: 43, columns: 64, seed: 3)
             var sole: WeightMatrix? = WeightMatrix(type: type, rows: 43, columns: 64, bytes: reference.bytes)
             let address = sole!.data
@@ -70,7 +70,7 @@ final class InterleavedWeightTests: XCTestCase {
     /// the file layout, against the same matrix in rows.
     func testInterleavedMatmulMatchesRows() {
         let pool = ThreadPool(threadCount: 2)
-        for type in [GGMLType.q4_0, .q4_1, .q5_0, .q8_0, .iq4_nl] {
+        for type in [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl] {
             for rows in [8, 37, 200] {
                 let columns = 576
                 let m = randomMatrix(type, rows: rows, columns: columns, seed: UInt64(rows))

@@ -38,6 +38,7 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertEqual(m.type, .q4_1)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q4_K), .q4_1)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q6_K), .q8_0)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q5_K), .q5_1)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q4_0), .q4_0)
         XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 20)
         XCTAssertEqual(m.rows, rows)
@@ -54,6 +55,42 @@ final class WeightLoadingTests: XCTestCase {
         }
         XCTAssertGreaterThan(largest, 0.1)
         XCTAssertLessThan(worst, largest * 0x1p-9)
+    }
+
+    /// Q5_K matrices run as Q5_1 (6 bits a value, not Q8_0's 8.5) holding the file's values to
+    /// the f16 rounding of each sub-block's scale and min.
+    func testQ5_KLoadsAsQ5_1WithItsValues() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var rng = SplitMix64(seed: 13)
+        let rows = 8, columns = 512
+        var raw = [UInt8]()
+        for _ in 0..<(rows * columns / 256) {
+            for _ in 0..<2 {
+                let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 4000)
+                raw += [UInt8(h & 0xFF), UInt8(h >> 8)]
+            }
+            raw += (0..<(12 + 32 + 128)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        let path = dir.file("q5k.gguf")
+        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
+                                    tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: .q5_K)])
+        try writer.writeTensor(named: "m.weight", bytes: raw)
+        try writer.finish()
+        let file = try GGUFFile(path: path)
+        let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
+        let m = try WeightMatrix(tensor: tensor, in: file)
+        XCTAssertEqual(m.type, .q5_1)
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 24)
+        var want = [Float](repeating: 0, count: rows * columns)
+        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q5_K.rawValue), raw, &want, Int64(rows * columns)), 0)
+        let got = m.dequantized()
+        let largest = want.map(abs).max()!
+        XCTAssertGreaterThan(largest, 0.1)
+        for i in 0..<(rows * columns) where abs(got[i] - want[i]) > largest * 0x1p-9 {
+            XCTFail("value \(i): \(got[i]) against \(want[i])")
+            break
+        }
     }
 
     /// Q5_0 matrices are used where they lie in the file (no Q8_0 copy at half as much again).

@@ -69,6 +69,9 @@ int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
 /// Q4_K rows (n a multiple of 256) as Q4_1 blocks with the same quants: a kernel format at 5
 /// bits per value instead of Q8_0's 8.5, differing from Q4_K only by f16 rounding of the scales.
 void lr_convert_row_q4_K_to_q4_1(const void *src, void *dst, int64_t n);
+/// Q5_K rows (n a multiple of 256) as Q5_1 blocks with the same quants and fifth bits: 6 bits a
+/// value in the kernel format instead of Q8_0's 8.5; only the scales' products are rounded to f16.
+void lr_convert_row_q5_K_to_q5_1(const void *src, void *dst, int64_t n);
 /// IQ4_XS rows (n a multiple of 256) as IQ4_NL blocks, one per sub-block, with the same nibbles
 /// and scale d * (scale - 32) rounded to f16: the only difference from the source values.
 void lr_convert_row_iq4_xs_to_iq4_nl(const void *src, void *dst, int64_t n);
@@ -81,6 +84,7 @@ void lr_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n);
 void lr_quantize_row_q4_0_ref(const float *src, void *dst, int64_t n);
 void lr_quantize_row_q4_1_ref(const float *src, void *dst, int64_t n);
 void lr_quantize_row_q5_0_ref(const float *src, void *dst, int64_t n);
+void lr_quantize_row_q5_1_ref(const float *src, void *dst, int64_t n);
 void lr_quantize_row_f16_ref(const float *src, void *dst, int64_t n);
 void lr_quantize_row_bf16_ref(const float *src, void *dst, int64_t n);
 /// Quantizes by ggml type id (F32, F16, BF16, Q8_0, Q4_0, Q4_1). Returns 0, or -1 if unsupported.
@@ -95,7 +99,7 @@ int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, c
 void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n);
 
 // ---------------------------------------------------------------------------
-// Dot products: one weight row (Q8_0, Q4_0 or Q4_1; IQ4_NL and Q5_0 have only the scalar one) with one Q8_0 activation row.
+// Dot products: one weight row (Q8_0, Q4_0 or Q4_1; IQ4_NL, Q5_0 and Q5_1 have only the scalar one) with one Q8_0 activation row.
 // n is the number of values, a multiple of 32. Result in *s.
 
 void lr_vec_dot_q8_0_q8_0(int n, float *s, const void *w, const void *a);
@@ -105,10 +109,11 @@ void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q8_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q4_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q4_1_q8_0_scalar(int n, float *s, const void *w, const void *a);
-/// IQ4_NL and Q5_0 have no SIMD row kernels (they run in the x8 layout): these are their row
-/// dots everywhere.
+/// IQ4_NL, Q5_0 and Q5_1 have no SIMD row kernels (they run in the x8 layout): these are their
+/// row dots everywhere.
 void lr_vec_dot_iq4_nl_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q5_0_q8_0_scalar(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q5_1_q8_0_scalar(int n, float *s, const void *w, const void *a);
 
 #if defined(__x86_64__)
 void lr_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *w, const void *a);
@@ -127,7 +132,7 @@ void lr_vec_dot_q4_1_q8_0_neon_dotprod(int n, float *s, const void *w, const voi
 // ---------------------------------------------------------------------------
 // Quantized mat-vec / mat-mat over a range of output rows.
 //
-// W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0, _Q4_1, _IQ4_NL or _Q5_0), rows of k values,
+// W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0, _Q4_1, _IQ4_NL, _Q5_0 or _Q5_1), rows of k values,
 //    row r starting at (const char *)w + r * w_row_bytes.
 // A: n_tok Q8_0 activation rows of k values, row t at (const char *)a + t * a_row_bytes.
 // out[t * out_ld + r] = dot(W row r, A row t) for r in [row_begin, row_end), t in [0, n_tok).
@@ -158,7 +163,8 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
 
 // ---------------------------------------------------------------------------
 // Row-interleaved weights ("x8"), the layout mat-vecs stream fastest (Q4_0, Q4_1, IQ4_NL, Q5_0,
-// Q8_0; IQ4_NL is laid out as Q4_0, Q5_0 as Q4_0 with the 8 rows' fifth bits after the scales).
+// Q5_1, Q8_0; IQ4_NL is laid out as Q4_0, Q5_0 and Q5_1 as Q4_0 and Q4_1 with the 8 rows' fifth
+// bits before the quants).
 //
 // Rows go in groups of 8. A group holds, for each block column b in order, the 8 rows' block b:
 // their scales d[8] (f16), for Q4_1 their mins m[8] (f16), then the quants as 32-byte chunks,
@@ -172,7 +178,7 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
 /// 1 when the active backend's x8 kernels beat the file layout for wtype, else 0 (the layout
 /// still works everywhere: every backend falls back to the scalar x8 kernels).
 int lr_x8_preferred(int wtype);
-/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1, IQ4_NL, Q5_0, Q8_0 have one).
+/// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1, IQ4_NL, Q5_0, Q5_1, Q8_0 have one).
 size_t lr_x8_group_bytes(int wtype, int k);
 /// Interleaves 8 rows (row i at src + i * src_row_bytes, file layout) into one group at dst.
 /// Returns 0, or -1 for an unsupported type or k not a multiple of 32.

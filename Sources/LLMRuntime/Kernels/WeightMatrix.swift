@@ -1,7 +1,7 @@
 import CKernels
 import GGUF
 
-/// A 2-D weight in a format with a native int8 kernel (Q8_0, Q4_0, Q4_1, Q5_0, IQ4_NL): either a view onto
+/// A 2-D weight in a format with a native int8 kernel (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): either a view onto
 /// the mapped file or bytes converted at load from another format.
 ///
 /// Rows are output features, columns input features: `y = W·x` reads one row per output.
@@ -28,15 +28,17 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Q5_0 matters for small models: llama-quantize's K-quant mixes fall back to it for every
     /// matrix whose rows are not whole 256-value super-blocks (Qwen2.5-0.5B's 896-wide inputs,
     /// Gemma-3-270M's 640), where converting to Q8_0 cost half as much memory again.
-    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .iq4_nl]
+    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl]
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
-    /// Q4_1 for Q4_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per 32 values, so
-    /// nothing is lost but the scales' rounding, at 5 and 4.5 bits per value); Q8_0 for the rest.
+    /// Q4_1 for Q4_K, Q5_1 for Q5_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per
+    /// 32 values, so nothing is lost but the scales' rounding, at 5, 6 and 4.5 bits per value);
+    /// Q8_0 for the rest.
     public static func kernelType(for type: GGMLType) -> GGMLType {
         if nativeTypes.contains(type) { return type }
         switch type {
         case .q4_K: return .q4_1
+        case .q5_K: return .q5_1
         case .iq4_xs: return .iq4_nl
         default: return .q8_0
         }
@@ -196,13 +198,14 @@ public enum TensorConversion {
 
     /// Converts rows of a dequantizable format to its `WeightMatrix.kernelType`. Formats whose
     /// quants fit the kernel format's are re-packed block by block, losing only the f16 rounding
-    /// of a product of scales: Q4_K as Q4_1, IQ4_XS as IQ4_NL. Everything else goes through f32
+    /// of a product of scales: Q4_K as Q4_1, Q5_K as Q5_1, IQ4_XS as IQ4_NL. Everything else goes through f32
     /// to Q8_0.
     public static func toKernelType(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
                                     destination: UnsafeMutableRawPointer) {
         let target = WeightMatrix.kernelType(for: type)
         let repack: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? = switch type {
         case .q4_K: lr_convert_row_q4_K_to_q4_1
+        case .q5_K: lr_convert_row_q5_K_to_q5_1
         case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
         default: nil
         }
@@ -228,7 +231,7 @@ public enum TensorConversion {
         }
     }
 
-    /// Quantizes f32 values to `type` (Q8_0, Q4_0, Q4_1, Q5_0, F16, F32) with llama.cpp's reference rounding.
+    /// Quantizes f32 values to `type` (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, F32) with llama.cpp's reference rounding.
     public static func quantize(_ values: UnsafePointer<Float>, count: Int, to type: GGMLType) -> [UInt8]? {
         guard let bytes = type.byteCount(forElements: count) else { return nil }
         var out = [UInt8](repeating: 0, count: bytes)
@@ -239,6 +242,7 @@ public enum TensorConversion {
             case .q4_0: lr_quantize_row_q4_0_ref(values, dst, Int64(count))
             case .q4_1: lr_quantize_row_q4_1_ref(values, dst, Int64(count))
             case .q5_0: lr_quantize_row_q5_0_ref(values, dst, Int64(count))
+            case .q5_1: lr_quantize_row_q5_1_ref(values, dst, Int64(count))
             // No reference rounding to match here: the least-squares fit, weighting each value by
             // its square (large weights matter most when nothing says which inputs do).
             case .iq4_nl:
@@ -251,7 +255,7 @@ public enum TensorConversion {
             default: break
             }
         }
-        return [.q8_0, .q4_0, .q4_1, .q5_0, .iq4_nl, .f16, .f32].contains(type) ? out : nil
+        return [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .f16, .f32].contains(type) ? out : nil
     }
 
     /// Quantizes f32 values to `type` choosing each block's scale by weighted least squares

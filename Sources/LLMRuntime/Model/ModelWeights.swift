@@ -138,7 +138,7 @@ public struct ModelWeights: @unchecked Sendable {
 }
 
 extension ModelWeights {
-    /// Moves every matrix the active kernels run faster interleaved (Q8_0, Q4_0, Q4_1, Q5_0, IQ4_NL) to the x8
+    /// Moves every matrix the active kernels run faster interleaved (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) to the x8
     /// layout: a view onto the file into memory of its own, dropping the file pages as it goes;
     /// a matrix converted at load within its buffer. Resident memory holds one copy. Done last
     /// at load: pruning and in-place plans edit rows, and the writer reads them, in the file layout.
