@@ -27,19 +27,28 @@ public final class SentencePieceTokenizer: Tokenizer, VocabularyBacked {
             chunksAtNewlines = false
             writesSpacePrefix = false
         } else {
-            var proto = SentencePieceModelProto(vocabulary: vocabulary)
-            // SentencePiece's BPE slows down more than linearly on long inputs (4.5 s for the
-            // 1.7 MB evaluation text in one call). When no piece that merges contains a newline
-            // next to other characters, a newline never merges, so cutting right after one gives
-            // exactly the same ids; the dummy-prefix space is then written by us, once per fragment.
-            let newlineMerges = proto.pieces.contains { p in
-                p.type == .normal && p.text.count > 1 && p.text.contains(0x0A)
-            }
-            chunksAtNewlines = !newlineMerges
+            let built = Self.builtModel(vocabulary)
+            chunksAtNewlines = built.chunksAtNewlines
             writesSpacePrefix = chunksAtNewlines && vocabulary.addSpacePrefix
-            if chunksAtNewlines { proto.addDummyPrefix = false }
-            processor = try SentencePieceProcessor(serializedProto: proto.serialized(), source: file.path)
+            processor = try SentencePieceProcessor(serializedProto: built.serialized, source: file.path)
         }
+    }
+
+    /// The ModelProto built from the vocabulary, serialized, and whether fragments may be cut at
+    /// newlines. A function of its own so the proto's per-piece arrays are freed before
+    /// libsentencepiece parses the bytes: with Gemma 3's 262,144 pieces, `llmrun tokenize` peaked
+    /// at 144 MB resident while they were alive, 126 MB now.
+    private static func builtModel(_ vocabulary: Vocabulary) -> (serialized: [UInt8], chunksAtNewlines: Bool) {
+        var proto = SentencePieceModelProto(vocabulary: vocabulary)
+        // SentencePiece's BPE slows down more than linearly on long inputs (4.5 s for the
+        // 1.7 MB evaluation text in one call). When no piece that merges contains a newline
+        // next to other characters, a newline never merges, so cutting right after one gives
+        // exactly the same ids; the dummy-prefix space is then written by us, once per fragment.
+        let newlineMerges = proto.pieces.contains { p in
+            p.type == .normal && p.text.count > 1 && p.text.contains(0x0A)
+        }
+        if !newlineMerges { proto.addDummyPrefix = false }
+        return (proto.serialized(), !newlineMerges)
     }
 
     public var vocabularySize: Int { vocabulary.count }

@@ -20,7 +20,10 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
     /// Resident bytes of the vocabulary once loaded: its header arrays, our tables and, for
     /// SentencePiece, libsentencepiece's model. Measured as peak RSS of `llmrun tokenize` less
     /// an empty run: SmolLM2 (49,152 BPE tokens) 12 MB, Qwen2.5 (151,936 BPE) 40 MB, Gemma 3
-    /// (262,144 SentencePiece) 124 MB.
+    /// (262,144 SentencePiece) 124 MB. Gemma's is 105 MB since the built proto is freed before
+    /// libsentencepiece parses it, but the rate stays: lowered to match, it let the budget
+    /// planner give Gemma-3-270M at 400MB a Q4_1 embedding whose run with a 1,400-token prompt
+    /// at -c 2048 peaked at 403 MB, since prompt batches hold more than `scratch` counts.
     public static func tokenizerBytes(_ file: GGUFFile) -> Int {
         let tokens = file["tokenizer.ggml.tokens"]?.arrayValue?.count ?? 0
         let sentencePiece = file["tokenizer.ggml.model"]?.stringValue == "llama"
