@@ -184,25 +184,34 @@ void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n) {
 // once the two products are rounded to f16. The quants are kept and only re-packed (Q4_K puts
 // sub-blocks 2j and 2j+1 in the low and high nibbles of the same 32 bytes, Q4_1 puts values
 // l and l+16 of one block in one byte), so the only change is that rounding: 2^-11 of a scale.
+/// Sub-block j (32 values) of a Q4_K or Q5_K super-block as a Q4_1 or Q5_1 block: its scale
+/// and min rounded to f16, its nibbles re-packed, and (qh given, Q5_K) its fifth bits, which
+/// Q5_K keeps as bit j of qh[l] for value l.
+static void k_sub_block(float d, float dmin, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, int j,
+                        uint16_t *out_d, uint16_t *out_m, uint8_t out_qs[16], uint8_t *out_qh) {
+    uint8_t sc, m;
+    k4_scale_min(j, scales, &sc, &m);
+    *out_d = lr_f32_to_f16_inline(d * sc);
+    *out_m = lr_f32_to_f16_inline(-(dmin * m));
+    const uint8_t *q = qs + (j / 2) * 32;
+    const int shift = (j % 2) * 4;
+    uint32_t bits = 0;
+    for (int l = 0; l < 16; l++) {
+        const uint8_t lo = (q[l] >> shift) & 0x0f, hi = (q[l + 16] >> shift) & 0x0f;
+        out_qs[l] = (uint8_t)(lo | (hi << 4));
+        if (qh) bits |= (uint32_t)(qh[l] >> j & 1) << l | (uint32_t)(qh[l + 16] >> j & 1) << (l + 16);
+    }
+    if (out_qh)
+        for (int k = 0; k < 4; k++) out_qh[k] = (uint8_t)(bits >> (8 * k));
+}
+
 void lr_convert_row_q4_K_to_q4_1(const void *src, void *dst, int64_t n) {
     const lr_block_q4_K *x = src;
     lr_block_q4_1 *y = dst;
     for (int64_t i = 0; i < n / LR_QK_K; i++) {
-        const float d = FP16(x[i].d);
-        const float dmin = FP16(x[i].dmin);
-        const uint8_t *q = x[i].qs;
         for (int j = 0; j < 8; j++) {
-            uint8_t sc, m;
-            k4_scale_min(j, x[i].scales, &sc, &m);
             lr_block_q4_1 *b = y + i * 8 + j;
-            b->d = lr_f32_to_f16_inline(d * sc);
-            b->m = lr_f32_to_f16_inline(-(dmin * m));
-            const uint8_t *qs = q + (j / 2) * 32;
-            const int shift = (j % 2) * 4;
-            for (int l = 0; l < 16; l++) {
-                const uint8_t lo = (qs[l] >> shift) & 0x0f, hi = (qs[l + 16] >> shift) & 0x0f;
-                b->qs[l] = (uint8_t)(lo | (hi << 4));
-            }
+            k_sub_block(FP16(x[i].d), FP16(x[i].dmin), x[i].scales, x[i].qs, NULL, j, &b->d, &b->m, b->qs, NULL);
         }
     }
 }
@@ -211,24 +220,9 @@ void lr_convert_row_q5_K_to_q5_1(const void *src, void *dst, int64_t n) {
     const lr_block_q5_K *x = src;
     lr_block_q5_1 *y = dst;
     for (int64_t i = 0; i < n / LR_QK_K; i++) {
-        const float d = FP16(x[i].d);
-        const float dmin = FP16(x[i].dmin);
         for (int j = 0; j < 8; j++) {
-            uint8_t sc, m;
-            k4_scale_min(j, x[i].scales, &sc, &m);
             lr_block_q5_1 *b = y + i * 8 + j;
-            b->d = lr_f32_to_f16_inline(d * sc);
-            b->m = lr_f32_to_f16_inline(-(dmin * m));
-            // Sub-block j: the low (j even) or high nibbles of qs[32 (j / 2) ...], fifth bits in bit j of qh[l].
-            const uint8_t *ql = x[i].qs + (j / 2) * 32;
-            const int shift = (j % 2) * 4;
-            uint32_t qh = 0;
-            for (int l = 0; l < 16; l++) {
-                const uint8_t lo = (ql[l] >> shift) & 0x0f, hi = (ql[l + 16] >> shift) & 0x0f;
-                b->qs[l] = (uint8_t)(lo | (hi << 4));
-                qh |= (uint32_t)(x[i].qh[l] >> j & 1) << l | (uint32_t)(x[i].qh[l + 16] >> j & 1) << (l + 16);
-            }
-            for (int k = 0; k < 4; k++) b->qh[k] = (uint8_t)(qh >> (8 * k));
+            k_sub_block(FP16(x[i].d), FP16(x[i].dmin), x[i].scales, x[i].qs, x[i].qh, j, &b->d, &b->m, b->qs, b->qh);
         }
     }
 }

@@ -47,84 +47,82 @@ void lr_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n) {
     }
 }
 
-// The scale is the signed value of largest magnitude divided by -8, so that value maps to
-// q = 0 exactly and the grid extends one step further on the other side.
+/// Q4_0's and Q5_0's grid (half = 8 or 16 levels each side): the scale is the signed value of
+/// largest magnitude divided by -half, so that value maps to q = 0 exactly and the grid extends
+/// one step further on the other side. Returns the scale; q gets 0..2·half-1.
+static float offset_quants(const float *x, int half, int q[LR_QK]) {
+    const float d = signed_absmax(x) / -(float)half;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float shift = (float)half + 0.5f;  // 8.5 and 16.5, exact
+    for (int j = 0; j < LR_QK; j++) {
+        const int v = (int8_t)(x[j] * id + shift);
+        q[j] = v > 2 * half - 1 ? 2 * half - 1 : v;
+    }
+    return d;
+}
+
+/// Q4_1's and Q5_1's grid: top + 1 levels from the block's min to its max. Returns the scale.
+static float range_quants(const float *x, int top, float *min, int q[LR_QK]) {
+    float max;
+    min_max(x, min, &max);
+    const float d = (max - *min) / (float)top;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < LR_QK; j++) {
+        const int v = (int8_t)((x[j] - *min) * id + 0.5f);
+        q[j] = v > top ? top : v;
+    }
+    return d;
+}
+
+/// Stores a block's quants: value j's low 4 bits in qs[j] (j < 16) or qs[j - 16]'s high nibble,
+/// and, when qh is given, bit 4 of value j as bit j of the little-endian word qh.
+static void pack_quants(const int q[LR_QK], uint8_t qs[LR_QK / 2], uint8_t *qh) {
+    uint32_t bits = 0;
+    for (int j = 0; j < LR_QK / 2; j++) {
+        qs[j] = (uint8_t)((q[j] & 0x0f) | ((q[j + LR_QK / 2] & 0x0f) << 4));
+        bits |= (uint32_t)(q[j] >> 4 & 1) << j | (uint32_t)(q[j + LR_QK / 2] >> 4 & 1) << (j + LR_QK / 2);
+    }
+    if (qh)
+        for (int b = 0; b < 4; b++) qh[b] = (uint8_t)(bits >> (8 * b));
+}
+
 void lr_quantize_row_q4_0_ref(const float *src, void *dst, int64_t n) {
     lr_block_q4_0 *y = dst;
+    int q[LR_QK];
     for (int64_t i = 0; i < n / LR_QK; i++) {
-        const float *x = src + i * LR_QK;
-        const float d = signed_absmax(x) / -8.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = lr_f32_to_f16_inline(d);
-        for (int j = 0; j < LR_QK / 2; j++) {
-            int lo = (int8_t)(x[j] * id + 8.5f);
-            int hi = (int8_t)(x[j + LR_QK / 2] * id + 8.5f);
-            if (lo > 15) lo = 15;
-            if (hi > 15) hi = 15;
-            y[i].qs[j] = (uint8_t)(lo | (hi << 4));
-        }
+        y[i].d = lr_f32_to_f16_inline(offset_quants(src + i * LR_QK, 8, q));
+        pack_quants(q, y[i].qs, NULL);
     }
 }
 
 void lr_quantize_row_q4_1_ref(const float *src, void *dst, int64_t n) {
     lr_block_q4_1 *y = dst;
+    int q[LR_QK];
     for (int64_t i = 0; i < n / LR_QK; i++) {
-        const float *x = src + i * LR_QK;
-        float min, max;
-        min_max(x, &min, &max);
-        const float d = (max - min) / 15.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = lr_f32_to_f16_inline(d);
+        float min;
+        y[i].d = lr_f32_to_f16_inline(range_quants(src + i * LR_QK, 15, &min, q));
         y[i].m = lr_f32_to_f16_inline(min);
-        for (int j = 0; j < LR_QK / 2; j++) {
-            int lo = (int8_t)((x[j] - min) * id + 0.5f);
-            int hi = (int8_t)((x[j + LR_QK / 2] - min) * id + 0.5f);
-            if (lo > 15) lo = 15;
-            if (hi > 15) hi = 15;
-            y[i].qs[j] = (uint8_t)(lo | (hi << 4));
-        }
+        pack_quants(q, y[i].qs, NULL);
     }
 }
 
-// As Q4_0, with 32 levels: the value of largest magnitude maps to q = 0 (scale max / -16).
 void lr_quantize_row_q5_0_ref(const float *src, void *dst, int64_t n) {
     lr_block_q5_0 *y = dst;
+    int q[LR_QK];
     for (int64_t i = 0; i < n / LR_QK; i++) {
-        const float *x = src + i * LR_QK;
-        const float d = signed_absmax(x) / -16.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = lr_f32_to_f16_inline(d);
-        uint32_t qh = 0;
-        for (int j = 0; j < LR_QK / 2; j++) {
-            int lo = (int8_t)(x[j] * id + 16.5f);
-            int hi = (int8_t)(x[j + LR_QK / 2] * id + 16.5f);
-            if (lo > 31) lo = 31;
-            if (hi > 31) hi = 31;
-            y[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
-            qh |= (uint32_t)(lo >> 4 & 1) << j | (uint32_t)(hi >> 4 & 1) << (j + LR_QK / 2);
-        }
-        for (int b = 0; b < 4; b++) y[i].qh[b] = (uint8_t)(qh >> (8 * b));
+        y[i].d = lr_f32_to_f16_inline(offset_quants(src + i * LR_QK, 16, q));
+        pack_quants(q, y[i].qs, y[i].qh);
     }
 }
 
-// As Q4_1, with 32 levels between the block's min and max.
 void lr_quantize_row_q5_1_ref(const float *src, void *dst, int64_t n) {
     lr_block_q5_1 *y = dst;
+    int q[LR_QK];
     for (int64_t i = 0; i < n / LR_QK; i++) {
-        const float *x = src + i * LR_QK;
-        float min, max;
-        min_max(x, &min, &max);
-        const float d = (max - min) / 31.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = lr_f32_to_f16_inline(d);
+        float min;
+        y[i].d = lr_f32_to_f16_inline(range_quants(src + i * LR_QK, 31, &min, q));
         y[i].m = lr_f32_to_f16_inline(min);
-        uint32_t qh = 0;
-        for (int j = 0; j < LR_QK / 2; j++) {
-            const int lo = (int)((x[j] - min) * id + 0.5f), hi = (int)((x[j + LR_QK / 2] - min) * id + 0.5f);
-            y[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
-            qh |= (uint32_t)(lo >> 4 & 1) << j | (uint32_t)(hi >> 4 & 1) << (j + LR_QK / 2);
-        }
-        for (int b = 0; b < 4; b++) y[i].qh[b] = (uint8_t)(qh >> (8 * b));
+        pack_quants(q, y[i].qs, y[i].qh);
     }
 }
 
