@@ -60,9 +60,14 @@ public struct PrunePlan: Codable, Sendable {
     public var driftShare: Double?
 
     public func write(to path: String) throws {
+        try stage(to: path).commit()
+    }
+
+    /// The plan written under a temporary name beside `path`, for `commit()` to put in place.
+    public func stage(to path: String) throws -> StagedFile {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: path)
+        return try StagedFile(try encoder.encode(self), for: path)
     }
 
     public static func read(from path: String) throws -> PrunePlan {

@@ -298,6 +298,13 @@ public final class Pruner {
                              source: .init(path: source.path, fileSize: source.fileSize, blockCount: blocks, parameters: totalParameters),
                              layerImportance: importance, droppedLayers: dropped, layers: planLayers,
                              parametersAfter: after, calibrationTokens: calibration.tokenCount)
+        plan.compensation = settings.method == .comp ? settings.compensation : nil
+        plan.target = settings.method == .comp ? settings.effectiveTarget : nil
+        plan.driftShare = settings.method == .comp && settings.effectiveTarget == .stream ? settings.driftShare : nil
+        // All outputs or none: the plan is written in full beside its path before the model is
+        // published, and renamed into place after it. A plan that cannot be written (a full
+        // disk) stops the run before the model appears.
+        let stagedPlan = try planPath.map { try plan.stage(to: $0) }
         var outputBytes: Int?
         if let writer, let outputPath {
             try checkStop("writing", blocks - 1)
@@ -323,10 +330,13 @@ public final class Pruner {
             // (the tokenizer's arrays, megabytes) at the process's peak.
             outputBytes = (try? FileManager.default.attributesOfItem(atPath: outputPath))?[.size] as? Int
         }
-        plan.compensation = settings.method == .comp ? settings.compensation : nil
-        plan.target = settings.method == .comp ? settings.effectiveTarget : nil
-        plan.driftShare = settings.method == .comp && settings.effectiveTarget == .stream ? settings.driftShare : nil
-        if let planPath { try plan.write(to: planPath) }
+        if let stagedPlan {
+            do { try stagedPlan.commit() } catch {
+                // The model alone would be a partial publish.
+                if let outputPath { unlink(outputPath) }
+                throw error
+            }
+        }
         return PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
                            ratioAchieved: 1 - Double(after) / Double(totalParameters),
                            parametersBefore: totalParameters, parametersAfter: after,

@@ -12,6 +12,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
     case sentencePiece(source: String, message: String)
     /// Reading the model file failed.
     case gguf(GGUFError)
+    /// A SentencePiece `tokenizer.model` was given for a vocabulary it cannot replace.
+    case sentencePieceModelNotApplicable(source: String, vocabulary: String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
             return "\(source): SentencePiece could not load the model: \(message)"
         case .gguf(let error):
             return error.description
+        case .sentencePieceModelNotApplicable(let source, let vocabulary):
+            return "\(source): a SentencePiece model replaces only a SentencePiece ('llama') vocabulary, and this model's is '\(vocabulary)' (byte-level BPE); leave it out"
         }
     }
 }

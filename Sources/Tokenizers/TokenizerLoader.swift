@@ -12,6 +12,8 @@ public enum TokenizerLoader {
         }
         switch model {
         case "gpt2":
+            // Ignoring it would tokenize with another vocabulary than the one asked for.
+            if let sentencePieceModel { throw TokenizerError.sentencePieceModelNotApplicable(source: sentencePieceModel, vocabulary: model) }
             return try ByteLevelBPETokenizer(file: file)
         case "llama":
             return try SentencePieceTokenizer(file: file, sentencePieceModel: sentencePieceModel)

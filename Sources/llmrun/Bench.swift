@@ -53,9 +53,11 @@ struct Bench: ParsableCommand {
         let path = try modelOptions.resolvedPath()
         var results: [BenchResult] = []
         if output == "md" {
-            print("| model | size | params | backend | threads | test | t/s |")
-            print("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+            Terminal.writeLine("| model | size | params | backend | threads | test | t/s |")
+            Terminal.writeLine("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
         }
+        Terminal.catchInterrupts()
+        do {
         for t in try list(threads, "-t") {
             let model = try LanguageModel(path: path, threads: t)
             let tests = try list(prompts, "-p").filter { $0 > 0 }.map { (p: $0, n: 0) } + list(generations, "-n").filter { $0 > 0 }.map { (p: 0, n: $0) }
@@ -71,12 +73,17 @@ struct Bench: ParsableCommand {
                 let r = BenchResult(model: model, threads: t, depth: depth, prompt: test.p, generate: test.n, samples: samples)
                 results.append(r)
                 switch output {
-                case "md": print(r.markdownRow)
+                case "md": Terminal.writeLine(r.markdownRow)
                 case "jsonl": try printJSON(r, pretty: false)
                 default: break
                 }
             }
             }
+        }
+        } catch let error as CLIError where error.exitCode == ExitCode.interrupted {
+            // The rows measured so far are printed; -o json gets the finished tests' array.
+            if output == "json" { try printJSON(results) }
+            throw error
         }
         if output == "json" {
             try printJSON(results)
@@ -88,6 +95,7 @@ struct Bench: ParsableCommand {
     /// Seconds for one run of the test, after `depth` tokens fill the cache (not timed). Token
     /// ids are fixed pseudo-random ones, as llama-bench uses.
     private func measure(session: GenerationSession, depth: Int, prompt: Int, generate: Int) throws -> Double {
+        if Terminal.interrupted { throw CLIError.interrupted }
         session.reset()
         var rng = SplitMix64(seed: 42)
         let vocab = UInt64(session.model.config.vocabularySize)
@@ -102,6 +110,7 @@ struct Bench: ParsableCommand {
         if depth == 0 { try session.prefill([Int32(rng.next() % vocab)]) }
         let t0 = Clock.now()
         for _ in 0..<generate {
+            if Terminal.interrupted { throw CLIError.interrupted }
             let token = session.sample(using: &sampler)
             try session.feed(token)
         }

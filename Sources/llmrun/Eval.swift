@@ -67,7 +67,7 @@ struct EvalPerplexity: ParsableCommand {
         if json {
             try printJSON(result, pretty: false)
         } else {
-            print(String(format: "PPL = %.4f +/- %.5f  (%d chunks of %d, %d tokens scored, %.1f s)",
+            Terminal.writeLine(String(format: "PPL = %.4f +/- %.5f  (%d chunks of %d, %d tokens scored, %.1f s)",
                          result.perplexity, result.uncertainty, result.chunks, context, result.scoredTokens, result.seconds))
         }
         if Terminal.interrupted { throw CLIError.interrupted }
@@ -127,10 +127,16 @@ struct EvalMultipleChoice: ParsableCommand {
                 }
                 if let limit, items.count >= limit { break }
             }
+            if items.isEmpty {
+                throw CLIError(description: "\(file): no items (the file holds one JSON object per line)", exitCode: ExitCode.dataError)
+            }
             let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent.replacingOccurrences(of: "_validation", with: "")
             tasks.append((name, items))
         }
-        if let logItems { try AtomicFile.checkWritable(logItems) }
+        if let logItems {
+            try checkOutputPath(logItems, option: "--log-items",
+                                inputs: [("-m", try modelOptions.resolvedPath())] + files.map { ("-f", $0) })
+        }
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let evaluator = MultipleChoiceEvaluator(model: model)
         Terminal.catchInterrupts()
@@ -145,7 +151,7 @@ struct EvalMultipleChoice: ParsableCommand {
             results.append(r)
             if !json {
                 // Padded in Swift: %-22@ does not pad on Linux's Foundation.
-                print(name.padding(toLength: max(22, name.count), withPad: " ", startingAt: 0)
+                Terminal.writeLine(name.padding(toLength: max(22, name.count), withPad: " ", startingAt: 0)
                       + String(format: " %5d items  acc %.4f  acc_norm %.4f  (%.0f s)", r.items, r.accuracy, r.normalizedAccuracy, r.seconds))
             }
             if Terminal.interrupted { throw CLIError.interrupted }
@@ -157,7 +163,7 @@ struct EvalMultipleChoice: ParsableCommand {
             struct Out: Codable { var tasks: [MultipleChoiceResult]; var mean_acc: Double; var mean_acc_norm: Double }
             try printJSON(Out(tasks: results, mean_acc: meanAcc, mean_acc_norm: meanNorm))
         } else if results.count > 1 {
-            print("mean".padding(toLength: 22, withPad: " ", startingAt: 0)
+            Terminal.writeLine("mean".padding(toLength: 22, withPad: " ", startingAt: 0)
                   + String(format: "              acc %.4f  acc_norm %.4f", meanAcc, meanNorm))
         }
     }

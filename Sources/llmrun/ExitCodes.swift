@@ -13,7 +13,10 @@ enum ExitCode {
     static let cannotCreate: Int32 = 73
     static let ioError: Int32 = 74
     static let budgetInfeasible: Int32 = 75
+    /// Stopped by SIGINT. The same run stopped by SIGTERM exits `terminated`: the domain errors
+    /// say `interrupted`, and `LLMRun.main` turns it into 128 + the signal's number.
     static let interrupted: Int32 = 130
+    static let terminated: Int32 = 143
 
     /// nil for errors ArgumentParser reports itself (usage, --help).
     static func forDomainError(_ error: Error) -> Int32? {

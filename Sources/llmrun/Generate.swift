@@ -25,7 +25,7 @@ struct Generate: ParsableCommand {
     var prompt: String?
     @Option(name: [.customShort("f"), .customLong("file")], help: "Read the prompt from a file.")
     var promptFile: String?
-    @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Tokens to generate (-1: until the model stops or the context is full).")
+    @Option(name: [.customShort("n"), .customLong("n-predict")], parsing: .unconditional, help: "Tokens to generate (-1: until the model stops or the context is full).")
     var count: Int = -1
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length (default: the model's, at most 4096).")
     var context: Int?

@@ -36,12 +36,12 @@ struct Info: ParsableCommand {
         if json {
             try printJSON(report)
         } else {
-            print(report.text)
+            Terminal.writeLine(report.text)
             if verbose {
-                print("\nmetadata:")
-                for (k, v) in file.metadata { print("  \(k) = \(v.summary())") }
-                print("\ntensors:")
-                for t in file.tensors { print("  \(t.name)  \(t.type)  \(t.shapeDescription)") }
+                Terminal.writeLine("\nmetadata:")
+                for (k, v) in file.metadata { Terminal.writeLine("  \(k) = \(v.summary())") }
+                Terminal.writeLine("\ntensors:")
+                for t in file.tensors { Terminal.writeLine("  \(t.name)  \(t.type)  \(t.shapeDescription)") }
             }
         }
     }

@@ -18,21 +18,37 @@ struct LLMRun: ParsableCommand {
           llmrun eval ppl -f wiki.txt -c 512           perplexity, as llama-perplexity
 
         Exit codes: 0 ok, 64 usage, 65 bad model data, 66 input missing, 73 cannot create \
-        output, 74 I/O error, 75 budget infeasible, 130 interrupted.
+        output, 74 I/O error, 75 budget infeasible, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
         """,
         subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self]
     )
 
     static func main() {
+        StandardStreams.prepare()
+        Signals.install()
+        var code: Int32 = 0
+        var message: String?
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            if let code = ExitCode.forDomainError(error) {
-                FileHandle.standardError.write(Data("llmrun: error: \(error)\n".utf8))
-                Foundation.exit(code)
-            }
-            exit(withError: error)
+            guard let domainCode = ExitCode.forDomainError(error) else { exit(withError: error) }
+            code = domainCode
+            message = "\(error)"
         }
+        // Output that could not be written outranks success and the interrupt its loss caused.
+        if let failure = StandardStreams.outputFailure, code == 0 || code == ExitCode.interrupted {
+            code = ExitCode.ioError
+            message = "cannot write to standard output: \(failure)"
+        } else if code == ExitCode.interrupted {
+            code = Signals.exitCode
+            if message == CLIError.interrupted.description { message = Signals.name }
+        } else if code == 0 && Signals.received != 0 {
+            // A command that does not poll for signals finished its work after one arrived.
+            code = Signals.exitCode
+            message = Signals.name
+        }
+        if let message { StandardStreams.err("llmrun: error: \(message)\n") }
+        Foundation.exit(code)
     }
 }

@@ -10,7 +10,7 @@ func loadModel(_ options: ModelOptions, threads: Int, plan: PrunePlanOption? = n
     try checkTokenizerOption(options)
     var transform: ((inout ModelConfig, inout ModelWeights) throws -> Void)?
     if let planPath = plan?.prunePlan {
-        guard FileManager.default.fileExists(atPath: planPath) else { throw CLIError.missingInput("\(planPath): no such file (--prune-plan)") }
+        try checkInputFile(planPath, option: "--prune-plan", regularOnly: true)
         let prunePlan = try PrunePlan.read(from: planPath)
         transform = { config, weights in try prunePlan.apply(config: &config, weights: &weights) }
     }
@@ -26,7 +26,5 @@ func loadTokenizer(_ options: ModelOptions) throws -> any Tokenizer {
 }
 
 private func checkTokenizerOption(_ options: ModelOptions) throws {
-    if let tok = options.tokenizerModel, !FileManager.default.fileExists(atPath: tok) {
-        throw CLIError.missingInput("\(tok): no such file (--tokenizer)")
-    }
+    if let tok = options.tokenizerModel { try checkInputFile(tok, option: "--tokenizer", regularOnly: true) }
 }

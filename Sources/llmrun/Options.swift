@@ -31,7 +31,7 @@ struct ModelOptions: ParsableArguments {
 
 /// -t, as llama.cpp spells it.
 struct ThreadOptions: ParsableArguments {
-    @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads (default: the machine's cores).")
+    @Option(name: [.customShort("t"), .customLong("threads")], parsing: .unconditional, help: "Threads (default: the machine's cores).")
     var threads: Int?
 
     var count: Int { threads ?? ThreadPool.processorCount }
@@ -43,19 +43,20 @@ struct ThreadOptions: ParsableArguments {
 
 /// Sampling flags with llama.cpp's names and defaults.
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .customLong("temp"), help: "Temperature; 0 means greedy.")
+    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature; 0 means greedy.", transform: NumericOption.finite)
     var temperature: Float = 0.8
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0 = all).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep the k most likely tokens (0 = all).")
     var topK: Int = 40
-    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p (1 = off).")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Keep the smallest set of tokens whose probability reaches p (1 = off).", transform: NumericOption.finite)
     var topP: Float = 0.95
-    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p times the most likely (0 = off).")
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens less likely than min-p times the most likely (0 = off).", transform: NumericOption.finite)
     var minP: Float = 0.05
-    @Option(name: .customLong("repeat-penalty"), help: "Penalise the last --repeat-last-n tokens (1 = off).")
+    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Penalise the last --repeat-last-n tokens (1 = off).", transform: NumericOption.finite)
     var repeatPenalty: Float = 1.0
-    @Option(name: .customLong("repeat-last-n"), help: "How many recent tokens the repeat penalty looks at.")
+    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the repeat penalty looks at.")
     var repeatLastN: Int = 64
-    @Option(name: [.customShort("s"), .customLong("seed")], help: "Random seed (default: random). Same seed, same output.")
+    @Option(name: [.customShort("s"), .customLong("seed")], parsing: .unconditional,
+            help: "Random seed (default or -1: random). Same seed, same output.", transform: NumericOption.seed)
     var seed: UInt64?
 
     func validate() throws {
@@ -64,6 +65,7 @@ struct SamplingOptions: ParsableArguments {
         if !(0...1).contains(minP) { throw ValidationError("--min-p must be between 0 and 1") }
         if topK < 0 { throw ValidationError("--top-k must be >= 0") }
         if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be > 0") }
+        if repeatLastN < 0 { throw ValidationError("--repeat-last-n must be >= 0") }
     }
 
     func makeSampler() -> AnySampler {

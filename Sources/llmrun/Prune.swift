@@ -58,7 +58,7 @@ struct Prune: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output GGUF (default: next to the source, named after the method and ratio).")
     var output: String?
-    @Option(help: "Fraction of all parameters to remove, 0 < R < 0.9.")
+    @Option(parsing: .unconditional, help: "Fraction of all parameters to remove, 0 < R < 0.9.", transform: NumericOption.finite)
     var ratio: Double?
     @Option(help: "Memory the pruned model may use at -c (e.g. 2GB, 512MiB).")
     var budget: ByteSize?
@@ -81,19 +81,19 @@ struct Prune: ParsableCommand {
         "Format of the token embedding (and a separate output matrix): q8_0, q4_0, q4_1, iq4_nl, f16, or source.",
         discussion: "Default: copied as it is, unless --budget narrows it (the planner prefers a narrower format to removing that many more parameters)."))
     var embeddingType: String?
-    @Option(name: .customLong("layer-share"), help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.")
+    @Option(name: .customLong("layer-share"), parsing: .unconditional, help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.", transform: NumericOption.finite)
     var layerShare: Double?
-    @Option(name: .customLong("attention-share"), help: "Share of the neuron part taken from attention KV groups.")
+    @Option(name: .customLong("attention-share"), parsing: .unconditional, help: "Share of the neuron part taken from attention KV groups.", transform: NumericOption.finite)
     var attentionShare: Double = PruneSettings().attentionShare
-    @Option(name: .customLong("allocation-exponent"), help: "COMP: spread neuron removal over blocks in proportion to importance^-x (0: evenly).")
+    @Option(name: .customLong("allocation-exponent"), parsing: .unconditional, help: "COMP: spread neuron removal over blocks in proportion to importance^-x (0: evenly).", transform: NumericOption.finite)
     var allocationExponent: Double = PruneSettings().allocationExponent
     @Option(help: "COMP's compensation for removed MLP channels: masks (one scale per kept channel) or refit (least-squares re-fit of the down projection's kept columns; on SmolLM2-135M at --ratio 0.2 and --layer-share 0 it measured 38.4 against 35.4 for masks (without --bias) at the defaults and 35.6 with --calib-samples 64 --ridge 0.001, slower, and a plan cannot record it).")
     var compensation: Compensation = .masks
     @Option(help: "What COMP's compensation reproduces: layer (the dense block's MLP output on the pruned model's input) or stream (toward the dense model's hidden state after the block, so each block also repairs the error the blocks before it left; see --drift-share). Default: stream with masks, layer with refit (measured best for each).")
     var target: ReconstructionTarget?
-    @Option(name: .customLong("drift-share"), help: "With the stream target: the share of the drift between the pruned and the dense stream each block makes up (0 to 1; the blocks after it see the rest). On SmolLM2-135M at --ratio 0.2 and --layer-share 0, over three calibration slices 0.3 gave 35.9 mean wiki perplexity, 1 gave 36.8 and 0 gave 37.0, but mean multiple-choice acc_norm at 0.2 / 0.3 was 0.419 / 0.403 for 0.3 against 0.423 / 0.412 for 1.")
+    @Option(name: .customLong("drift-share"), parsing: .unconditional, help: "With the stream target: the share of the drift between the pruned and the dense stream each block makes up (0 to 1; the blocks after it see the rest). On SmolLM2-135M at --ratio 0.2 and --layer-share 0, over three calibration slices 0.3 gave 35.9 mean wiki perplexity, 1 gave 36.8 and 0 gave 37.0, but mean multiple-choice acc_norm at 0.2 / 0.3 was 0.419 / 0.403 for 0.3 against 0.423 / 0.412 for 1.", transform: NumericOption.finite)
     var driftShare: Double = PruneSettings().driftShare
-    @Option(help: "Ridge added to COMP's least-squares systems, relative to the mean of their diagonal.")
+    @Option(parsing: .unconditional, help: "Ridge added to COMP's least-squares systems, relative to the mean of their diagonal.", transform: NumericOption.finite)
     var ridge: Double = PruneSettings().ridge
     @Flag(inversion: .prefixedNo, help: "COMP: add a bias to each pruned MLP (ffn_down.bias) and, where KV groups are removed, to the attention output (attn_output.bias) that makes up the mean output the removed units leave out, and tune the masks on the units' fluctuations (llama-architecture models; on SmolLM2-135M at --ratio 0.2 and --layer-share 0, three calibration slices with the whole drift: 36.8 mean wiki perplexity against 37.6 without; at the default layer share with --attention-share 0.2, the attention bias took 44.5 to 43.3).")
     var bias = PruneSettings().biasCompensation
@@ -129,6 +129,7 @@ struct Prune: ParsableCommand {
     func run() throws {
         returnLargeBuffersToTheSystem()
         let source = try modelOptions.resolvedPath()
+        try checkPaths(source: source, output: output)
         var settings = PruneSettings()
         settings.method = method
         settings.calibrationSamples = calibSamples
@@ -168,7 +169,7 @@ struct Prune: ParsableCommand {
             }
         }
         let out = output ?? defaultOutput(source: source, ratio: settings.ratio)
-        try checkOutputPath(out, source: source)
+        if output == nil { try checkPaths(source: source, output: out) }
 
         pruner.update(settings: settings)
         let final = pruner
@@ -188,7 +189,19 @@ struct Prune: ParsableCommand {
         if json {
             try printJSON(report)
         } else {
-            print(Prune.describe(report))
+            Terminal.writeLine(Prune.describe(report))
+        }
+    }
+
+    /// Every path the run reads or writes, checked before any work (a dry run included): inputs
+    /// readable, outputs creatable and none of them the model or the calibration text.
+    private func checkPaths(source: String, output: String?) throws {
+        if let calib { try checkInputFile(calib, option: "--calib") }
+        let inputs = [("-m", source)] + (calib.map { [("--calib", $0)] } ?? [])
+        if let output { try checkOutputPath(output, option: "-o", inputs: inputs) }
+        if let planOut {
+            try checkOutputPath(planOut, option: "--plan-out", inputs: inputs)
+            if let output { try checkDistinctOutputs(("-o", output), ("--plan-out", planOut)) }
         }
     }
 

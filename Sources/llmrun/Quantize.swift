@@ -61,7 +61,8 @@ struct Quantize: ParsableCommand {
     func run() throws {
         let target = GGMLType(name: type)!
         let path = try modelOptions.resolvedPath()
-        try checkOutputPath(output, source: path)
+        if let calib { try checkInputFile(calib, option: "--calib") }
+        try checkOutputPath(output, option: "-o", inputs: [("-m", path)] + (calib.map { [("--calib", $0)] } ?? []))
         if fit { return try runFitted(target, path: path) }
         let started = Date()
         let source = try GGUFFile(path: path)

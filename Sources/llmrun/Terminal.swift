@@ -1,41 +1,35 @@
 import Foundation
-import Synchronization
-
-/// Set by SIGINT; long loops poll it so Ctrl-C stops work cleanly instead of killing the process.
-let interruptRequested = Atomic<Bool>(false)
 
 enum Terminal {
     static var stdinIsTTY: Bool { isatty(STDIN_FILENO) == 1 }
     static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) == 1 }
     static var stderrIsTTY: Bool { isatty(STDERR_FILENO) == 1 }
 
-    /// Routes SIGINT to `interruptRequested`. Without SA_RESTART, a blocking read returns
-    /// early so an interactive prompt can notice the interrupt.
-    static func catchInterrupts() {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in
-            interruptRequested.store(true, ordering: .relaxed)
-        }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGINT, &action, nil)
-    }
+    /// Signals are caught for every command from the start (`Signals.install`); kept so commands
+    /// can say where their interruptible part begins.
+    static func catchInterrupts() {}
 
-    /// Takes (and clears) a pending interrupt.
-    static func takeInterrupt() -> Bool { interruptRequested.exchange(false, ordering: .relaxed) }
-    static var interrupted: Bool { interruptRequested.load(ordering: .relaxed) }
+    /// Takes a pending Ctrl-C (a chat carries on after it); SIGTERM stays pending.
+    static func takeInterrupt() -> Bool { Signals.take() }
+
+    /// Whether long work should stop: a signal asked for it, or standard output is gone (its
+    /// output would be lost; the run exits 74).
+    static var interrupted: Bool { Signals.received != 0 || StandardStreams.outputFailed }
 
     enum LineInput { case line(String), endOfInput, interrupted }
 
     /// Reads one line from standard input with read(2), so an interrupt (EINTR, since SIGINT is
     /// caught without SA_RESTART) is told apart from Ctrl-D.
     static func readLine() -> LineInput {
+        // SIGTERM or a lost standard output ends a conversation as Ctrl-D does.
+        if Signals.terminating || StandardStreams.outputFailed { return .endOfInput }
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
         while true {
             let n = read(STDIN_FILENO, &byte, 1)
             if n < 0 {
                 if errno == EINTR {
+                    if Signals.terminating { return .endOfInput }
                     if takeInterrupt() { return .interrupted }
                     continue
                 }
@@ -47,27 +41,43 @@ enum Terminal {
         }
     }
 
-    static func write(_ s: String) {
-        FileHandle.standardOutput.write(Data(s.utf8))
-    }
+    /// Standard output, unbuffered; a failure is remembered and ends the run with exit 74.
+    static func write(_ s: String) { StandardStreams.out(s) }
 
-    static func status(_ s: String) {
-        FileHandle.standardError.write(Data((s + "\n").utf8))
-    }
+    /// A line on standard output.
+    static func writeLine(_ s: String) { StandardStreams.out(s + "\n") }
 
-    /// Reads all of standard input as UTF-8, refusing invalid bytes with a clear error.
+    /// A line on standard error (status, timings, warnings); failures there are ignored.
+    static func status(_ s: String) { StandardStreams.err(s + "\n") }
+
+    /// Reads all of standard input as UTF-8, refusing invalid bytes with a clear error. A closed
+    /// standard input reads as empty (it was reopened on /dev/null).
     static func readAllInput(what: String) throws -> String {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
+        let data = try StandardStreams.readAll(STDIN_FILENO, name: "standard input")
         guard let text = decodeUTF8(data) else {
             throw CLIError.usage("\(what) on standard input is not valid UTF-8")
         }
         return text
     }
 
-    /// Reads a whole file as UTF-8.
+    /// Reads a whole file as UTF-8: a regular file, a pipe (`-f <(command)`) or a device like
+    /// /dev/null, which reads as empty as an empty file does.
     static func readTextFile(_ path: String, what: String) throws -> String {
-        guard FileManager.default.fileExists(atPath: path) else { throw CLIError.missingInput("\(path): no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.io("\(path): cannot read") }
+        var fd: Int32
+        repeat {
+            fd = open(path, O_RDONLY | O_CLOEXEC)  // a FIFO waits here for its writer
+        } while fd < 0 && errno == EINTR && Signals.received == 0
+        if fd < 0 {
+            if errno == EINTR { throw CLIError.interrupted }
+            if errno == ENOENT { throw CLIError.missingInput("\(path): no such file") }
+            throw CLIError.missingInput("\(path): cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            throw CLIError.missingInput("\(path) is a directory, not a text file")
+        }
+        let data = try StandardStreams.readAll(fd, name: path)
         guard let text = decodeUTF8(data) else {
             throw CLIError.usage("\(path): \(what) is not valid UTF-8 text")
         }
@@ -76,7 +86,7 @@ enum Terminal {
 
     /// Strict UTF-8 that keeps every byte, a leading byte-order mark included: Foundation's
     /// `String(data:encoding:)` drops a BOM, and llama.cpp tokenizes it (ids differ otherwise).
-    static func decodeUTF8(_ data: Data) -> String? {
+    static func decodeUTF8(_ data: [UInt8]) -> String? {
         String(validating: data, as: UTF8.self)
     }
 }
@@ -85,7 +95,7 @@ enum Terminal {
 func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    Terminal.writeLine(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal.
@@ -108,11 +118,11 @@ struct ProgressBar {
         let width = 30
         let filled = width * percent / 100
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        FileHandle.standardError.write(Data("\r\u{1B}[2K\(label) \(bar) \(percent)% \(detail)".utf8))
+        StandardStreams.err("\r\u{1B}[2K\(label) \(bar) \(percent)% \(detail)")
     }
 
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        StandardStreams.err("\r\u{1B}[2K")
     }
 }

@@ -44,11 +44,11 @@ struct Tokenize: ParsableCommand {
             let out = Out(ids: ids, pieces: ids.map { String(decoding: tok.decodeBytes([$0]), as: UTF8.self) })
             try printJSON(out, pretty: false)
         } else if idsOnly {
-            print("[" + ids.map(String.init).joined(separator: ", ") + "]")
+            Terminal.writeLine("[" + ids.map(String.init).joined(separator: ", ") + "]")
         } else {
-            for id in ids {
-                print(String(format: "%6d -> '%@'", id, String(decoding: tok.decodeBytes([id]), as: UTF8.self)))
-            }
+            Terminal.write(ids.map { id in
+                String(format: "%6d -> '%@'\n", id, String(decoding: tok.decodeBytes([id]), as: UTF8.self))
+            }.joined())
         }
     }
 }
