@@ -31,6 +31,10 @@ public final class StagedFile {
 
     public init(_ data: Data, for path: String) throws(GGUFError) {
         self.path = path
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw .cannotCreate(path: path, reason: "it exists and is not a regular file")
+        }
         let (directory, _) = StagedFile.split(path)
         // A short name of its own, so a target name near the length limit still has a temporary.
         let temporary = "\(directory)/.llmrun-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36)).tmp"

@@ -207,6 +207,10 @@ public final class GGUFWriter {
         if stat(target, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
             throw .cannotCreate(path: target, reason: "it is a directory")
         }
+        // The file is renamed into place: over /dev/null that would replace the device node.
+        if stat(target, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw .cannotCreate(path: target, reason: "it exists and is not a regular file")
+        }
         #if os(Linux)
         // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Swift does not import the macro.
         let oTmpfile: Int32 = 0o20000000 | O_DIRECTORY

@@ -13,18 +13,28 @@ final class DataBox: @unchecked Sendable { var data = Data() }
 
 enum CLI {
     /// The release binary (Tools/test builds it first), else the debug one.
+    /// $LLMRUN_TEST_BINARY runs the tests against another build (e.g. to see a new test fail on
+    /// the previous one).
     static var binary: String? {
+        if let override = ProcessInfo.processInfo.environment["LLMRUN_TEST_BINARY"], !override.isEmpty { return override }
         let root = Fixtures.repositoryRoot
         return [root + "/.build/release/llmrun", root + "/.build/debug/llmrun"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Runs llmrun; a run still going after `timeout` seconds is killed (and shows as exit 9 by signal).
+    /// `shell`, when given, is sh text around the run: `exec "$0" "$@"` is llmrun with `arguments`,
+    /// so `exec "$0" "$@" >&-` runs it with standard output closed.
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                    timeout: Double = 600) throws -> CLIResult {
+                    timeout: Double = 600, shell: String? = nil) throws -> CLIResult {
         guard let binary else { throw XCTSkip("llmrun is not built: run `swift build -c release` first") }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
+        if let shell {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", shell, binary] + arguments
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = arguments
+        }
         p.currentDirectoryURL = URL(fileURLWithPath: Fixtures.repositoryRoot)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "LLMRUN_MODEL")
