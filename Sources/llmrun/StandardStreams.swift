@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// The three standard descriptors, written and read with POSIX calls that report errors (Foundation's
-/// `FileHandle.write(_:)` and `readDataToEndOfFile()` trap on EPIPE, ENOSPC or EBADF, and `print`
+/// `FileHandle` write and read-to-end calls trap on EPIPE, ENOSPC or EBADF, and `print`
 /// buffers in stdio, where a failed write is lost). Unattended callers close descriptors, fill
 /// disks and close pipes: standard output failing stops the work and exits 74; standard error
 /// failing never stops anything; a closed standard input reads as empty.
