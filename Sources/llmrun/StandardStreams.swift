@@ -84,6 +84,7 @@ enum StandardStreams {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
                 bytes.append(contentsOf: chunk[0..<n])
+                if Signals.received != 0 { throw CLIError.interrupted }  // an endless source (/dev/zero)
             } else if n == 0 {
                 return bytes
             } else if errno == EINTR {
