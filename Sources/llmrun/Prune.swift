@@ -50,7 +50,8 @@ struct Prune: ParsableCommand {
         Exit 75 (before any work) when the budget cannot be met; exit 64 when --ratio asks \
         for more than the method can remove (no block loses over 75% of its MLP channels; \
         the message gives the limit); exit 0 with a note when the model fits already. \
-        Interrupting leaves nothing at the output path.
+        Interrupting (SIGINT, SIGTERM) leaves nothing at the output path; -o and --plan-out appear \
+        together or not at all.
         """
     )
 
@@ -231,7 +232,7 @@ struct Prune: ParsableCommand {
 
 /// Runs a pruner (a prune, or `quantize --fit`) under a progress bar on stderr: `step` places each
 /// report on the bar; off a terminal each new phase is printed instead. SIGINT stops it at the
-/// next block, leaving nothing at the output path, and exits 130.
+/// next block, leaving nothing at the output path, and exits 130 (143 for SIGTERM).
 func runShowingProgress(_ pruner: Pruner, label: String, total: Int, calibration: CalibrationSet, outputPath: String,
                         planPath: String?, step: (PruneProgress) -> Int) throws -> PruneReport {
     Terminal.catchInterrupts()
