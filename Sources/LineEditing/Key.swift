@@ -3,7 +3,7 @@ public enum Key: Equatable, Sendable {
     case text(String)          // typed characters
     case paste(String)         // a bracketed paste, newlines included
     case enter                 // Return (CR)
-    case newline               // Ctrl-J (LF): a line break inside the message
+    case newline               // Alt-Enter: a line break inside the message
     case backspace, delete
     case left, right, up, down, home, end, wordLeft, wordRight
     case killToEnd, killToStart, deleteWordBackward, transpose
@@ -103,7 +103,7 @@ public struct KeyDecoder: Sendable {
         case 0x07: return .cancel        // Ctrl-G
         case 0x08, 0x7F: return .backspace
         case 0x09: return .text("\t")
-        case 0x0A: return .newline       // Ctrl-J
+        case 0x0A: return .enter         // LF: what type-ahead made in cooked mode sends for Enter
         case 0x0B: return .killToEnd     // Ctrl-K
         case 0x0C: return .clearScreen   // Ctrl-L
         case 0x0D: return .enter

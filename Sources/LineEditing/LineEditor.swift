@@ -42,11 +42,11 @@ public final class LineEditor {
             cc[Int(VMIN)] = 1
             cc[Int(VTIME)] = 0
         }
-        guard tcsetattr(input, TCSAFLUSH, &raw) == 0 else { return readPlainLine(prompt: prompt) }
+        guard tcsetattr(input, TCSADRAIN, &raw) == 0 else { return readPlainLine(prompt: prompt) }
         emit("\u{1B}[?2004h")  // bracketed paste: a pasted newline is text, not Enter
         defer {
             emit("\u{1B}[?2004l")
-            tcsetattr(input, TCSAFLUSH, &original)
+            tcsetattr(input, TCSADRAIN, &original)
         }
 
         var buffer = EditBuffer()
