@@ -23,6 +23,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("stdc++")]
         ),
         .target(name: "Tokenizers", dependencies: ["GGUF", "CSentencePiece"]),
+        .target(name: "LineEditing"),
         .target(
             name: "LLMRuntime",
             dependencies: ["GGUF", "CKernels", "Tokenizers"],
@@ -32,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "llmrun",
             dependencies: [
-                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels",
+                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels", "LineEditing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +44,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["LLMRuntime", "GGUF", "TestSupport"]),
         .testTarget(name: "PruneTests", dependencies: ["LLMPrune", "LLMRuntime", "GGUF", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"]),
+        .testTarget(name: "LineEditingTests", dependencies: ["LineEditing"]),
     ],
     cxxLanguageStandard: .cxx17
 )

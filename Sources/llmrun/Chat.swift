@@ -2,14 +2,19 @@ import ArgumentParser
 import Foundation
 import LLMRuntime
 import Tokenizers
+import LineEditing
 
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk with a model, using the chat template in its file.",
         discussion: """
-        On a terminal: a conversation. Type a message and Enter; /reset forgets the \
-        conversation, /exit (or Ctrl-D) leaves, Ctrl-C stops an answer. When the context \
-        fills up, the oldest turns are dropped.
+        On a terminal: a conversation. Type a message and Enter. The line edits as in a shell \
+        (arrows, Home/End, Ctrl-A/E/K/U/W), Up/Down recall earlier messages and Ctrl-R searches \
+        them (kept in ~/.local/state/llmrun/history); a paste keeps its line breaks; a message \
+        that starts with \"\"\" goes on over several lines until one ends with \"\"\". \
+        /help lists the commands (/reset, /save FILE, /set temp 0.3, /show, /exit); Ctrl-C \
+        stops an answer, Ctrl-D leaves. When the context fills up, the oldest messages are \
+        dropped, and llmrun says so; an answer cut off by -n ends with […].
 
         Not on a terminal (a pipe, a script): standard input is read as one message, the \
         answer is printed, and llmrun exits.
@@ -103,47 +108,88 @@ struct Chat: ParsableCommand {
     }
 
     private func interactive(_ conversation: Conversation) throws {
-        Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /reset, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
+        Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /help for commands, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
+        let editor = LineEditor(history: History(file: History.defaultFile))
+        editor.shouldStop = { Terminal.interrupted }
+        var sampling = self.sampling
+        var count = self.count
         while true {
-            Terminal.write("\u{1B}[1m> \u{1B}[0m")
             let line: String
-            switch Terminal.readLine() {
+            switch editor.readLine(prompt: ">>> ", continuation: "... ", isComplete: MultilineMessage.isComplete) {
             case .line(let text): line = text
             case .interrupted:
-                Terminal.write("\n")
+                _ = Terminal.takeInterrupt()
                 Terminal.status("(use /exit or Ctrl-D to leave)")
                 continue
             case .endOfInput:
-                Terminal.write("\n")
                 return
             }
-            let message = line.trimmingCharacters(in: .whitespaces)
-            if message.isEmpty { continue }
-            switch message {
-            case "/exit", "/quit": return
-            case "/reset":
-                conversation.reset()
-                Terminal.status("(conversation cleared)")
+            if let command = ChatCommand(line: line) {
+                switch command {
+                case .exit: return
+                case .help: Terminal.status(ChatCommand.helpText)
+                case .reset:
+                    conversation.reset()
+                    Terminal.status("(conversation cleared)")
+                case .show:
+                    Terminal.status("temp \(sampling.temperature) · top-k \(sampling.topK) · top-p \(sampling.topP) · min-p \(sampling.minP) · repeat-penalty \(sampling.repeatPenalty) · seed \(sampling.seed.map(String.init) ?? "random") · n \(count) · system \(conversation.system.map { "\"\($0)\"" } ?? "none")")
+                case .set(let setting, let value):
+                    var system = conversation.system
+                    if let problem = setting.apply(value, to: &sampling, count: &count, system: &system) {
+                        Terminal.status("(\(problem))")
+                    } else {
+                        conversation.system = system
+                        Terminal.status("(\(setting.rawValue) = \(value))")
+                    }
+                case .save(let path):
+                    do {
+                        try saveTranscript(conversation, to: path)
+                        Terminal.status("(saved \(conversation.turns.count) messages to \(path))")
+                    } catch {
+                        Terminal.status("(cannot save: \(error))")
+                    }
+                case .unknown(let message): Terminal.status("(\(message))")
+                }
                 continue
-            case "/help":
-                Terminal.status("/reset forgets the conversation · /exit leaves · Ctrl-C stops an answer · Ctrl-D leaves")
-                continue
-            default: break
             }
+            let message = MultilineMessage.body(line)
+            if message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
             _ = Terminal.takeInterrupt()
             do {
-                let result = try conversation.respond(to: line, maxTokens: count, sampling: sampling, stops: stops) { Terminal.write($0) }
+                let result = try conversation.respond(to: message, maxTokens: count, sampling: sampling, stops: stops) { Terminal.write($0) }
+                if result.stopReason == .length && count >= 0 {
+                    // Cut off by -n: say so, or the half sentence reads like the whole answer.
+                    Terminal.write(Terminal.stdoutIsTTY ? " \u{1B}[2m[…]\u{1B}[0m" : " […]")
+                }
                 Terminal.write("\n")
-                if result.stopReason == .interrupted {
+                if conversation.droppedTurns > 0 {
+                    Terminal.status("(the context is full: the \(conversation.droppedTurns) oldest messages were dropped)")
+                }
+                switch result.stopReason {
+                case .interrupted:
                     _ = Terminal.takeInterrupt()
                     Terminal.status("(stopped)")
-                } else if result.stopReason == .contextFull {
-                    Terminal.status("(the context is full: older turns will be dropped)")
+                case .contextFull:
+                    Terminal.status("(the context is full: older messages will be dropped next turn; /reset starts afresh)")
+                case .length where count >= 0:
+                    Terminal.status("(cut off at \(count) tokens: /set n -1 lets answers run to their end)")
+                default: break
                 }
             } catch let error as ModelError {
                 Terminal.status("error: \(error)")
             }
         }
+    }
+
+    private func saveTranscript(_ conversation: Conversation, to path: String) throws {
+        var messages: [ChatTranscript.Message] = []
+        if let system = conversation.system { messages.append(.init(role: "system", content: system)) }
+        messages += conversation.turns.map { .init(role: $0.role, content: $0.content) }
+        let transcript = ChatTranscript(model: conversation.model.config.name ?? conversation.model.path, messages: messages)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(transcript)
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 
@@ -153,10 +199,12 @@ struct Chat: ParsableCommand {
 final class Conversation {
     let model: LanguageModel
     let template: ChatTemplate
-    let system: String?
+    var system: String?
     let session: GenerationSession
     let answerReserve: Int
     private(set) var turns: [ChatMessage] = []
+    /// Messages the last `respond` dropped to make room (0 when everything fit).
+    private(set) var droppedTurns = 0
 
     init(model: LanguageModel, template: ChatTemplate, system: String?, contextLength: Int, answerReserve: Int) {
         self.model = model
@@ -182,9 +230,12 @@ final class Conversation {
                  emit: (String) -> Void) throws -> CompletionResult {
         turns.append(ChatMessage(role: "user", content: text))
         var tokens = promptTokens()
+        droppedTurns = 0
         while tokens.count + answerReserve > session.contextLength && turns.count > 1 {
             // Drop the oldest exchange (user + assistant) and try again.
-            turns.removeFirst(min(2, turns.count - 1))
+            let drop = min(2, turns.count - 1)
+            turns.removeFirst(drop)
+            droppedTurns += drop
             tokens = promptTokens()
         }
         guard tokens.count < session.contextLength else {
