@@ -98,7 +98,7 @@ func runContext(_ requested: Int?, model: LanguageModel) -> Int {
     let trained = model.config.contextLength
     guard let requested else { return min(trained, 4096) }
     if requested > trained {
-        Terminal.status("warning: -c \(requested) exceeds the \(trained) positions \(model.config.name ?? "the model") was trained on; output past them degrades")
+        Terminal.status("warning: -c \(requested) exceeds the model's trained context of \(trained) positions; output past it degrades")
     }
     return requested
 }
