@@ -92,9 +92,10 @@ final class CLIModelDataTests: XCTestCase {
         try expect(64, ["bench", "-m", path, "-p", "0", "-n", "1", "-r", "1", "-d", "9223372036854775807"])
         try expect(64, ["bench", "-m", path, "-p", "9223372036854775807", "-n", "9223372036854775807", "-r", "1"])
         let info = try expect(64, ["info", "-m", path, "-c", "9223372036854775807"], stderrHas: ["9223372036854775807"])
-        XCTAssertFalse(info.stdout.contains("-"), "no negative figure: \(info.stdout)")
+        XCTAssertFalse(info.stdout.contains("KV cache -"), "no negative figure: \(info.stdout)")
         let big = try expect(0, ["info", "-m", path, "-c", "2147483647"])
-        XCTAssertTrue(big.stdout.contains("TB") && big.stdout.contains("is refused"), big.stdout)
+        // 2^31 positions x 2 layers x 32 KV values x 2 (K and V) x 2 bytes: 549.8 GB.
+        XCTAssertTrue(big.stdout.contains("KV cache 549.8 GB") && big.stdout.contains("is refused"), big.stdout)
         try expect(64, ["prune", "-m", path, "--budget", "150MB", "-c", "9223372036854775807", "--dry-run"],
                    stderrHas: ["9223372036854775807"])
     }
