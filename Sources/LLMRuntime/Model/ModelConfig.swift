@@ -213,7 +213,7 @@ extension ModelConfig {
             guard kind == "linear" else {
                 throw .unsupported(path: path, detail: "RoPE scaling '\(kind)' is not supported (only linear)")
             }
-            let factor = try float("rope.scaling.factor", default: 1, valid: "a factor above 0 and at most 10000") { $0 > 0 && $0 <= 10000 }
+            let factor = try float("rope.scaling.factor", default: 1, valid: "a factor from 0.0001 to 10000") { $0 >= 1e-4 && $0 <= 1e4 }
             self.ropeScale = 1 / factor
         }
         self.finalLogitSoftcap = try float("final_logit_softcapping", default: 0,
