@@ -114,9 +114,9 @@ public struct ModelWeights: @unchecked Sendable {
             layers.append(try LayerWeights(file: file, config: config, layer: i))
         }
         self.layers = layers
-        outputNorm = TensorConversion.floats(of: try binder.required(config.outputNormTensor), in: file)
+        outputNorm = try binder.vector(config.outputNormTensor)
         // An absent output matrix means it is tied to the embedding.
-        output = try WeightMatrix(tensor: try binder.required(config.outputTensor(file: file)), in: file)
+        output = try binder.matrix(config.outputTensor(file: file))
         self.file = file
     }
 
@@ -247,6 +247,26 @@ struct TensorBinder {
             }
         }
         return t
+    }
+
+    /// A required matrix, bound (converted to its kernel format if it has none).
+    func matrix(_ r: TensorRequirement) throws(ModelError) -> WeightMatrix {
+        try WeightMatrix(tensor: try required(r), in: file)
+    }
+
+    /// A required vector, as f32.
+    func vector(_ r: TensorRequirement) throws(ModelError) -> [Float] {
+        TensorConversion.floats(of: try required(r), in: file)
+    }
+
+    /// A required (rows, columns) matrix by name.
+    func matrix(_ name: String, rows: Int, columns: Int) throws(ModelError) -> WeightMatrix {
+        try matrix(TensorRequirement(name: name, shape: [columns, rows], role: .matrix, required: true))
+    }
+
+    /// A required vector by name.
+    func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
+        try vector(TensorRequirement(name: name, shape: [count], role: .vector, required: true))
     }
 
     /// The same for a tensor that `r` requires.
