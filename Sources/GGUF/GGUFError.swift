@@ -4,6 +4,9 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable {
     case fileNotFound(path: String)
     /// The file exists but could not be opened, mapped or read.
     case io(path: String, reason: String)
+    /// The path names a FIFO, device, directory or socket: reading one could block forever or
+    /// never end, so it is refused before it is opened.
+    case notARegularFile(path: String, kind: String)
     /// The file's contents contradict the format: `field` names what was being read.
     case malformed(path: String, field: String, expected: String, found: String)
     /// The file uses a feature this build does not support.
@@ -19,6 +22,8 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable {
             return "\(path): no such file"
         case .io(let path, let reason):
             return "\(path): \(reason)"
+        case .notARegularFile(let path, let kind):
+            return "\(path): is \(kind), not a regular file"
         case .malformed(let path, let field, let expected, let found):
             return "\(path): not a valid GGUF file: \(field): expected \(expected), found \(found)"
         case .unsupported(let path, let field, let detail):

@@ -17,7 +17,10 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws(GGUFError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Checked before opening (a FIFO would block in open), and again on the descriptor,
+        // opened non-blocking, in case the path changed in between.
+        try RegularFile.check(path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let err = errno
             if err == ENOENT { throw .fileNotFound(path: path) }
@@ -28,9 +31,7 @@ public final class MappedFile: @unchecked Sendable {
         guard fstat(fd, &st) == 0 else {
             throw .io(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
         }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            throw .io(path: path, reason: "is a directory, not a model file")
-        }
+        try RegularFile.check(mode: st.st_mode, path: path)
         size = Int(st.st_size)
         if size == 0 {
             base = nil

@@ -42,15 +42,15 @@ public final class LayerRunner {
     let state: RunState
     let cache: F16KVCache
 
-    public init(config: ModelConfig, pool: ThreadPool, calibration: CalibrationSet) {
+    public init(config: ModelConfig, pool: ThreadPool, calibration: CalibrationSet) throws(ModelError) {
         self.config = config
         self.block = TransformerBlock(config: config, pool: pool)
         self.calibration = calibration
         let T = calibration.length
-        state = RunState(config: config, maxBatch: T, contextLength: T, threads: pool.threadCount, logitRows: 1)
+        state = try RunState(config: config, maxBatch: T, contextLength: T, threads: pool.threadCount, logitRows: 1)
         // One cache slot, reused by every layer and sequence; shaped for the widest layer.
         let widest = config.layers.max { $0.kvHeadCount < $1.kvHeadCount } ?? LayerShape(headCount: 0, kvHeadCount: 0, feedForwardLength: 0)
-        cache = F16KVCache(layers: [widest], headDim: config.headDim, capacity: T)
+        cache = try F16KVCache(layers: [widest], headDim: config.headDim, capacity: T)
     }
 
     public var sequenceLength: Int { calibration.length }

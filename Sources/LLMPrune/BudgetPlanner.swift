@@ -38,6 +38,7 @@ public enum BudgetPlanner {
                             requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0) throws -> BudgetPlan {
         // What the run will do for this architecture (uniform shapes, attention kept whole…).
         let settings = Pruner.adjusted(settings, for: config)
+        try MemoryEstimate.checkContext(context)
         let model = FootprintModel(file: file, config: config, context: context, settings: settings)
         let total = model.totalParameters
         let gb = { (b: Int) in ByteSize(bytes: b).description }

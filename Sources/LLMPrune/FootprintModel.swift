@@ -41,7 +41,7 @@ struct FootprintModel {
         let iq4 = blockMatrices.filter { WeightMatrix.kernelType(for: $0.type) == .iq4_nl }.reduce(0) { $0 + $1.elementCount }
         narrowestBlockFormat = 2 * iq4 > blockMatrixParameters ? .iq4_nl : .q4_0
         dense = MemoryEstimate(file: file, config: config, context: context)
-        denseFootprint = dense.totalBytes + BudgetPlanner.runtimeOverhead
+        denseFootprint = dense.totalBytes.clampedAdding(BudgetPlanner.runtimeOverhead)
         weightsBesideBlocks = dense.weightBytes - blockMatrices.reduce(0) { $0 + WeightMatrix.kernelByteCount(of: $1) }
         let counter = ParameterCount(config: config)
         blockParameters = config.layers.map { counter.layer($0) }
@@ -80,14 +80,16 @@ struct FootprintModel {
     /// tokenizer and runtime.
     func fixed(ratio: Double, embedding e: GGMLType?) -> Int {
         let blocks = max(blockParameters.count, 1)
-        return weightsBesideBlocks - embeddingNow + embeddingBytes(e) + dense.kvCacheBytes * (blocks - dropped(ratio)) / blocks
-            + dense.scratchBytes + dense.tokenizerBytes + BudgetPlanner.runtimeOverhead
+        // The KV cache and scratch grow with -c without bound: summed clamped, a huge -c gives
+        // a huge footprint (the budget is infeasible), never a wrapped-around small one.
+        let keptCache = Int(min(Double(dense.kvCacheBytes) * Double(blocks - dropped(ratio)) / Double(blocks), 9e18))
+        return (weightsBesideBlocks - embeddingNow + embeddingBytes(e)).clampedAdding(keptCache)
+            .clampedAdding(dense.scratchBytes).clampedAdding(dense.tokenizerBytes).clampedAdding(BudgetPlanner.runtimeOverhead)
     }
 
     /// The footprint with `ratio` of all parameters removed, blocks written as `blocks` and the
     /// embedding as `embedding`.
     func footprint(ratio: Double, blocks t: GGMLType, embedding e: GGMLType?) -> Int {
-        fixed(ratio: ratio, embedding: e)
-            + Int((Double(blockMatrixParameters) - ratio * Double(totalParameters)) * FootprintModel.bytesPerParameter(t))
+        fixed(ratio: ratio, embedding: e).clampedAdding(Int((Double(blockMatrixParameters) - ratio * Double(totalParameters)) * FootprintModel.bytesPerParameter(t)))
     }
 }

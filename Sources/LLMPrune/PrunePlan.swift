@@ -71,7 +71,8 @@ public struct PrunePlan: Codable, Sendable {
     }
 
     public static func read(from path: String) throws -> PrunePlan {
-        guard let data = FileManager.default.contents(atPath: path) else { throw GGUFError.fileNotFound(path: path) }
+        try RegularFile.check(path)
+        guard let data = FileManager.default.contents(atPath: path) else { throw GGUFError.io(path: path, reason: "cannot read") }
         do {
             return try JSONDecoder().decode(PrunePlan.self, from: data)
         } catch {

@@ -111,7 +111,7 @@ public final class Pruner {
                     progress: (PruneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> PruneReport {
         try checkReachable()
         let started = Clock.now()
-        let runner = LayerRunner(config: config, pool: pool, calibration: calibration)
+        let runner = try LayerRunner(config: config, pool: pool, calibration: calibration)
         let embedding = try EmbeddingTable(file: source, config: config)
         let blocks = config.blockCount
         func report(_ phase: String, _ layer: Int) {

@@ -1,4 +1,5 @@
 import CSentencePiece
+import GGUF
 
 /// Owns a libsentencepiece processor (through the CSentencePiece shim). Encoding and decoding
 /// are const in SentencePiece and safe to call from several threads once loaded.
@@ -7,6 +8,7 @@ final class SentencePieceProcessor: @unchecked Sendable {
 
     /// Loads a `tokenizer.model` file.
     init(path: String) throws(TokenizerError) {
+        do { try RegularFile.check(path) } catch { throw .gguf(error) }
         guard let h = csp_new() else { throw .sentencePiece(source: path, message: "out of memory") }
         handle = h
         if csp_load_file(handle, path) != 0 {

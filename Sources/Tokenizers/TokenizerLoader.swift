@@ -22,6 +22,21 @@ public enum TokenizerLoader {
         }
     }
 
+    /// Runs the checks a load makes of the vocabulary (token list, special ids, every byte
+    /// tokenizable) without building the tokenizer: what `llmrun info` reports on.
+    public static func validate(file: GGUFFile) throws(TokenizerError) {
+        guard let model = file["tokenizer.ggml.model"]?.stringValue else {
+            throw .missingKey(path: file.path, key: "tokenizer.ggml.model")
+        }
+        let kind: VocabularyKind
+        switch model {
+        case "gpt2": kind = .byteLevelBPE
+        case "llama": kind = .sentencePiece
+        default: throw .unsupportedModel(path: file.path, model: model)
+        }
+        _ = try Vocabulary.load(from: file, kind: kind, options: .init(defaultAddBOS: kind == .sentencePiece, cleanSpaces: false))
+    }
+
     /// Opens `path` and loads its tokenizer.
     public static func load(path: String, sentencePieceModel: String? = nil) throws -> any Tokenizer {
         let file: GGUFFile

@@ -108,6 +108,15 @@ struct Vocabulary: Sendable {
         for (i, t) in texts.enumerated() { idForBytes.set(t.utf8, to: Int32(i)) }
         func id(_ text: String) -> Int32? { idForBytes[text.utf8] }
 
+        // A special id the file gives must name a token: llama.cpp warns and falls back to its
+        // default, but an id past the vocabulary is a corrupt or mismatched header, and a BOS
+        // or EOS the model was not trained with gives garbage.
+        for (key, value) in file.metadata where key.hasPrefix("tokenizer.ggml.") && key.hasSuffix("_token_id") {
+            guard let v = value.intValue, v >= 0, v < n else {
+                throw .invalidValue(path: path, key: key, detail: "\(value.summary()) is not a token id: the vocabulary has \(n) tokens (ids 0..<\(n))")
+            }
+        }
+
         // Special ids: llama.cpp's defaults per model kind, replaced by in-range GGUF values.
         func specialID(_ key: String, default def: Int32?) -> Int32? {
             if let v = file["tokenizer.ggml.\(key)"]?.intValue, v >= 0, v < n { return Int32(v) }
@@ -238,12 +247,56 @@ struct Vocabulary: Sendable {
             }
         }
 
+        try checkCoversPlainText(kind: kind, types: types, idForBytes: idForBytes, unk: unk, path: path)
         return Vocabulary(kind: kind, texts: texts, types: types, scores: scores, idForBytes: idForBytes,
                           bos: bos, eos: eos, eot: eot, eom: eom, unk: unk, pad: pad,
                           addBOS: addBOS, addEOS: addEOS, addSpacePrefix: addSpacePrefix, cleanSpaces: cleanSpaces,
                           endOfGeneration: eog, specialTokens: specials,
                           specialTokensByFirstByte: (0..<256).map { b in specials.indices.filter { Int(specials[$0].bytes[0]) == b } },
                           pieces: pieces)
+    }
+
+    /// Refuses a vocabulary that cannot tokenize ordinary text. Byte-level BPE only merges the
+    /// byte symbols (GPT-2's printable stand-ins) of its training text, so a byte without one is
+    /// dropped from every prompt. Real vocabularies may lack bytes their training never saw
+    /// (SmolLM2 lacks 21: control bytes, the invalid 0xC0/0xC1/0xF5–0xFF, and the rare 4-byte
+    /// leads 0xF1/0xF2), so what is required is the bytes of plain text: tab, newline, carriage
+    /// return, printable ASCII, and the UTF-8 of the Basic Multilingual Plane (continuation bytes
+    /// 0x80–0xBF, leads 0xC2–0xEF). A vocabulary of invalid UTF-8 or of one repeated string has
+    /// almost none of them (its prompts came out empty). SentencePiece falls back to byte pieces
+    /// `<0x00>`…`<0xFF>`, so a vocabulary that has some must have all 256; one without any maps
+    /// unknown text to its unknown token, which must exist.
+    static let plainTextBytes: [Int] = [0x09, 0x0A, 0x0D] + Array(0x20...0x7E) + Array(0x80...0xBF) + Array(0xC2...0xEF)
+
+    static func checkCoversPlainText(kind: VocabularyKind, types: [TokenType], idForBytes: ByteStringTable,
+                                     unk: Int32?, path: String) throws(TokenizerError) {
+        var missing: [Int] = []
+        switch kind {
+        case .byteLevelBPE:
+            for b in plainTextBytes {
+                let symbol = Character(UnicodeScalar(GPT2ByteMap.codepoint[b]) ?? "?")
+                if idForBytes[String(symbol).utf8] == nil { missing.append(b) }
+            }
+        case .sentencePiece:
+            let byteTokens = types.indices.filter { types[$0] == .byte }.count
+            if byteTokens == 0 {
+                guard unk != nil || types.contains(.unknown) else {
+                    throw .invalidValue(path: path, key: "tokenizer.ggml.tokens", detail:
+                        "the SentencePiece vocabulary has neither byte pieces <0x00>…<0xFF> nor an unknown token: text outside its pieces could not be tokenized")
+                }
+                return
+            }
+            for b in 0..<256 {
+                let piece = "<0x" + String(b, radix: 16, uppercase: true).leftPadded(2) + ">"
+                if idForBytes[piece.utf8] == nil { missing.append(b) }
+            }
+        }
+        guard missing.isEmpty else {
+            let list = missing.prefix(8).map { "0x" + String($0, radix: 16, uppercase: true).leftPadded(2) }.joined(separator: ", ")
+            let needed = kind == .byteLevelBPE ? "the \(plainTextBytes.count) bytes of plain text (ASCII and UTF-8 up to U+FFFF)" : "the 256 byte pieces"
+            throw .invalidValue(path: path, key: "tokenizer.ggml.tokens", detail:
+                "\(missing.count) of \(needed) have no token (\(list)\(missing.count > 8 ? ", ..." : "")): text holding them could not be tokenized")
+        }
     }
 
     /// `▁` (U+2581) → space.
@@ -267,5 +320,11 @@ struct Vocabulary: Sendable {
         let u = Array(text.utf8)
         guard u.count == 6, u[0] == 0x3C, u[1] == 0x30, u[2] == 0x78, u[5] == 0x3E else { return nil }
         return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
+    }
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

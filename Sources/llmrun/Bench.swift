@@ -63,8 +63,9 @@ struct Bench: ParsableCommand {
             let tests = try list(prompts, "-p").filter { $0 > 0 }.map { (p: $0, n: 0) } + list(generations, "-n").filter { $0 > 0 }.map { (p: 0, n: $0) }
             for depth in try list(depths, "-d") {
             for test in tests {
-                let context = max(depth + test.p + test.n + 1, 16)
-                let session = GenerationSession(model: model, contextLength: context, batchSize: batch)
+                // Clamped: the session refuses a context past what it can hold, with the figure.
+                let context = max(depth.clampedAdding(test.p).clampedAdding(test.n).clampedAdding(1), 16)
+                let session = try GenerationSession(model: model, contextLength: context, batchSize: batch)
                 var samples: [Double] = []
                 for run in 0...repetitions {
                     let seconds = try measure(session: session, depth: depth, prompt: test.p, generate: test.n)

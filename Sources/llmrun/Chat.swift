@@ -67,8 +67,8 @@ struct Chat: ParsableCommand {
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let template = try resolveTemplate(model)
-        let conversation = Conversation(model: model, template: template, system: system,
-                                        contextLength: context ?? min(model.config.contextLength, 4096),
+        let conversation = try Conversation(model: model, template: template, system: system,
+                                        contextLength: runContext(context, model: model),
                                         answerReserve: count >= 0 ? count : 256)
         Terminal.catchInterrupts()
 
@@ -206,11 +206,11 @@ final class Conversation {
     /// Messages the last `respond` dropped to make room (0 when everything fit).
     private(set) var droppedTurns = 0
 
-    init(model: LanguageModel, template: ChatTemplate, system: String?, contextLength: Int, answerReserve: Int) {
+    init(model: LanguageModel, template: ChatTemplate, system: String?, contextLength: Int, answerReserve: Int) throws {
         self.model = model
         self.template = template
         self.system = system
-        self.session = GenerationSession(model: model, contextLength: contextLength)
+        self.session = try GenerationSession(model: model, contextLength: contextLength)
         self.answerReserve = min(answerReserve, contextLength / 2)
     }
 

@@ -51,7 +51,7 @@ struct EvalPerplexity: ParsableCommand {
         let text = PromptFileText.prepare(try Terminal.readTextFile(file, what: "the evaluation text"),
                                           processEscapes: escape)
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
-        let evaluator = PerplexityEvaluator(model: model, contextLength: context, batchSize: batch)
+        let evaluator = PerplexityEvaluator(model: model, contextLength: runContext(context, model: model), batchSize: batch)
         let tokens = evaluator.tokenize(text)
         let total = min(chunks ?? evaluator.availableChunks(tokens), evaluator.availableChunks(tokens))
         if !json {
@@ -138,7 +138,7 @@ struct EvalMultipleChoice: ParsableCommand {
                                 inputs: [("-m", try modelOptions.resolvedPath())] + files.map { ("-f", $0) })
         }
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
-        let evaluator = MultipleChoiceEvaluator(model: model)
+        let evaluator = try MultipleChoiceEvaluator(model: model)
         Terminal.catchInterrupts()
         var results: [MultipleChoiceResult] = []
         for (name, items) in tasks {

@@ -23,7 +23,7 @@ enum ExitCode {
         switch error {
         case let e as GGUFError:
             switch e {
-            case .fileNotFound: return noInput
+            case .fileNotFound, .notARegularFile: return noInput
             case .io: return ioError
             case .malformed, .unsupported: return dataError
             case .cannotCreate: return cannotCreate
@@ -34,7 +34,9 @@ enum ExitCode {
             case .badModel, .unsupported: return dataError
             case .invalidRequest: return usage
             }
-        case is TokenizerError: return dataError
+        case let e as TokenizerError:
+            if case .gguf(let underlying) = e { return forDomainError(underlying) }
+            return dataError
         case let e as PruneError:
             switch e {
             case .budgetInfeasible: return budgetInfeasible

@@ -61,8 +61,8 @@ struct Generate: ParsableCommand {
         let stopStrings = escape ? stops.map { PromptFileText.replacingEscapes(in: $0) } : stops
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
-        let ctx = context ?? min(model.config.contextLength, 4096)
-        let session = GenerationSession(model: model, contextLength: ctx, batchSize: batch)
+        let ctx = runContext(context, model: model)
+        let session = try GenerationSession(model: model, contextLength: ctx, batchSize: batch)
         let promptTokens = model.tokenize(text, addBOS: noBOS ? false : nil)
         guard !promptTokens.isEmpty else { throw CLIError.usage("the prompt is empty") }
         // Checked before the prompt is echoed, so a refused prompt prints only the error.

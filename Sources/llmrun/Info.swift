@@ -11,6 +11,12 @@ struct Info: ParsableCommand {
         Reads only the header: fast even for large files. With --json, prints one JSON object \
         (all sizes in bytes) for scripts.
 
+        The file gets the checks a load makes (hyper-parameters, every tensor's presence, shape \
+        and type, the vocabulary against the embedding, special token ids) without reading the \
+        weights. When one fails, info still prints what the header holds (with --json, the \
+        object with an "error" field), then the error on stderr, and exits 65, as generate \
+        would. A vocabulary-only GGUF (no architecture, no tensors) is described and exits 0.
+
           llmrun info                       the default model
           llmrun info -m model.gguf -c 4096 memory at a 4096-token context
           llmrun info --json | jq .parameters
@@ -32,7 +38,12 @@ struct Info: ParsableCommand {
     func run() throws {
         let path = try modelOptions.resolvedPath()
         let file = try GGUFFile(path: path)
-        let report = try ModelReport(file: file, context: context)
+        var report = ModelReport(file: file, context: context)
+        var problem: Error?
+        do { try report.describeModel(file) } catch {
+            report.error = "\(error)"
+            problem = error
+        }
         if json {
             try printJSON(report)
         } else {
@@ -44,6 +55,7 @@ struct Info: ParsableCommand {
                 for t in file.tensors { Terminal.writeLine("  \(t.name)  \(t.type)  \(t.shapeDescription)") }
             }
         }
+        if let problem { throw problem }
     }
 }
 
@@ -88,8 +100,11 @@ struct ModelReport: Codable {
     var conversions: [String: Int] = [:]
     /// Matrices moved to the interleaved (x8) layout at load on this CPU, by kernel format.
     var interleaved: [String: Int] = [:]
+    /// Why a load would refuse the file (then the model fields above are what could be read).
+    var error: String?
 
-    init(file: GGUFFile, context: Int) throws {
+    /// What the header says, before any check.
+    init(file: GGUFFile, context: Int) {
         path = file.path
         fileSize = file.fileSize
         ggufVersion = Int(file.version)
@@ -106,37 +121,54 @@ struct ModelReport: Codable {
         parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         parametersWithoutEmbedding = parameters - (file.tensor(named: "token_embd.weight")?.elementCount ?? 0)
         memoryContext = context
-        runnable = false
-        if file["general.architecture"] != nil {
-            let config = try ModelConfig(file: file)
-            runnable = ModelConfig.runnableArchitectures.contains(config.architecture)
-            layers = Layers(count: config.blockCount, headCount: config.layers.map(\.headCount),
-                            kvHeadCount: config.layers.map(\.kvHeadCount), feedForwardLength: config.layers.map(\.feedForwardLength))
-            embeddingLength = config.hiddenSize
-            headDim = config.headDim
-            contextLength = config.contextLength
-            ropeBase = config.ropeBase
-            ropeDimensions = config.ropeDimensions
-            if config.slidingWindow > 0 {
-                slidingWindow = config.slidingWindow
-                slidingWindowLayers = config.layers.indices.filter(config.isSlidingWindow)
-                ropeBaseSlidingWindow = config.ropeBaseSlidingWindow
+        runnable = ModelConfig.runnableArchitectures.contains(architecture)
+    }
+
+    /// Adds the model's config and memory estimate, after the checks a load makes; throws what
+    /// a load would.
+    mutating func describeModel(_ file: GGUFFile) throws {
+        guard file["general.architecture"] != nil else {
+            if file.tensors.isEmpty {  // a vocabulary-only file, as `tokenize` takes
+                try TokenizerLoader.validate(file: file)
+                return
             }
-            prunable = ModelConfig.prunableArchitectures.contains(config.architecture)
-            normEpsilon = config.normEpsilon
-            vocabularySize = config.vocabularySize
-            memory = MemoryEstimate(file: file, config: config, context: context)
-            for t in MemoryEstimate.convertedAtLoad(file) {
-                conversions["\(t.type) -> \(WeightMatrix.kernelType(for: t.type))", default: 0] += 1
-            }
-            let tiedOutput = file.tensor(named: "output.weight") == nil
-            for t in file.tensors where t.shape.count == 2 && (t.name != "token_embd.weight" || tiedOutput) {
-                let kernel = WeightMatrix.kernelType(for: t.type)
-                if t.shape[1] >= 8 && WeightMatrix.interleavesAtLoad(kernel) {
-                    interleaved["\(kernel)", default: 0] += 1
-                }
+            throw ModelError.badModel(path: file.path, detail: "metadata 'general.architecture' is missing, but the file holds \(file.tensors.count) tensors")
+        }
+        let config = try ModelConfig(file: file)
+        layers = Layers(count: config.blockCount, headCount: config.layers.map(\.headCount),
+                        kvHeadCount: config.layers.map(\.kvHeadCount), feedForwardLength: config.layers.map(\.feedForwardLength))
+        embeddingLength = config.hiddenSize
+        headDim = config.headDim
+        contextLength = config.contextLength
+        ropeBase = config.ropeBase
+        ropeDimensions = config.ropeDimensions
+        if config.slidingWindow > 0 {
+            slidingWindow = config.slidingWindow
+            slidingWindowLayers = config.layers.indices.filter(config.isSlidingWindow)
+            ropeBaseSlidingWindow = config.ropeBaseSlidingWindow
+        }
+        prunable = ModelConfig.prunableArchitectures.contains(config.architecture)
+        normEpsilon = config.normEpsilon
+        vocabularySize = config.vocabularySize
+        // The same checks as a load, in the same order, without binding the weights.
+        if runnable { try LanguageModel.validate(file: file, config: config) }
+        try MemoryEstimate.checkContext(memoryContext)
+        memory = MemoryEstimate(file: file, config: config, context: memoryContext)
+        for t in MemoryEstimate.convertedAtLoad(file) {
+            conversions["\(t.type) -> \(WeightMatrix.kernelType(for: t.type))", default: 0] += 1
+        }
+        let tiedOutput = file.tensor(named: "output.weight") == nil
+        for t in file.tensors where t.shape.count == 2 && (t.name != "token_embd.weight" || tiedOutput) {
+            let kernel = WeightMatrix.kernelType(for: t.type)
+            if t.shape[1] >= 8 && WeightMatrix.interleavesAtLoad(kernel) {
+                interleaved["\(kernel)", default: 0] += 1
             }
         }
+    }
+
+    /// A RoPE base as a whole number when it is one (validated bases are at most 1e12).
+    private static func describe(_ base: Float) -> String {
+        base.isFinite && base.magnitude < 1e15 && base == base.rounded() ? "\(Int(base))" : "\(base)"
     }
 
     private static func describe(_ values: [Int]) -> String {
@@ -159,8 +191,8 @@ struct ModelReport: Codable {
             add("attention heads", ModelReport.describe(layers.headCount))
             add("KV heads", ModelReport.describe(layers.kvHeadCount))
             add("head dimension", "\(headDim ?? 0)")
-            add("RoPE", "base \(Int(ropeBase ?? 0)), \(ropeDimensions ?? 0) dimensions"
-                + (ropeBaseSlidingWindow.map { ", base \(Int($0)) on sliding-window layers" } ?? ""))
+            add("RoPE", "base \(ModelReport.describe(ropeBase ?? 0)), \(ropeDimensions ?? 0) dimensions"
+                + (ropeBaseSlidingWindow.map { ", base \(ModelReport.describe($0)) on sliding-window layers" } ?? ""))
             if let slidingWindow, let windowed = slidingWindowLayers {
                 add("sliding window", "\(slidingWindow) positions on \(windowed.count) of \(layers.count) layers (the others attend to all)")
             }
@@ -181,6 +213,10 @@ struct ModelReport: Codable {
         add("parameters", "\(parameters.formatted()) (\(parametersWithoutEmbedding.formatted()) without the embedding)")
         if let memory {
             add("memory at -c \(memoryContext)", "\(formatBytes(memory.totalBytes)): weights \(formatBytes(memory.weightBytes)) + KV cache \(formatBytes(memory.kvCacheBytes)) + scratch \(formatBytes(memory.scratchBytes)) + tokenizer \(formatBytes(memory.tokenizerBytes))")
+            let physical = ProcessMemory.physicalBytes
+            if physical > 0, memory.kvCacheBytes.clampedAdding(memory.scratchBytes) > physical {
+                add("", "more than this machine's \(formatBytes(physical)) of memory: a run at -c \(memoryContext) is refused")
+            }
         }
         return lines.joined(separator: "\n")
     }

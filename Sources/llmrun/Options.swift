@@ -93,3 +93,14 @@ struct PrunePlanOption: ParsableArguments {
     @Option(name: .customLong("prune-plan"), help: "Apply a prune plan (from `llmrun prune --plan-out`) at load, without writing a new file: the model the prune would write with --out-type source.")
     var prunePlan: String?
 }
+
+/// The context a run uses: -c, else the model's trained context up to 4096. A -c past the
+/// trained context is allowed (RoPE extrapolates, badly) but warned about on stderr.
+func runContext(_ requested: Int?, model: LanguageModel) -> Int {
+    let trained = model.config.contextLength
+    guard let requested else { return min(trained, 4096) }
+    if requested > trained {
+        Terminal.status("warning: -c \(requested) exceeds the model's trained context of \(trained) positions; output past it degrades")
+    }
+    return requested
+}

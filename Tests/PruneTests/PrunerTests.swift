@@ -35,7 +35,7 @@ final class PrunerTests: XCTestCase {
 
     /// A pruned model runs a short prompt to finite logits.
     private func assertRunsFinite(_ model: LanguageModel, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let session = GenerationSession(model: model, contextLength: 32)
+        let session = try GenerationSession(model: model, contextLength: 32)
         try session.prefill([1, 2, 3, 4])
         XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite),
                       what, file: file, line: line)
@@ -112,7 +112,7 @@ final class PrunerTests: XCTestCase {
             let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
             let viaFile = try LanguageModel(path: out, threads: 1)
             XCTAssertEqual(viaPlan.config.layers, viaFile.config.layers)
-            let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
+            let a = try GenerationSession(model: viaPlan, contextLength: 32), b = try GenerationSession(model: viaFile, contextLength: 32)
             try a.prefill([5, 6, 7, 8, 9]); try b.prefill([5, 6, 7, 8, 9])
             let n = viaFile.config.vocabularySize
             for i in 0..<n { XCTAssertEqual(a.logits[i], b.logits[i], "\(matrixType), layer share \(layerShare), logit \(i)") }
@@ -193,7 +193,7 @@ final class PrunerTests: XCTestCase {
         let plan = try PrunePlan.read(from: planPath)
         let viaPlan = try LanguageModel(path: source, threads: 1) { config, weights in try plan.apply(config: &config, weights: &weights) }
         XCTAssertEqual(viaPlan.config.slidingWindowLayers, viaFile.config.slidingWindowLayers)
-        let a = GenerationSession(model: viaPlan, contextLength: 32), b = GenerationSession(model: viaFile, contextLength: 32)
+        let a = try GenerationSession(model: viaPlan, contextLength: 32), b = try GenerationSession(model: viaFile, contextLength: 32)
         let tokens: [Int32] = Array(1...12)  // longer than the window
         try a.prefill(tokens); try b.prefill(tokens)
         for i in 0..<viaFile.config.vocabularySize { XCTAssertEqual(a.logits[i], b.logits[i], accuracy: 1e-3 * max(1, abs(b.logits[i]))) }

@@ -16,7 +16,7 @@ final class ForwardPassTests: XCTestCase {
         let reference = ReferenceForward(config: model.config, file: model.file).logits(tokens)
 
         // Batched prefill with logits for every position.
-        let session = GenerationSession(model: model, contextLength: 64, batchSize: 8, logitRows: 8)
+        let session = try GenerationSession(model: model, contextLength: 64, batchSize: 8, logitRows: 8)
         tokens.withUnsafeBufferPointer {
             model.transformer.forward($0, start: 0, cache: session.cache, state: session.state, logits: .all)
         }
@@ -27,7 +27,7 @@ final class ForwardPassTests: XCTestCase {
         }
 
         // Token-by-token decode through the cache gives the same last logits.
-        let stepwise = GenerationSession(model: model, contextLength: 64)
+        let stepwise = try GenerationSession(model: model, contextLength: 64)
         for t in tokens { try stepwise.feed(t) }
         assertClose(Array(UnsafeBufferPointer(start: stepwise.logits, count: vocab)), reference.last!, "decode",
                     tolerance: tolerance)
@@ -114,7 +114,7 @@ final class ForwardPassTests: XCTestCase {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let model = try LanguageModel(path: try TinyModel().write(to: dir.file("m.gguf")), threads: 1)
-        let session = GenerationSession(model: model, contextLength: 16)
+        let session = try GenerationSession(model: model, contextLength: 16)
         XCTAssertThrowsError(try session.prefill([Int32](repeating: 1, count: 17))) { error in
             XCTAssertTrue("\(error)".contains("context"), "\(error)")
         }

@@ -26,6 +26,13 @@ public struct TinyModel {
     public var slidingWindowPeriod = 2
     /// Metadata values written in place of the ones the fields above give (for corrupt-file tests).
     public var metadataOverrides: [String: GGUFValue] = [:]
+    /// Metadata added after the rest, and keys left out (for corrupt-file tests).
+    public var extraMetadata: [(key: String, value: GGUFValue)] = []
+    public var omittedMetadata: Set<String> = []
+    /// Tensors left out, and shapes written in place of the right ones with random values
+    /// (for corrupt-file tests).
+    public var omittedTensors: Set<String> = []
+    public var shapeOverrides: [String: [Int]] = [:]
 
     public init() {}
 
@@ -102,7 +109,8 @@ public struct TinyModel {
             ("tokenizer.ggml.eos_token_id", .uint32(UInt32(vocab.count - 1))),
             ("tokenizer.ggml.add_bos_token", .bool(false)),
             ("tokenizer.chat_template", .string(chatml)),
-        ] + extra).map { (key: $0.key, value: metadataOverrides[$0.key] ?? $0.value) }
+        ] + extra).filter { !omittedMetadata.contains($0.key) }.map { (key: $0.key, value: metadataOverrides[$0.key] ?? $0.value) }
+            + extraMetadata
     }
 
     /// Tensors in file order, with their f32 values.
@@ -147,7 +155,10 @@ public struct TinyModel {
         if !tiedOutput {
             out.append((GGUFTensorDescriptor(name: "output.weight", shape: [d, v], type: matrixType), random(d * v, scale: 1 / Float(d).squareRoot())))
         }
-        return out
+        return out.filter { !omittedTensors.contains($0.0.name) }.map { t in
+            guard let shape = shapeOverrides[t.0.name] else { return t }
+            return (GGUFTensorDescriptor(name: t.0.name, shape: shape, type: t.0.type), random(shape.reduce(1, *), scale: 0.1))
+        }
     }
 
     /// Writes the model to `path` and returns it.
@@ -156,6 +167,10 @@ public struct TinyModel {
         let tensors = tensors()
         let writer = try GGUFWriter(path: path, metadata: metadata, tensors: tensors.map(\.descriptor))
         for (desc, values) in tensors {
+            if values.isEmpty {  // a zero dimension (corrupt-file tests)
+                try writer.writeTensor(named: desc.name, bytes: [UInt8]())
+                continue
+            }
             guard let bytes = values.withUnsafeBufferPointer({ TensorConversion.quantize($0.baseAddress!, count: values.count, to: desc.type) }) else {
                 throw TinyModelError.cannotQuantize(desc.type)
             }

@@ -8,12 +8,14 @@ public final class ContinuationScorer {
     private var cached: [Int32] = []
     private let batchSize: Int
 
-    public init(model: LanguageModel, contextLength: Int = 1024, batchSize: Int = 128) {
+    public init(model: LanguageModel, contextLength: Int = 1024, batchSize: Int = 128) throws(ModelError) {
         self.model = model
         self.contextLength = contextLength
         self.batchSize = batchSize
-        cache = F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: contextLength)
-        state = RunState(config: model.config, maxBatch: batchSize, contextLength: contextLength,
+        try MemoryEstimate.checkRunBuffers(config: model.config, context: contextLength, batch: batchSize,
+                                           threads: model.pool.threadCount, logitRows: 32)
+        cache = try F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: contextLength)
+        state = try RunState(config: model.config, maxBatch: batchSize, contextLength: contextLength,
                          threads: model.pool.threadCount, logitRows: 32)
     }
 

@@ -68,8 +68,8 @@ public struct MultipleChoiceResult: Sendable, Codable {
 public struct MultipleChoiceEvaluator {
     public let scorer: ContinuationScorer
 
-    public init(model: LanguageModel) {
-        scorer = ContinuationScorer(model: model)
+    public init(model: LanguageModel) throws(ModelError) {
+        scorer = try ContinuationScorer(model: model)
     }
 
     /// Context tokens (BOS first when the vocabulary adds one) and the continuation's tokens,

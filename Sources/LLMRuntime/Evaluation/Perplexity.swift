@@ -48,9 +48,11 @@ public struct PerplexityEvaluator {
         let chunkCount = min(requested ?? available, available)
         let config = model.config
         let vocab = config.vocabularySize
-        let cache = F16KVCache(layers: config.layers, headDim: config.headDim, capacity: n)
         let logitRows = min(64, batchSize)
-        let state = RunState(config: config, maxBatch: batchSize, contextLength: n, threads: model.pool.threadCount,
+        try MemoryEstimate.checkRunBuffers(config: config, context: n, batch: batchSize, threads: model.pool.threadCount,
+                                           logitRows: logitRows)
+        let cache = try F16KVCache(layers: config.layers, headDim: config.headDim, capacity: n)
+        let state = try RunState(config: config, maxBatch: batchSize, contextLength: n, threads: model.pool.threadCount,
                              logitRows: logitRows)
         let first = n / 2
         let addBOS = model.tokenizer.addsBOS && model.tokenizer.bosToken != nil

@@ -14,13 +14,16 @@ public final class GenerationSession {
 
     public var remaining: Int { contextLength - tokens.count }
 
-    public init(model: LanguageModel, contextLength: Int, batchSize: Int = 256, logitRows: Int = 1) {
+    /// Throws when the context's buffers cannot be allocated or exceed the machine's memory.
+    public init(model: LanguageModel, contextLength: Int, batchSize: Int = 256, logitRows: Int = 1) throws(ModelError) {
         self.model = model
         self.contextLength = contextLength
         self.batchSize = max(1, min(batchSize, contextLength))
-        cache = F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: contextLength)
-        state = RunState(config: model.config, maxBatch: self.batchSize, contextLength: contextLength,
-                         threads: model.pool.threadCount, logitRows: logitRows)
+        try MemoryEstimate.checkRunBuffers(config: model.config, context: contextLength, batch: self.batchSize,
+                                           threads: model.pool.threadCount, logitRows: logitRows)
+        cache = try F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: contextLength)
+        state = try RunState(config: model.config, maxBatch: self.batchSize, contextLength: contextLength,
+                             threads: model.pool.threadCount, logitRows: logitRows)
     }
 
     /// Forgets everything fed so far.

@@ -69,20 +69,12 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Views a tensor in place when its format has a kernel, otherwise converts it once to its
     /// `kernelType` (a kernel per format would be a kernel per format and CPU to prove).
     public init(tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
-        guard tensor.shape.count == 2 else {
-            throw .badModel(path: file.path, detail: "\(tensor.name): expected a matrix, found shape \(tensor.shapeDescription)")
-        }
+        try WeightMatrix.checkSupported(tensor, in: file)
         let columns = tensor.shape[0], rows = tensor.shape[1]
         let bytes = file.data(for: tensor)
         if WeightMatrix.nativeTypes.contains(tensor.type) {
             self.init(type: tensor.type, rows: rows, columns: columns, data: bytes.baseAddress!, owner: nil)
             return
-        }
-        guard columns % 32 == 0 else {
-            throw .unsupported(path: file.path, detail: "\(tensor.name): rows of \(columns) values cannot be converted to Q8_0 (need a multiple of 32)")
-        }
-        guard TensorConversion.canDequantize(tensor.type) else {
-            throw .unsupported(path: file.path, detail: "\(tensor.name): tensor type \(tensor.type) is not supported by this build")
         }
         let target = WeightMatrix.kernelType(for: tensor.type)
         let outRowBytes = target.byteCount(forElements: columns)!
@@ -93,6 +85,21 @@ public struct WeightMatrix: @unchecked Sendable {
         // dropping them keeps resident memory at the converted copy instead of both.
         file.releasePages(of: tensor)
         self.init(type: target, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+    }
+
+    /// Throws unless `tensor` is a matrix this build can run: in a kernel format, or one it
+    /// converts (rows a multiple of 32 values, a type it dequantizes).
+    static func checkSupported(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
+        guard tensor.shape.count == 2 else {
+            throw .badModel(path: file.path, detail: "\(tensor.name): expected a matrix, found shape \(tensor.shapeDescription)")
+        }
+        if WeightMatrix.nativeTypes.contains(tensor.type) { return }
+        guard tensor.shape[0] % 32 == 0 else {
+            throw .unsupported(path: file.path, detail: "\(tensor.name): rows of \(tensor.shape[0]) values cannot be converted to Q8_0 (need a multiple of 32)")
+        }
+        guard TensorConversion.canDequantize(tensor.type) else {
+            throw .unsupported(path: file.path, detail: "\(tensor.name): tensor type \(tensor.type) is not supported by this build")
+        }
     }
 
     /// Row `r`'s bytes in the file layout, copied to `out` (`rowBytes` bytes).

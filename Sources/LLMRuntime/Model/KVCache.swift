@@ -23,7 +23,11 @@ public final class F16KVCache: KVCache {
     private let keys: [UnsafeMutablePointer<UInt16>]    // per layer: (capacity, kvHeads*headDim)
     private let values: [UnsafeMutablePointer<UInt16>]  // per layer: (capacity, kvHeads*headDim)
 
-    public init(layers: [LayerShape], headDim: Int, capacity: Int) {
+    public init(layers: [LayerShape], headDim: Int, capacity: Int) throws(ModelError) {
+        let perLayer = layers.map { capacity.clampedMultiplying($0.kvHeadCount).clampedMultiplying(headDim) }
+        guard capacity >= 0, perLayer.allSatisfy({ $0 < Int.max / 2 }) else {
+            throw .invalidRequest("a KV cache of \(capacity) positions is too large to allocate")
+        }
         self.capacity = capacity
         self.headDim = headDim
         self.kvHeads = layers.map(\.kvHeadCount)

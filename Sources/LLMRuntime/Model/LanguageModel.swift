@@ -25,18 +25,33 @@ public final class LanguageModel: @unchecked Sendable {
         let started = Clock.now()
         let file = try GGUFFile(path: path)
         var config = try ModelConfig(file: file)
-        guard ModelConfig.runnableArchitectures.contains(config.architecture) else {
-            throw ModelError.unsupported(path: path, detail: "architecture '\(config.architecture)' cannot be run yet (supported: \(ModelConfig.runnableArchitectures.sorted().joined(separator: ", ")))")
-        }
+        // Every check before any work: the architecture, the tensors, then the vocabulary (its
+        // checks run as the tokenizer is built).
+        try LanguageModel.checkRunnable(config, path: path)
+        try ModelWeights.validate(file: file, config: config)
+        self.tokenizer = try TokenizerLoader.load(from: file, sentencePieceModel: sentencePieceModel)
         var weights = try ModelWeights(file: file, config: config)
         try transform?(&config, &weights)
         let pool = ThreadPool(threadCount: threads)
         weights.interleaveForKernels(pool: pool)
         self.file = file
         self.config = config
-        self.tokenizer = try TokenizerLoader.load(from: file, sentencePieceModel: sentencePieceModel)
         self.transformer = Transformer(config: config, weights: weights, pool: pool)
         self.loadSeconds = Clock.now() - started
+    }
+
+    /// Runs every check a load makes on `file`, without binding weights or building the
+    /// tokenizer (what `llmrun info` reports): architecture, tensors, vocabulary.
+    public static func validate(file: GGUFFile, config: ModelConfig) throws {
+        try checkRunnable(config, path: file.path)
+        try ModelWeights.validate(file: file, config: config)
+        try TokenizerLoader.validate(file: file)
+    }
+
+    private static func checkRunnable(_ config: ModelConfig, path: String) throws(ModelError) {
+        guard ModelConfig.runnableArchitectures.contains(config.architecture) else {
+            throw .unsupported(path: path, detail: "architecture '\(config.architecture)' cannot be run yet (supported: \(ModelConfig.runnableArchitectures.sorted().joined(separator: ", ")))")
+        }
     }
 
     /// Tokens for a prompt: BOS first when the vocabulary asks for it.

@@ -8,7 +8,9 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
     public var kvCacheBytes: Int
     public var scratchBytes: Int
     public var tokenizerBytes: Int
-    public var totalBytes: Int { weightBytes + kvCacheBytes + scratchBytes + tokenizerBytes }
+    public var totalBytes: Int {
+        weightBytes.clampedAdding(kvCacheBytes).clampedAdding(scratchBytes).clampedAdding(tokenizerBytes)
+    }
 
     public init(weightBytes: Int, kvCacheBytes: Int, scratchBytes: Int, tokenizerBytes: Int = 0) {
         self.weightBytes = weightBytes
@@ -49,9 +51,35 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
         return WeightMatrix.kernelByteCount(of: t) + (t.name == "token_embd.weight" ? t.byteCount : 0)
     }
 
-    /// Bytes of one f16 KV cache for `context` positions.
+    /// Bytes of one f16 KV cache for `context` positions (keys and values, 2 bytes each);
+    /// `Int.max` when that overflows.
     public static func kvCacheBytes(config: ModelConfig, context: Int) -> Int {
-        config.layers.reduce(0) { $0 + 2 * context * $1.kvHeadCount * config.headDim * 2 }
+        config.layers.reduce(0) { $0.clampedAdding(context.clampedMultiplying($1.kvHeadCount * config.headDim).clampedMultiplying(4)) }
+    }
+
+    /// Positions a context may hold: the attention kernels count them in 32 bits.
+    public static let maxContext = Int(Int32.max)
+
+    /// Throws unless `context` is a usable number of positions (1 to `maxContext`).
+    public static func checkContext(_ context: Int) throws(ModelError) {
+        guard context >= 1, context <= maxContext else {
+            throw .invalidRequest("a context of \(context) positions is not possible: -c takes 1 to \(maxContext)")
+        }
+    }
+
+    /// Throws unless the buffers of a run at `context` positions, its KV cache and scratch,
+    /// can be allocated and fit in this machine's memory (`ProcessMemory.physicalBytes`): an
+    /// allocation beyond it aborts the process, or is granted and then swaps without end.
+    public static func checkRunBuffers(config: ModelConfig, context: Int, batch: Int, threads: Int, logitRows: Int) throws(ModelError) {
+        try checkContext(context)
+        let kv = kvCacheBytes(config: config, context: context)
+        let scratch = RunState.byteCount(config: config, maxBatch: min(batch, context), contextLength: context,
+                                         threads: threads, logitRows: logitRows)
+        let physical = ProcessMemory.physicalBytes
+        let needed = kv.clampedAdding(scratch)
+        guard needed < Int.max, physical == 0 || needed <= physical else {
+            throw .invalidRequest("a context of \(context) positions needs \(formatBytes(kv)) of KV cache and \(formatBytes(scratch)) of scratch, more than the \(formatBytes(physical)) of memory this machine has; lower -c (the model was trained on \(config.contextLength))")
+        }
     }
 
     /// For a model file run at `context` positions: matrices in a kernel format are mapped
@@ -68,11 +96,27 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
     }
 }
 
-/// Formats byte counts for people: "98.4 MB".
+/// Formats byte counts for people: "98.4 MB" (`Int.max`, a size that overflowed: "over 9.2 EB").
 public func formatBytes(_ bytes: Int) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"]
+    if bytes == Int.max { return "over 9.2 EB" }
+    let units = ["B", "KB", "MB", "GB", "TB", "PB", "EB"]
     var v = Double(bytes)
     var i = 0
     while v >= 1000, i < units.count - 1 { v /= 1000; i += 1 }
     return i == 0 ? "\(bytes) B" : String(format: "%.1f %@", v, units[i])
+}
+
+extension Int {
+    /// `self + other`, held at `Int.max` (or `Int.min`) instead of overflowing: sizes from a
+    /// hostile header or a huge -c still compare correctly against a budget or the machine.
+    public func clampedAdding(_ other: Int) -> Int {
+        let (r, o) = addingReportingOverflow(other)
+        return o ? (other > 0 ? Int.max : Int.min) : r
+    }
+
+    /// `self * other`, held at `Int.max` (or `Int.min`) instead of overflowing.
+    public func clampedMultiplying(_ other: Int) -> Int {
+        let (r, o) = multipliedReportingOverflow(by: other)
+        return o ? ((self < 0) == (other < 0) ? Int.max : Int.min) : r
+    }
 }

@@ -114,16 +114,35 @@ extension ModelConfig {
             }
             return Array(repeating: i, count: count)
         }
-        func float(_ key: String, default def: Float) throws(ModelError) -> Float {
+        // Every floating-point hyper-parameter must be finite and in a range real models use: a
+        // NaN base or epsilon runs, but every logit comes out NaN (garbage with exit 0).
+        func float(_ key: String, default def: Float, valid: String, _ isValid: (Double) -> Bool) throws(ModelError) -> Float {
             let full = "\(arch).\(key)"
             guard let v = file[full] else { return def }
             guard let d = v.doubleValue else {
                 throw .badModel(path: path, detail: "metadata '\(full)': expected a number, found \(v.summary())")
             }
+            guard d.isFinite, isValid(d), Float(d).isFinite else {
+                throw .badModel(path: path, detail: "metadata '\(full)' is \(d); expected \(valid)")
+            }
             return Float(d)
+        }
+        // Keys this build does not read may still be read by another: none of them may be NaN or
+        // infinite either (a sign of a corrupt header).
+        for (key, value) in file.metadata where key.hasPrefix("\(arch).") {
+            switch value {
+            case .float32(let f) where !f.isFinite:
+                throw .badModel(path: path, detail: "metadata '\(key)' is \(f); expected a finite number")
+            case .float64(let d) where !d.isFinite:
+                throw .badModel(path: path, detail: "metadata '\(key)' is \(d); expected a finite number")
+            default: break
+            }
         }
 
         let blocks = try int("block_count")
+        guard blocks >= 1 else {
+            throw .badModel(path: path, detail: "metadata '\(arch).block_count' is 0; a model has at least one block")
+        }
         // Every block has tensors, so a count beyond the file's tensors is corrupt; checked before
         // the per-layer arrays are sized by it.
         let blockLimit = file.tensors.isEmpty ? 1 << 16 : file.tensors.count
@@ -131,6 +150,9 @@ extension ModelConfig {
             throw .badModel(path: path, detail: "metadata '\(arch).block_count' is \(blocks), but the file holds \(file.tensors.count) tensors")
         }
         let hidden = try int("embedding_length")
+        guard hidden >= 1 else {
+            throw .badModel(path: path, detail: "metadata '\(arch).embedding_length' is 0; expected the width of the embedding")
+        }
         let heads = try perLayer("attention.head_count", count: blocks)
         let kvHeads = file["\(arch).attention.head_count_kv"] == nil
             ? heads : try perLayer("attention.head_count_kv", count: blocks)
@@ -138,9 +160,10 @@ extension ModelConfig {
         let maxHeads = heads.max() ?? 0
         let defaultHeadDim = maxHeads > 0 ? hidden / maxHeads : 0
         let headDim = try int("attention.key_length", default: defaultHeadDim)
-        var vocab = file["tokenizer.ggml.tokens"]?.arrayValue?.count ?? 0
-        if let v = file["\(arch).vocab_size"]?.intValue { vocab = v }
-        if let embd = file.tensor(named: "token_embd.weight"), embd.shape.count == 2 { vocab = embd.shape[1] }
+        guard headDim >= 1 || maxHeads == 0 else {
+            throw .badModel(path: path, detail: "attention heads of 0 values (metadata '\(arch).attention.key_length', or embedding_length / head_count)")
+        }
+        let vocab = try ModelConfig.vocabularySize(file: file, arch: arch)
 
         // Sizes the metadata gives must be the tensors' (where the file has them), before
         // anything counts parameters or sizes buffers by them: a corrupt width would overflow.
@@ -170,13 +193,17 @@ extension ModelConfig {
         self.headDim = headDim
         self.vocabularySize = vocab
         self.contextLength = try int("context_length", default: 2048)
-        self.ropeBase = try float("rope.freq_base", default: 10000)
+        guard contextLength >= 1 else {
+            throw .badModel(path: path, detail: "metadata '\(arch).context_length' is 0; expected the trained context (positions)")
+        }
+        self.ropeBase = try float("rope.freq_base", default: 10000, valid: ModelConfig.ropeBaseRange, ModelConfig.isRopeBase)
         self.ropeDimensions = try int("rope.dimension_count", default: headDim)
         guard ropeDimensions <= headDim, ropeDimensions % 2 == 0 else {
             throw .badModel(path: path, detail: "metadata '\(arch).rope.dimension_count' is \(ropeDimensions); RoPE rotates pairs within a head of \(headDim) values")
         }
         self.ropeStyle = arch == "llama" || arch == "deci" ? .normal : .neox  // qwen2, gemma3: NeoX
-        self.normEpsilon = try float("attention.layer_norm_rms_epsilon", default: 1e-5)
+        self.normEpsilon = try float("attention.layer_norm_rms_epsilon", default: 1e-5,
+                                     valid: "a number above 0 and at most 1") { $0 > 0 && $0 <= 1 }
         self.hasAttentionBias = file.tensor(named: "blk.0.attn_q.bias") != nil
         self.attentionScale = headDim > 0 ? 1 / Float(headDim).squareRoot() : 1
         if let v = file["\(arch).attention.value_length"]?.intValue, v != headDim {
@@ -186,10 +213,11 @@ extension ModelConfig {
             guard kind == "linear" else {
                 throw .unsupported(path: path, detail: "RoPE scaling '\(kind)' is not supported (only linear)")
             }
-            let factor = try float("rope.scaling.factor", default: 1)
-            if factor > 0 { self.ropeScale = 1 / factor }
+            let factor = try float("rope.scaling.factor", default: 1, valid: "a factor from 0.0001 to 10000") { $0 >= 1e-4 && $0 <= 1e4 }
+            self.ropeScale = 1 / factor
         }
-        self.finalLogitSoftcap = try float("final_logit_softcapping", default: 0)
+        self.finalLogitSoftcap = try float("final_logit_softcapping", default: 0,
+                                           valid: "0 (off) or a cap above 0 and at most 10000") { $0 >= 0 && $0 <= 10000 }
 
         if arch == "gemma3" {
             // As llama.cpp's gemma3: embeddings scaled by sqrt(dim), GeGLU, NeoX RoPE, and every
@@ -210,8 +238,47 @@ extension ModelConfig {
                     let period = try int("attention.sliding_window_pattern", default: 6)
                     self.slidingWindowLayers = (0..<blocks).map { period == 0 || $0 % period < period - 1 }
                 }
-                self.ropeBaseSlidingWindow = try float("rope.freq_base_swa", default: 10000)
+                self.ropeBaseSlidingWindow = try float("rope.freq_base_swa", default: 10000, valid: ModelConfig.ropeBaseRange,
+                                                       ModelConfig.isRopeBase)
             }
         }
+    }
+
+    /// RoPE bases of real models run from 10,000 to a few million; below 1 the rotation
+    /// frequencies grow with the dimension instead of falling.
+    static let ropeBaseRange = "a base above 1 and at most 1e12"
+    static func isRopeBase(_ d: Double) -> Bool { d > 1 && d <= 1e12 }
+
+    /// The vocabulary size: `token_embd`'s rows, which the token list (`tokenizer.ggml.tokens`)
+    /// and `<arch>.vocab_size`, where present, must match (as llama.cpp requires): a token id
+    /// without a row would be refused at run time, for some prompts and not others; a row
+    /// without a token would never be produced by the tokenizer.
+    static func vocabularySize(file: GGUFFile, arch: String) throws(ModelError) -> Int {
+        let path = file.path
+        let tokens = file["tokenizer.ggml.tokens"]?.arrayValue?.count
+        let declared = file["\(arch).vocab_size"]
+        var vocab = tokens ?? 0
+        if let declared {
+            guard let v = declared.intValue, v >= 1, v <= Int(Int32.max) else {
+                throw .badModel(path: path, detail: "metadata '\(arch).vocab_size': expected a positive integer, found \(declared.summary())")
+            }
+            if let tokens, tokens != v {
+                throw .badModel(path: path, detail: "metadata '\(arch).vocab_size' is \(v), but tokenizer.ggml.tokens holds \(tokens) tokens")
+            }
+            vocab = v
+        }
+        if let embd = file.tensor(named: "token_embd.weight"), embd.shape.count == 2 {
+            if let tokens, tokens != embd.shape[1] {
+                throw .badModel(path: path, detail: "token_embd.weight has \(embd.shape[1]) rows, but the vocabulary (tokenizer.ggml.tokens) has \(tokens) tokens: one row per token expected")
+            }
+            if declared != nil, vocab != embd.shape[1] {
+                throw .badModel(path: path, detail: "token_embd.weight has \(embd.shape[1]) rows, but metadata '\(arch).vocab_size' is \(vocab)")
+            }
+            vocab = embd.shape[1]
+        }
+        guard vocab >= 1 else {
+            throw .badModel(path: path, detail: "the vocabulary is empty (no tokenizer.ggml.tokens, and token_embd.weight has no rows)")
+        }
+        return vocab
     }
 }

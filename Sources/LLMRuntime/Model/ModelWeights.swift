@@ -13,10 +13,7 @@ public struct EmbeddingTable: @unchecked Sendable {
 
     /// Binds `token_embd.weight` in place, whatever its format.
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
-        let embd = try TensorBinder(file: file).tensor("token_embd.weight", shape: [config.hiddenSize, config.vocabularySize])
-        guard TensorConversion.canDequantize(embd.type) else {
-            throw .unsupported(path: file.path, detail: "token_embd.weight: tensor type \(embd.type) is not supported by this build")
-        }
+        let embd = try TensorBinder(file: file).required(config.embeddingTensor)
         self.type = embd.type
         self.vocabularySize = config.vocabularySize
         self.dimension = config.hiddenSize
@@ -71,39 +68,31 @@ public struct LayerWeights: @unchecked Sendable {
 }
 
 extension LayerWeights {
-    /// Binds block `i` of a file, checking every tensor's shape against the config.
+    /// Binds block `i` of a file through its declarative list (`ModelConfig.layerTensors`),
+    /// checking every tensor's presence, shape and type.
     public init(file: GGUFFile, config: ModelConfig, layer i: Int) throws(ModelError) {
         let binder = TensorBinder(file: file)
-        let dim = config.hiddenSize, hd = config.headDim
-        let shape = config.layers[i]
-        let p = "blk.\(i)."
-        let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
-        let hasAttention = shape.headCount > 0
-        let hasMLP = ff > 0
-        // The q/k and post-norms are required where the config says the model has them (as
-        // llama.cpp), and read if present elsewhere.
-        func extraNorm(_ name: String, count: Int) throws(ModelError) -> [Float]? {
-            config.hasPostNorms ? try binder.vector(name, count: count) : try binder.optionalVector(name, count: count)
+        let wanted = config.layerTensors(i)
+        func matrix(_ suffix: String) throws(ModelError) -> WeightMatrix? {
+            guard let r = wanted[suffix], let t = try binder.check(r) else { return nil }
+            return try WeightMatrix(tensor: t, in: file)
+        }
+        func vector(_ suffix: String) throws(ModelError) -> [Float]? {
+            guard let r = wanted[suffix], let t = try binder.check(r) else { return nil }
+            return TensorConversion.floats(of: t, in: file)
         }
         self.init(
-            attentionNorm: try binder.vector(p + "attn_norm.weight", count: dim),
-            wq: hasAttention ? try binder.matrix(p + "attn_q.weight", rows: qDim, columns: dim) : nil,
-            wk: hasAttention ? try binder.matrix(p + "attn_k.weight", rows: kvDim, columns: dim) : nil,
-            wv: hasAttention ? try binder.matrix(p + "attn_v.weight", rows: kvDim, columns: dim) : nil,
-            wo: hasAttention ? try binder.matrix(p + "attn_output.weight", rows: dim, columns: qDim) : nil,
-            bq: hasAttention ? try binder.optionalVector(p + "attn_q.bias", count: qDim) : nil,
-            bk: hasAttention ? try binder.optionalVector(p + "attn_k.bias", count: kvDim) : nil,
-            bv: hasAttention ? try binder.optionalVector(p + "attn_v.bias", count: kvDim) : nil,
-            ffnNorm: try binder.vector(p + "ffn_norm.weight", count: dim),
-            gate: hasMLP ? try binder.matrix(p + "ffn_gate.weight", rows: ff, columns: dim) : nil,
-            up: hasMLP ? try binder.matrix(p + "ffn_up.weight", rows: ff, columns: dim) : nil,
-            down: hasMLP ? try binder.matrix(p + "ffn_down.weight", rows: dim, columns: ff) : nil,
-            downBias: hasMLP ? try binder.optionalVector(p + "ffn_down.bias", count: dim) : nil,
-            woBias: hasAttention ? try binder.optionalVector(p + "attn_output.bias", count: dim) : nil,
-            qNorm: hasAttention ? try extraNorm(p + "attn_q_norm.weight", count: hd) : nil,
-            kNorm: hasAttention ? try extraNorm(p + "attn_k_norm.weight", count: hd) : nil,
-            attentionPostNorm: try extraNorm(p + "post_attention_norm.weight", count: dim),
-            ffnPostNorm: try extraNorm(p + "post_ffw_norm.weight", count: dim))
+            attentionNorm: try vector("attn_norm.weight") ?? [],
+            wq: try matrix("attn_q.weight"), wk: try matrix("attn_k.weight"),
+            wv: try matrix("attn_v.weight"), wo: try matrix("attn_output.weight"),
+            bq: try vector("attn_q.bias"), bk: try vector("attn_k.bias"), bv: try vector("attn_v.bias"),
+            ffnNorm: try vector("ffn_norm.weight") ?? [],
+            gate: try matrix("ffn_gate.weight"), up: try matrix("ffn_up.weight"), down: try matrix("ffn_down.weight"),
+            downBias: try vector("ffn_down.bias"),
+            woBias: try vector("attn_output.bias"),
+            qNorm: try vector("attn_q_norm.weight"), kNorm: try vector("attn_k_norm.weight"),
+            attentionPostNorm: try vector("post_attention_norm.weight"),
+            ffnPostNorm: try vector("post_ffw_norm.weight"))
     }
 }
 
@@ -119,21 +108,29 @@ public struct ModelWeights: @unchecked Sendable {
 
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
         let binder = TensorBinder(file: file)
-        let dim = config.hiddenSize
         tokenEmbedding = try EmbeddingTable(file: file, config: config)
         var layers: [LayerWeights] = []
         for i in config.layers.indices {
             layers.append(try LayerWeights(file: file, config: config, layer: i))
         }
         self.layers = layers
-        outputNorm = try binder.vector("output_norm.weight", count: dim)
+        outputNorm = try binder.vector(config.outputNormTensor)
         // An absent output matrix means it is tied to the embedding.
-        if file.tensor(named: "output.weight") != nil {
-            output = try binder.matrix("output.weight", rows: config.vocabularySize, columns: dim)
-        } else {
-            output = try binder.matrix("token_embd.weight", rows: config.vocabularySize, columns: dim)
-        }
+        output = try binder.matrix(config.outputTensor(file: file))
         self.file = file
+    }
+
+    /// Checks, without binding anything, every tensor a load binds: present where required,
+    /// shaped as the config says, in a type this build runs. `llmrun info` runs it on the
+    /// header alone; a load runs the same checks as it binds.
+    public static func validate(file: GGUFFile, config: ModelConfig) throws(ModelError) {
+        let binder = TensorBinder(file: file)
+        _ = try binder.check(config.embeddingTensor)
+        for i in config.layers.indices {
+            for r in config.layerTensors(i).values.sorted(by: { $0.name < $1.name }) { _ = try binder.check(r) }
+        }
+        _ = try binder.check(config.outputNormTensor)
+        _ = try binder.check(config.outputTensor(file: file))
     }
 }
 
@@ -163,36 +160,120 @@ extension ModelWeights {
     }
 }
 
-/// Looks tensors up by name and checks their shapes, naming the tensor when they differ.
+/// A tensor the forward pass reads: its ggml shape (columns first), what it is read as, and
+/// whether it may be absent.
+struct TensorRequirement {
+    enum Role { case matrix, vector, embedding }
+    let name: String
+    let shape: [Int]
+    let role: Role
+    let required: Bool
+}
+
+extension ModelConfig {
+    /// The declarative binding list of block `i`, keyed by the name after "blk.i.": what
+    /// `LayerWeights` binds and `ModelWeights.validate` checks. Attention or MLP tensors are
+    /// absent from a block pruned to 0 heads or 0 channels. The q/k and post-norms are
+    /// required where the config says the model has them (as llama.cpp), read if present elsewhere.
+    func layerTensors(_ i: Int) -> [String: TensorRequirement] {
+        let dim = hiddenSize, hd = headDim, shape = layers[i]
+        let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd, ff = shape.feedForwardLength
+        var out: [String: TensorRequirement] = [:]
+        func add(_ suffix: String, _ shape: [Int], _ role: TensorRequirement.Role, required: Bool = true) {
+            out[suffix] = TensorRequirement(name: "blk.\(i).\(suffix)", shape: shape, role: role, required: required)
+        }
+        add("attn_norm.weight", [dim], .vector)                        // (dim)
+        add("ffn_norm.weight", [dim], .vector)                         // (dim)
+        add("post_attention_norm.weight", [dim], .vector, required: hasPostNorms)
+        add("post_ffw_norm.weight", [dim], .vector, required: hasPostNorms)
+        if shape.headCount > 0 {
+            add("attn_q.weight", [dim, qDim], .matrix)                 // (qDim, dim)
+            add("attn_k.weight", [dim, kvDim], .matrix)                // (kvDim, dim)
+            add("attn_v.weight", [dim, kvDim], .matrix)                // (kvDim, dim)
+            add("attn_output.weight", [qDim, dim], .matrix)            // (dim, qDim)
+            add("attn_q.bias", [qDim], .vector, required: false)
+            add("attn_k.bias", [kvDim], .vector, required: false)
+            add("attn_v.bias", [kvDim], .vector, required: false)
+            add("attn_output.bias", [dim], .vector, required: false)
+            add("attn_q_norm.weight", [hd], .vector, required: hasPostNorms)
+            add("attn_k_norm.weight", [hd], .vector, required: hasPostNorms)
+        }
+        if ff > 0 {
+            add("ffn_gate.weight", [dim, ff], .matrix)                 // (ff, dim)
+            add("ffn_up.weight", [dim, ff], .matrix)                   // (ff, dim)
+            add("ffn_down.weight", [ff, dim], .matrix)                 // (dim, ff)
+            add("ffn_down.bias", [dim], .vector, required: false)
+        }
+        return out
+    }
+
+    /// (vocab, dim), looked up row by row.
+    var embeddingTensor: TensorRequirement {
+        TensorRequirement(name: "token_embd.weight", shape: [hiddenSize, vocabularySize], role: .embedding, required: true)
+    }
+    /// (dim)
+    var outputNormTensor: TensorRequirement {
+        TensorRequirement(name: "output_norm.weight", shape: [hiddenSize], role: .vector, required: true)
+    }
+    /// (vocab, dim): `output.weight`, or the embedding when it is absent (tied).
+    func outputTensor(file: GGUFFile) -> TensorRequirement {
+        let name = file.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"
+        return TensorRequirement(name: name, shape: [hiddenSize, vocabularySize], role: .matrix, required: true)
+    }
+}
+
+/// Looks tensors up by name and checks their shapes and types, naming the tensor when they differ.
 struct TensorBinder {
     let file: GGUFFile
 
-    func tensor(_ name: String, shape: [Int]) throws(ModelError) -> GGUFTensorInfo {
-        guard let t = file.tensor(named: name) else {
-            throw .badModel(path: file.path, detail: "tensor '\(name)' is missing")
+    /// The tensor `r` names, checked; nil when it is optional and absent.
+    func check(_ r: TensorRequirement) throws(ModelError) -> GGUFTensorInfo? {
+        guard let t = file.tensor(named: r.name) else {
+            if r.required { throw .badModel(path: file.path, detail: "tensor '\(r.name)' is missing") }
+            return nil
         }
         // Trailing 1s are insignificant in ggml shapes.
         var found = t.shape
-        while found.count > shape.count, found.last == 1 { found.removeLast() }
-        guard found == shape else {
-            throw .badModel(path: file.path, detail: "\(name): expected \(shape.map(String.init).joined(separator: " x ")), found \(t.shapeDescription)")
+        while found.count > r.shape.count, found.last == 1 { found.removeLast() }
+        guard found == r.shape else {
+            throw .badModel(path: file.path, detail: "\(r.name): expected \(r.shape.map(String.init).joined(separator: " x ")), found \(t.shapeDescription)")
+        }
+        switch r.role {
+        case .matrix:
+            try WeightMatrix.checkSupported(t, in: file)
+        case .vector, .embedding:
+            guard TensorConversion.canDequantize(t.type) else {
+                throw .unsupported(path: file.path, detail: "\(r.name): tensor type \(t.type) is not supported by this build")
+            }
         }
         return t
     }
 
+    /// A required matrix, bound (converted to its kernel format if it has none).
+    func matrix(_ r: TensorRequirement) throws(ModelError) -> WeightMatrix {
+        try WeightMatrix(tensor: try required(r), in: file)
+    }
+
+    /// A required vector, as f32.
+    func vector(_ r: TensorRequirement) throws(ModelError) -> [Float] {
+        TensorConversion.floats(of: try required(r), in: file)
+    }
+
+    /// A required (rows, columns) matrix by name.
     func matrix(_ name: String, rows: Int, columns: Int) throws(ModelError) -> WeightMatrix {
-        try WeightMatrix(tensor: try tensor(name, shape: [columns, rows]), in: file)
+        try matrix(TensorRequirement(name: name, shape: [columns, rows], role: .matrix, required: true))
     }
 
+    /// A required vector by name.
     func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
-        let t = try tensor(name, shape: [count])
-        guard TensorConversion.canDequantize(t.type) else {
-            throw .unsupported(path: file.path, detail: "\(name): tensor type \(t.type) is not supported by this build")
-        }
-        return TensorConversion.floats(of: t, in: file)
+        try vector(TensorRequirement(name: name, shape: [count], role: .vector, required: true))
     }
 
-    func optionalVector(_ name: String, count: Int) throws(ModelError) -> [Float]? {
-        file.tensor(named: name) == nil ? nil : try vector(name, count: count)
+    /// The same for a tensor that `r` requires.
+    func required(_ r: TensorRequirement) throws(ModelError) -> GGUFTensorInfo {
+        guard let t = try check(TensorRequirement(name: r.name, shape: r.shape, role: r.role, required: true)) else {
+            throw .badModel(path: file.path, detail: "tensor '\(r.name)' is missing")
+        }
+        return t
     }
 }

@@ -26,7 +26,12 @@ public final class RunState {
     /// - Parameters:
     ///   - logitRows: how many positions of a batch can have logits at once (1 for generation,
     ///     the batch size for perplexity).
-    public init(config: ModelConfig, maxBatch: Int, contextLength: Int, threads: Int, logitRows: Int = 1) {
+    public init(config: ModelConfig, maxBatch: Int, contextLength: Int, threads: Int, logitRows: Int = 1) throws(ModelError) {
+        // Every buffer below is a term of this sum: when it is finite, no size overflows.
+        guard RunState.byteCount(config: config, maxBatch: maxBatch, contextLength: contextLength, threads: threads,
+                                 logitRows: logitRows) < Int.max else {
+            throw .invalidRequest("the activations for batches of \(maxBatch) over \(contextLength) positions are too large to allocate")
+        }
         self.maxBatch = maxBatch
         self.contextLength = contextLength
         self.logitRows = max(1, min(logitRows, maxBatch))
@@ -64,15 +69,18 @@ public final class RunState {
 
     deinit { owned.forEach { $0.deallocate() } }
 
-    /// Bytes held by the buffers (for memory estimates).
+    /// Bytes held by the buffers (for memory estimates); `Int.max` when that overflows.
     public static func byteCount(config: ModelConfig, maxBatch: Int, contextLength: Int, threads: Int, logitRows: Int) -> Int {
         let dim = config.hiddenSize
         let maxQ = (config.layers.map(\.headCount).max() ?? 0) * config.headDim
         let maxKV = (config.layers.map(\.kvHeadCount).max() ?? 0) * config.headDim
         let maxFF = config.layers.map(\.feedForwardLength).max() ?? 0
         let ropeTables = config.slidingWindow > 0 ? 2 : 1
-        let floats = maxBatch * (3 * dim + 2 * maxQ + 2 * maxKV + 2 * maxFF + ropeTables * config.ropeDimensions)
-            + threads * contextLength + logitRows * config.vocabularySize
-        return floats * 4 + maxBatch * max(dim, maxQ, maxFF) / 32 * 34
+        // Config sizes are below 2^31 each (checked at load), so the row widths cannot overflow.
+        let rowFloats = 3 * dim + 2 * maxQ + 2 * maxKV + 2 * maxFF + ropeTables * config.ropeDimensions
+        let floats = maxBatch.clampedMultiplying(rowFloats)
+            .clampedAdding(threads.clampedMultiplying(contextLength))
+            .clampedAdding(logitRows.clampedMultiplying(config.vocabularySize))
+        return floats.clampedMultiplying(4).clampedAdding(maxBatch.clampedMultiplying(max(dim, maxQ, maxFF) / 32 * 34))
     }
 }
