@@ -17,7 +17,7 @@ struct LLMRun: ParsableCommand {
           llmrun info -m model.gguf --json             what a model file holds
           llmrun eval ppl -f wiki.txt -c 512           perplexity, as llama-perplexity
 
-        Exit codes: 0 ok, 64 usage, 65 bad model data, 66 input missing, 73 cannot create \
+        Exit codes: 0 ok, 64 usage, 65 bad model data, 66 input missing or not a regular file, 73 cannot create \
         output, 74 I/O error, 75 budget infeasible, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
         """,
         subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self]
