@@ -85,7 +85,7 @@ func checkInputFile(_ path: String, option: String, regularOnly: Bool = false) t
     guard stat(path, &st) == 0 else {
         throw CLIError.missingInput("\(path): \(errno == ENOENT ? "no such file" : String(cString: strerror(errno))) (\(option))")
     }
-    if (st.st_mode & S_IFMT) == S_IFDIR { throw CLIError.missingInput("\(path) is a directory (\(option))") }
+    if (st.st_mode & S_IFMT) == S_IFDIR { throw CLIError.missingInput("\(path) is a directory, not a regular file (\(option))") }
     if regularOnly && (st.st_mode & S_IFMT) != S_IFREG {
         throw CLIError.missingInput("\(path) is not a regular file (\(option))")
     }
