@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         .target(name: "GGUF"),
         .target(name: "CKernels", cSettings: optimize),
+        .target(name: "CBuildInfo"),
         .target(
             name: "CSentencePiece",
             cxxSettings: [.unsafeFlags(["-O2"])],
@@ -32,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "llmrun",
             dependencies: [
-                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels",
+                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
