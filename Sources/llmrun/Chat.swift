@@ -105,7 +105,7 @@ struct Chat: ParsableCommand {
     private func interactive(_ conversation: Conversation) throws {
         Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /reset, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
         while true {
-            Terminal.write("\u{1B}[1m> \u{1B}[0m")
+            Terminal.write(Terminal.stdoutIsTTY ? "\u{1B}[1m> \u{1B}[0m" : "> ")  // no ANSI codes into a file
             let line: String
             switch Terminal.readLine() {
             case .line(let text): line = text
