@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         .target(name: "GGUF"),
         .target(name: "CKernels", cSettings: optimize),
+        .target(name: "CBuildInfo"),
         .target(
             name: "CSentencePiece",
             cxxSettings: [.unsafeFlags(["-O2"])],
@@ -33,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "llmrun",
             dependencies: [
-                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels", "LineEditing",
+                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels", "LineEditing", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -133,6 +133,7 @@ struct BenchResult: Encodable {
     var samplesNs: [Int]
     var loadMs: Double
     var peakRSS: Int
+    var buildCommit = BuildInfo.commit
 
     init(model: LanguageModel, threads: Int, depth: Int, prompt: Int, generate: Int, samples: [Double]) {
         modelFilename = model.path
@@ -165,6 +166,7 @@ struct BenchResult: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case buildCommit = "build_commit"
         case modelFilename = "model_filename", modelType = "model_type", modelSize = "model_size"
         case modelParams = "model_n_params", backend = "backends", threads = "n_threads", depth = "n_depth", prompt = "n_prompt"
         case generate = "n_gen", samplesNs = "samples_ns", loadMs = "load_ms", peakRSS = "peak_rss_bytes"
@@ -173,6 +175,7 @@ struct BenchResult: Encodable {
 
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(buildCommit, forKey: .buildCommit)
         try c.encode(modelFilename, forKey: .modelFilename)
         try c.encode(modelType, forKey: .modelType)
         try c.encode(modelSize, forKey: .modelSize)

@@ -109,7 +109,9 @@ struct Chat: ParsableCommand {
 
     private func interactive(_ conversation: Conversation) throws {
         Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /help for commands, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
-        let editor = LineEditor(history: History(file: History.defaultFile))
+        // The prompt and the line being edited go to the terminal even when stdout is a file.
+        let editor = LineEditor(output: Terminal.stdoutIsTTY ? STDOUT_FILENO : STDERR_FILENO,
+                                history: History(file: History.defaultFile))
         editor.shouldStop = { Terminal.interrupted }
         var sampling = self.sampling
         var count = self.count

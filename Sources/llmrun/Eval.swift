@@ -78,6 +78,7 @@ struct EvalPerplexity: ParsableCommand {
 private func writeItemLog(_ results: [MultipleChoiceResult], to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
     var data = Data()
     for outcome in results.flatMap(\.outcomes) {
         data.append(try encoder.encode(outcome))

@@ -7,8 +7,10 @@ struct LLMRun: ParsableCommand {
         commandName: "llmrun",
         abstract: "Run and prune LLaMA-style GGUF language models on small Linux boxes.",
         discussion: """
-        Models are GGUF files (llama.cpp's format). Without -m, llmrun uses $LLMRUN_MODEL, \
-        else Models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with Tools/fetch-model).
+        Models are GGUF files (llama.cpp's format). -m takes a path, a file name or a short \
+        name (smollm2-135m), looked up in $LLMRUN_MODELS, ~/.local/share/llmrun/models, \
+        /usr/local/share/llmrun/models and ./Models; `llmrun list` shows what is there. Without \
+        -m, llmrun uses $LLMRUN_MODEL, else smollm2-135m (fetch it with Tools/fetch-model).
 
         Examples:
           llmrun chat                                  talk to the default model
@@ -20,7 +22,8 @@ struct LLMRun: ParsableCommand {
         Exit codes: 0 ok, 64 usage, 65 bad model data, 66 input missing or not a regular file, 73 cannot create \
         output, 74 I/O error, 75 budget infeasible, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
         """,
-        subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self]
+        version: BuildInfo.text,
+        subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self, List.self]
     )
 
     static func main() {

@@ -4,28 +4,33 @@ import LLMRuntime
 
 /// -m and the ways to find a model without it.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.customShort("m"), .customLong("model")], help: "GGUF model file (default: $LLMRUN_MODEL, else Models/SmolLM2-135M-Instruct.Q4_1.gguf).")
+    @Option(name: [.customShort("m"), .customLong("model")], help: "GGUF model: a path, a file name or a short name (smollm2-135m; see llmrun list), looked up in $LLMRUN_MODELS, ~/.local/share/llmrun/models, /usr/local/share/llmrun/models and ./Models (default: $LLMRUN_MODEL, else smollm2-135m).")
     var model: String?
 
     @Option(name: .customLong("tokenizer"), help: "A SentencePiece tokenizer.model to use instead of the GGUF vocabulary.")
     var tokenizerModel: String?
 
-    static let defaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-    /// The model path: -m, else $LLMRUN_MODEL, else the default model next to the working
-    /// directory or the executable (so `.build/release/llmrun` finds `Models/`).
-    func resolvedPath() throws -> String {
-        if let model { return model }
-        if let env = ProcessInfo.processInfo.environment["LLMRUN_MODEL"], !env.isEmpty { return env }
-        var candidates = ["Models/\(ModelOptions.defaultModelFile)"]
+    /// The folders searched for models; after the standard ones, Models/ of the checkout that
+    /// holds the executable (so `.build/release/llmrun` finds the repository's models).
+    static var locator: ModelLocator {
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for up in 0...3 {
+        let here = URL(fileURLWithPath: "Models").standardizedFileURL.path
+        let checkout = (0...3).map { up -> String in
             var dir = exe
             for _ in 0..<up { dir.deleteLastPathComponent() }
-            candidates.append(dir.appendingPathComponent("Models/\(ModelOptions.defaultModelFile)").path)
+            return dir.appendingPathComponent("Models").path
+        }.filter { $0 != here && FileManager.default.fileExists(atPath: $0) }
+        return ModelLocator.standard(extra: checkout)
+    }
+
+    /// The model path: -m, else $LLMRUN_MODEL, else the default model, found by ModelLocator.
+    func resolvedPath() throws -> String {
+        let spec = model ?? ProcessInfo.processInfo.environment["LLMRUN_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? ModelLocator.defaultName
+        do {
+            return try Self.locator.resolve(spec)
+        } catch {
+            throw CLIError.missingInput(error.description)
         }
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        throw CLIError.missingInput("no model given and the default model is not installed: run Tools/fetch-model, or pass -m FILE (or set LLMRUN_MODEL)")
     }
 }
 

@@ -165,7 +165,13 @@ struct Prune: ParsableCommand {
             pruner.update(settings: settings)
             try pruner.checkReachable()
             if dryRun {
-                Terminal.status("would remove \(Int(settings.ratio * Double(pruner.totalParameters)).formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
+                let removed = Int(settings.ratio * Double(pruner.totalParameters))
+                if json {
+                    try printJSON(DryRunPlan(method: method.rawValue, ratio: settings.ratio, parameters: pruner.totalParameters,
+                                             parametersRemoved: removed))
+                } else {
+                    Terminal.status("would remove \(removed.formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
+                }
                 return
             }
         }
@@ -264,3 +270,11 @@ func returnLargeBuffersToTheSystem() {
 /// glibc's mallopt(3); <malloc.h> is not part of Swift's Glibc module.
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// What `prune --ratio R --dry-run --json` prints: the cut, before any calibration runs.
+private struct DryRunPlan: Encodable {
+    var method: String
+    var ratio: Double
+    var parameters: Int
+    var parametersRemoved: Int
+}

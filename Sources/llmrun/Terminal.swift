@@ -92,8 +92,11 @@ enum Terminal {
 }
 
 /// Prints a value as JSON on stdout: pretty and key-sorted for a person, one line for JSONL.
+/// Keys are snake_case in every command's output (Swift's camelCase properties are converted;
+/// the keys of dictionaries, such as tensor type names, are data and stay as they are).
 func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
     let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
     Terminal.writeLine(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

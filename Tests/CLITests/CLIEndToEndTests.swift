@@ -22,7 +22,7 @@ final class CLIEndToEndTests: XCTestCase {
         _ = try CLI.requireDefaultModel()
         let r = try CLI.run(["generate", "-p", "The capital of France is", "-n", "32", "--temp", "0"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        // llama.cpp's greedy continuation (../shared/reference/greedy-llamacpp.txt).
+        // llama.cpp's greedy continuation (Tests/Reference/greedy-llamacpp.txt).
         XCTAssertTrue(r.stdout.hasPrefix("The capital of France is Paris.\n\nThe United States has a population of approximately 3"), r.stdout)
         let json = try CLI.run(["generate", "-p", "Once upon a time", "-n", "8", "--temp", "0", "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
@@ -125,7 +125,7 @@ final class CLIEndToEndTests: XCTestCase {
         // A vocabulary-only GGUF has no weights: tokenize must not need them (llama-tokenize's
         // vocab_only). Qwen's vocabulary has an ordinary "</s>" token that llama.cpp makes a control
         // token by its text; these ids are llama-tokenize's.
-        let vocab = Fixtures.shared + "/reference/vocab/ggml-vocab-qwen2.gguf"
+        let vocab = Fixtures.fetched + "/vocab/ggml-vocab-qwen2.gguf"
         let r = try CLI.run(["tokenize", "-m", vocab, "-p", "a</s>b", "--ids"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[64, 128247, 65]")

@@ -11,7 +11,7 @@ final class CLIMultipleChoiceTests: XCTestCase {
         defer { dir.cleanup() }
         let log = dir.file("items.jsonl")
         let tasks = ["arc_easy", "piqa"]
-        let files = tasks.flatMap { ["-f", Fixtures.shared + "/data/mc/\($0)_validation.jsonl"] }
+        let files = tasks.flatMap { ["-f", Fixtures.data + "/mc/\($0)_validation.jsonl"] }
         let r = try CLI.run(["eval", "mc"] + files + ["--limit", "12", "--json", "--log-items", log])
         XCTAssertEqual(r.status, 0, r.stderr)
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -61,7 +61,7 @@ final class CLIMultipleChoiceTests: XCTestCase {
         XCTAssertEqual(missing.status, 66, missing.stderr)
 
         // A log that cannot be written is refused before any item is scored.
-        let good = Fixtures.shared + "/data/mc/piqa_validation.jsonl"
+        let good = Fixtures.data + "/mc/piqa_validation.jsonl"
         let log = dir.file("no-such-dir/items.jsonl")
         let unwritable = try CLI.run(["eval", "mc", "-f", good, "--limit", "1", "--log-items", log])
         XCTAssertEqual(unwritable.status, 73, unwritable.stderr)

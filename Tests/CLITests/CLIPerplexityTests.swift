@@ -3,11 +3,11 @@ import XCTest
 import GGUF
 import TestSupport
 
-/// Perplexity against llama.cpp's figures in ../shared/reference/README.md (llama-perplexity,
+/// Perplexity against llama.cpp's figures in Tests/Reference/README.md (llama-perplexity,
 /// -c 512, eval-wiki.txt): within 1%.
 final class CLIPerplexityTests: XCTestCase {
     private func perplexity(_ arguments: [String]) throws -> Double {
-        let r = try CLI.run(["eval", "ppl", "-f", Fixtures.shared + "/data/eval-wiki.txt", "-c", "512", "--json"] + arguments)
+        let r = try CLI.run(["eval", "ppl", "-f", Fixtures.fetched + "/eval-wiki.txt", "-c", "512", "--json"] + arguments)
         XCTAssertEqual(r.status, 0, r.stderr)
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         return try XCTUnwrap(object?["perplexity"] as? Double)

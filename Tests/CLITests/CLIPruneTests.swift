@@ -19,7 +19,7 @@ final class CLIPruneTests: XCTestCase {
                              "--calib-samples", "4", "--seq-len", "32", "--attention-share", "0.5", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        XCTAssertLessThan(report?["parametersAfter"] as? Int ?? .max, report?["parametersBefore"] as? Int ?? 0)
+        XCTAssertLessThan(report?["parameters_after"] as? Int ?? .max, report?["parameters_before"] as? Int ?? 0)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out))
 
         let viaFile = try CLI.run(["generate", "-m", out, "-p", "the", "-n", "5", "--temp", "0", "--no-display-prompt"])
@@ -128,7 +128,7 @@ final class CLIPruneTests: XCTestCase {
                                  "--calib-samples", "4", "--seq-len", "32", "--json"] + extra)
             XCTAssertEqual(r.status, 0, r.stderr)
             let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-            return report?["blocksAfter"] as? Int
+            return report?["blocks_after"] as? Int
         }
         XCTAssertEqual(try blocksAfter([]), 4)
         XCTAssertLessThan(try blocksAfter(["--layer-share", "1"]) ?? 4, 4)
@@ -160,7 +160,7 @@ final class CLIPruneTests: XCTestCase {
             let report = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any]
             XCTAssertEqual(report?["type"] as? String, "iq4_nl")
             XCTAssertEqual(report?["fitted"] as? Bool, !fit.isEmpty)
-            XCTAssertEqual(report?["outputBytes"] as? Int, try GGUFFile(path: iq4).fileSize)
+            XCTAssertEqual(report?["output_bytes"] as? Int, try GGUFFile(path: iq4).fileSize)
             let file = try GGUFFile(path: iq4)
             XCTAssertEqual(file.tensor(named: "blk.0.ffn_down.weight")?.type, .iq4_nl)
             XCTAssertEqual(file["general.file_type"]?.intValue, 25)

@@ -5,10 +5,10 @@ import LLMRuntime
 import TestSupport
 
 /// Our dequantizers and Q8_0 quantizer against figures computed by gguf-py and llama-quantize
-/// on the real model files (../shared/reference).
+/// on the real model files (Tests/Reference).
 final class ReferenceDataTests: XCTestCase {
     private func json(_ name: String) throws -> Any {
-        let path = Fixtures.shared + "/reference/" + name
+        let path = Fixtures.reference + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
             XCTFail("missing reference file \(path)")
             throw XCTSkip("no \(name)")

@@ -195,14 +195,19 @@ public struct TemporaryDirectory {
     public func cleanup() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// Paths of the repository's shared data, relative to this source file.
+/// Paths of the repository's test data, relative to this source file.
 public enum Fixtures {
     public static var repositoryRoot: String {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.path
     }
-    public static var shared: String { repositoryRoot + "/../shared" }
+    /// Data fetched from PyPI by Tools/fetch-testdata (vocabulary GGUFs, eval-wiki.txt).
+    public static var fetched: String { repositoryRoot + "/Tests/Data/fetched" }
+    /// Small committed data (multiple-choice samples).
+    public static var data: String { repositoryRoot + "/Tests/Data" }
+    /// llama.cpp's figures (Tests/Reference/README.md).
+    public static var reference: String { repositoryRoot + "/Tests/Reference" }
     public static var defaultModel: String { repositoryRoot + "/Models/SmolLM2-135M-Instruct.Q4_1.gguf" }
     public static func model(_ file: String) -> String { repositoryRoot + "/Models/" + file }
 }

@@ -34,7 +34,7 @@ final class GoldenTokenizationTests: XCTestCase {
 
     func testSmolLM2() throws {
         let t = try TestResources.smolLM2()
-        let base = TestResources.vocabDir.appendingPathComponent("smollm2-135m").path
+        let base = TestResources.referenceVocabDir.appendingPathComponent("smollm2-135m").path
         try check(tokenizer: t, inp: base + ".inp", out: base + ".out", name: "smollm2-135m")
     }
 }

@@ -3,15 +3,17 @@ import GGUF
 import Tokenizers
 import XCTest
 
-/// Locations of the shared reference data and models, found from this file's path.
+/// Locations of the test data and models, found from this file's path.
 enum TestResources {
     /// The repository root (…/Tests/TokenizerTests/TestResources.swift → three levels up).
     static let repoRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    /// `../shared` next to the repository.
-    static let shared: URL = repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
-    static let vocabDir: URL = shared.appendingPathComponent("reference/vocab")
-    static let evalText: URL = shared.appendingPathComponent("data/eval-wiki.txt")
+    /// Written by Tools/fetch-testdata (gitignored).
+    static let fetched: URL = repoRoot.appendingPathComponent("Tests/Data/fetched")
+    static let vocabDir: URL = fetched.appendingPathComponent("vocab")
+    static let evalText: URL = fetched.appendingPathComponent("eval-wiki.txt")
+    /// llama.cpp's ids on the default model (committed).
+    static let referenceVocabDir: URL = repoRoot.appendingPathComponent("Tests/Reference/vocab")
 
     /// The default model; `Models/` in the repository, else the download helper's copy.
     static var smolLM2Path: String {
@@ -25,7 +27,7 @@ enum TestResources {
     /// Fails the test (not a skip) with a message naming the missing file.
     static func requireFile(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
         guard FileManager.default.fileExists(atPath: path) else {
-            XCTFail("required test file is missing: \(path) (expected the shared reference data at \(shared.path) and models in \(repoRoot.path)/Models)", file: file, line: line)
+            XCTFail("required test file is missing: \(path) (run Tools/fetch-testdata for the test data in \(fetched.path), Tools/fetch-model all for the models in \(repoRoot.path)/Models)", file: file, line: line)
             throw MissingFile(path: path)
         }
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One multiple-choice question, as in ../shared/data/mc: a context and choices, or (WinoGrande)
+/// One multiple-choice question, as in Tests/Data/mc: a context and choices, or (WinoGrande)
 /// several contexts and one shared continuation.
 public struct MultipleChoiceItem: Sendable {
     public var contexts: [String]
