@@ -49,6 +49,8 @@ struct Bench: ParsableCommand {
     var budget: ByteSize?
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "With --budget: positions per slot.")
     var context: Int = 2048
+    @Option(name: .customLong("calib-samples"), help: "With --budget: calibration sequences for the pruning at load.")
+    var calibSamples: Int = PruneSettings().calibrationSamples
     @Option(name: [.customShort("o"), .customLong("output")], help: "md, json or jsonl.")
     var output: String = "md"
 
@@ -65,7 +67,14 @@ struct Bench: ParsableCommand {
         if try list(sequences, "--sequences").contains(0) { throw ValidationError("--sequences values must be positive") }
         if try list(threads, "-t").contains(0) { throw ValidationError("-t values must be positive") }
         if repetitions < 1 { throw ValidationError("-r must be positive") }
+        if context < 1 || calibSamples < 1 { throw ValidationError("-c and --calib-samples must be positive") }
         if !["md", "json", "jsonl"].contains(output) { throw ValidationError("-o must be md, json or jsonl") }
+    }
+
+    private var pruneSettings: PruneSettings {
+        var s = PruneSettings()
+        s.calibrationSamples = calibSamples
+        return s
     }
 
     func run() throws {
@@ -77,7 +86,7 @@ struct Bench: ParsableCommand {
         }
         for t in try list(threads, "-t") {
             let slots = try list(sequences, "--sequences").max() ?? 1
-            let model = try budget.map { try loadModel(modelOptions, threads: t, budget: $0, context: context, slots: slots).model }
+            let model = try budget.map { try loadModel(modelOptions, threads: t, budget: $0, context: context, slots: slots, settings: pruneSettings).model }
                 ?? LanguageModel(path: path, threads: t)
             let tests = try list(prompts, "-p").filter { $0 > 0 }.map { (p: $0, n: 0, b: 1) }
                 + list(generations, "-n").filter { $0 > 0 }.flatMap { n in try list(sequences, "--sequences").map { (p: 0, n: n, b: $0) } }

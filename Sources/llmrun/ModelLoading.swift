@@ -35,14 +35,14 @@ private func checkTokenizerOption(_ options: ModelOptions) throws {
 /// written) and prints what it did on stderr. An impossible budget throws
 /// `PruneError.budgetInfeasible` (exit 75) before any work.
 func loadModel(_ options: ModelOptions, threads: Int, budget: ByteSize, context: Int, slots: Int,
-               batch: Int = 256) throws -> (model: LanguageModel, plan: ServingPlan) {
+               batch: Int = 256, settings: PruneSettings = PruneSettings()) throws -> (model: LanguageModel, plan: ServingPlan) {
     let path = try options.resolvedPath()
     try checkTokenizerOption(options)
     returnLargeBuffersToTheSystem()
     Terminal.catchInterrupts()
     var lastPhase = ""
     let plan = try ServingBudget.plan(modelPath: path, budget: budget.bytes, context: context, slots: slots, batch: batch,
-                                      threads: threads, progress: { p in
+                                      settings: settings, threads: threads, progress: { p in
         if p.phase != lastPhase {
             Terminal.status("budget: \(p.phase) (\(String(format: "%.0f s", p.elapsed)), RSS \(ByteSize(bytes: p.residentBytes)))")
             lastPhase = p.phase
@@ -50,5 +50,6 @@ func loadModel(_ options: ModelOptions, threads: Int, budget: ByteSize, context:
     }, shouldStop: { Terminal.interrupted })
     Terminal.status(plan.description)
     let model = try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: plan)
+    Terminal.status("budget: loaded in \(String(format: "%.1f s", model.loadSeconds)); resident \(ByteSize(bytes: ProcessMemory.residentBytes)), peak so far \(ByteSize(bytes: ProcessMemory.peakResidentBytes))")
     return (model, plan)
 }
