@@ -8,13 +8,12 @@ import Tokenizers
 func loadModel(_ options: ModelOptions, threads: Int, plan: PrunePlanOption? = nil) throws -> LanguageModel {
     let path = try options.resolvedPath()
     try checkTokenizerOption(options)
-    var transform: ((inout ModelConfig, inout ModelWeights) throws -> Void)?
+    var prunePlan: PrunePlan?
     if let planPath = plan?.prunePlan {
         try checkInputFile(planPath, option: "--prune-plan", regularOnly: true)
-        let prunePlan = try PrunePlan.read(from: planPath)
-        transform = { config, weights in try prunePlan.apply(config: &config, weights: &weights) }
+        prunePlan = try PrunePlan.read(from: planPath)
     }
-    return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, transform: transform)
+    return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: prunePlan)
 }
 
 /// Loads only the tokenizer of the model the options name (as llama-tokenize's vocab_only): no
@@ -27,4 +26,28 @@ func loadTokenizer(_ options: ModelOptions) throws -> any Tokenizer {
 
 private func checkTokenizerOption(_ options: ModelOptions) throws {
     if let tok = options.tokenizerModel { try checkInputFile(tok, option: "--tokenizer", regularOnly: true) }
+}
+
+/// Loads the model to serve `slots` sequences of `context` positions each within `budget`:
+/// plans as `prune --budget` does with every slot's KV cache counted, prunes in memory (no file
+/// written) and prints what it did on stderr. An impossible budget throws
+/// `PruneError.budgetInfeasible` (exit 75) before any work.
+func loadModel(_ options: ModelOptions, threads: Int, budget: ByteSize, context: Int, slots: Int,
+               batch: Int = 256, settings: PruneSettings = PruneSettings()) throws -> (model: LanguageModel, plan: ServingPlan) {
+    let path = try options.resolvedPath()
+    try checkTokenizerOption(options)
+    returnLargeBuffersToTheSystem()
+    Terminal.catchInterrupts()
+    var lastPhase = ""
+    let plan = try ServingBudget.plan(modelPath: path, budget: budget.bytes, context: context, slots: slots, batch: batch,
+                                      settings: settings, threads: threads, progress: { p in
+        if p.phase != lastPhase {
+            Terminal.status("budget: \(p.phase) (\(String(format: "%.0f s", p.elapsed)), RSS \(ByteSize(bytes: p.residentBytes)))")
+            lastPhase = p.phase
+        }
+    }, shouldStop: { Terminal.interrupted })
+    Terminal.status(plan.description)
+    let model = try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: plan)
+    Terminal.status("budget: loaded in \(String(format: "%.1f s", model.loadSeconds)); resident \(ByteSize(bytes: ProcessMemory.residentBytes)), peak so far \(ByteSize(bytes: ProcessMemory.peakResidentBytes))")
+    return (model, plan)
 }

@@ -10,6 +10,9 @@ public struct EmbeddingTable: @unchecked Sendable {
     public let rowBytes: Int
     public let data: UnsafeRawPointer   // (vocab, dim)
     public let scale: Float
+    /// The matrix the rows are read from when the table is held in memory in another format
+    /// than the file's (a budget plan's); nil: rows are read from the file at `data`.
+    public fileprivate(set) var matrix: WeightMatrix?
 
     /// Binds `token_embd.weight` in place, whatever its format.
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
@@ -22,8 +25,24 @@ public struct EmbeddingTable: @unchecked Sendable {
         self.scale = config.embeddingScale
     }
 
+    /// A table held in `matrix` (vocab rows of dim), in either layout: a tied output matrix can
+    /// be the same memory.
+    public init(matrix: WeightMatrix, scale: Float) {
+        self.type = matrix.type
+        self.vocabularySize = matrix.rows
+        self.dimension = matrix.columns
+        self.rowBytes = matrix.rowBytes
+        self.data = matrix.data
+        self.scale = scale
+        self.matrix = matrix
+    }
+
     public func lookup(_ token: Int32, into out: UnsafeMutablePointer<Float>) {
-        _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
+        if let matrix {
+            matrix.dequantizeRow(Int(token), into: out)
+        } else {
+            _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
+        }
         if scale != 1 { for i in 0..<dimension { out[i] *= scale } }
     }
 }
@@ -132,6 +151,29 @@ public struct ModelWeights: @unchecked Sendable {
         _ = try binder.check(config.outputNormTensor)
         _ = try binder.check(config.outputTensor(file: file))
     }
+
+    /// Binds a file's weights through `transform`, block by block: each block is bound dense,
+    /// edited, and its file pages dropped (views still needed fault back in) before the next.
+    public init(file: GGUFFile, config: ModelConfig, transform: any LoadTransform) throws {
+        let binder = TensorBinder(file: file)
+        var layers: [LayerWeights] = []
+        for (i, source) in try transform.transformedConfig(config).sourceLayers.enumerated() {
+            let dense = try LayerWeights(file: file, config: config, layer: source)
+            layers.append(try transform.transformLayer(dense, index: i, source: config))
+            for t in file.tensors where t.name.hasPrefix("blk.\(source).") { file.releasePages(of: t) }
+        }
+        self.layers = layers
+        outputNorm = try binder.vector(config.outputNormTensor)
+        if let (embedding, output) = try transform.transformedEmbedding(file: file, config: config) {
+            tokenEmbedding = embedding
+            self.output = output
+        } else {
+            tokenEmbedding = try EmbeddingTable(file: file, config: config)
+            // An absent output matrix means it is tied to the embedding.
+            output = try binder.matrix(config.outputTensor(file: file))
+        }
+        self.file = file
+    }
 }
 
 extension ModelWeights {
@@ -154,9 +196,16 @@ extension ModelWeights {
             convert(&layers[i].wq); convert(&layers[i].wk); convert(&layers[i].wv); convert(&layers[i].wo)
             convert(&layers[i].gate); convert(&layers[i].up); convert(&layers[i].down)
         }
+        // An embedding held in memory as the tied output matrix lets go of it while it is
+        // packed (in place only with a sole reference), then reads the packed rows.
+        let shared = tokenEmbedding.matrix.map { $0.data == output.data } ?? false
+        if shared { tokenEmbedding.matrix = nil }
         var out: WeightMatrix? = output
+        // An empty view in its place while it is packed, so `out` holds the only reference.
+        output = WeightMatrix(type: output.type, rows: 0, columns: output.columns, data: output.data, owner: nil)
         convert(&out)
         output = out!
+        if shared { tokenEmbedding = EmbeddingTable(matrix: output, scale: tokenEmbedding.scale) }
     }
 }
 
