@@ -162,7 +162,7 @@ struct Bench: ParsableCommand {
     /// cache holding `depth` tokens and its own first token (not timed); greedy sampling.
     private func measureTogether(model: LanguageModel, sequences b: Int, context: Int, depth: Int, generate: Int) throws -> Double {
         let config = model.config
-        let caches = (0..<b).map { _ in try F16KVCache(layers: config.layers, headDim: config.headDim, capacity: context) }
+        let caches = try (0..<b).map { _ in try F16KVCache(layers: config.layers, headDim: config.headDim, capacity: context) }
         let state = try RunState(config: config, maxBatch: max(b, min(batch, depth + 1)), contextLength: context,
                              threads: model.pool.threadCount, logitRows: b)
         var rng = SplitMix64(seed: 42)

@@ -101,7 +101,7 @@ final class ServingBudgetTests: XCTestCase {
     }
 
     private func logits(_ model: LanguageModel) throws -> [Float] {
-        let session = GenerationSession(model: model, contextLength: 32)
+        let session = try GenerationSession(model: model, contextLength: 32)
         try session.prefill([5, 77, 200, 31, 9, 140])
         return Array(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize))
     }

@@ -29,10 +29,10 @@ final class BatchedForwardTests: XCTestCase {
     private func selection(_ plan: Plan, step: Int) -> LogitSelection { plan.allLogitsAt == step ? .all : .last }
 
     /// Each sequence alone: its chunks through the single-sequence forward. Logits per step.
-    private func alone(_ model: LanguageModel, _ plan: Plan, context: Int) -> [Int: [[Float]]] {
+    private func alone(_ model: LanguageModel, _ plan: Plan, context: Int) throws -> [Int: [[Float]]] {
         let t = model.transformer, vocab = model.config.vocabularySize
-        let cache = F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: context)
-        let state = RunState(config: model.config, maxBatch: 16, contextLength: context, threads: model.pool.threadCount,
+        let cache = try F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: context)
+        let state = try RunState(config: model.config, maxBatch: 16, contextLength: context, threads: model.pool.threadCount,
                              logitRows: 16)
         var out: [Int: [[Float]]] = [:]
         var fed = 0
@@ -49,10 +49,10 @@ final class BatchedForwardTests: XCTestCase {
     }
 
     /// All sequences together: each step one forward over every sequence with a chunk.
-    private func together(_ model: LanguageModel, _ plans: [Plan], context: Int) -> ([[Int: [[Float]]]], Int) {
+    private func together(_ model: LanguageModel, _ plans: [Plan], context: Int) throws -> ([[Int: [[Float]]]], Int) {
         let t = model.transformer, vocab = model.config.vocabularySize
-        let caches = plans.map { _ in F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: context) }
-        let state = RunState(config: model.config, maxBatch: 32, contextLength: context, threads: model.pool.threadCount,
+        let caches = try plans.map { _ in try F16KVCache(layers: model.config.layers, headDim: model.config.headDim, capacity: context) }
+        let state = try RunState(config: model.config, maxBatch: 32, contextLength: context, threads: model.pool.threadCount,
                              logitRows: 32)
         var out = [[Int: [[Float]]]](repeating: [:], count: plans.count)
         var fed = [Int](repeating: 0, count: plans.count)
@@ -79,11 +79,11 @@ final class BatchedForwardTests: XCTestCase {
     }
 
     /// Largest |difference| relative to the largest |logit| over every compared row.
-    private func compare(_ model: LanguageModel, _ plans: [Plan], context: Int = 64) -> (worst: Float, widest: Int) {
-        let (batched, widest) = together(model, plans, context: context)
+    private func compare(_ model: LanguageModel, _ plans: [Plan], context: Int = 64) throws -> (worst: Float, widest: Int) {
+        let (batched, widest) = try together(model, plans, context: context)
         var worst: Float = 0
         for (i, p) in plans.enumerated() {
-            let single = alone(model, p, context: context)
+            let single = try alone(model, p, context: context)
             XCTAssertEqual(Set(single.keys), Set(batched[i].keys), "sequence \(i): steps with logits")
             for (step, rows) in single {
                 guard let other = batched[i][step] else { continue }
@@ -114,7 +114,7 @@ final class BatchedForwardTests: XCTestCase {
         defer { dir.cleanup() }
         let model = try LanguageModel(path: try tiny.write(to: dir.file(name)), threads: 2)
         let plans = BatchedForwardTests.schedule(vocabulary: model.config.vocabularySize, seed: 7)
-        let (worst, widest) = compare(model, plans)
+        let (worst, widest) = try compare(model, plans)
         XCTAssertLessThanOrEqual(worst, tolerance(widest: widest), "\(name): batched vs alone")
     }
 
@@ -152,7 +152,7 @@ final class BatchedForwardTests: XCTestCase {
             let ids = model.tokenize(p)
             plans[i].tokens = (0..<plans[i].tokens.count).map { ids[$0 % ids.count] }
         }
-        let (worst, widest) = compare(model, plans, context: 128)
+        let (worst, widest) = try compare(model, plans, context: 128)
         XCTAssertLessThanOrEqual(worst, tolerance(widest: widest), "SmolLM2: batched vs alone")
     }
 }
