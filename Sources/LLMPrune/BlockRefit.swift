@@ -12,7 +12,18 @@ public struct RefitSettings: Sendable, Equatable {
     /// and the refit stops after `patience` measurements without improvement.
     public var evaluateEvery = 25
     public var patience = 2
+    /// Whose activations feed each block's MLP in the refit.
+    public var input: RefitInput = .pruned
     public init() {}
+}
+
+/// What the refit trains each block's MLP on.
+public enum RefitInput: String, Sendable, CaseIterable, Codable {
+    /// The pruned model's activations, toward the target `--target` chooses (the dense stream's
+    /// position by default).
+    case pruned
+    /// The dense model's activations at that block, toward the dense MLP's output on them.
+    case dense
 }
 
 /// What the refit of one block did.
@@ -71,7 +82,7 @@ enum BlockRefit {
         while step < settings.steps {
             // Tokens drawn without replacement, reshuffled each pass over the training rows.
             for i in 0..<batch {
-                if cursor == trainRows { rng.shuffle(&order); cursor = 0 }
+                if cursor == trainRows { order.shuffle(using: &rng); cursor = 0 }
                 let r = order[cursor]; cursor += 1
                 (xb + i * dim).update(from: inputs.row(r), count: dim)
                 (tb + i * dim).update(from: target.row(r), count: dim)
@@ -133,26 +144,6 @@ struct Adam {
                     }
                 }
             }
-        }
-    }
-}
-
-/// A small deterministic generator (the refit's batches are the same on every run).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func shuffle(_ a: inout [Int]) {
-        guard a.count > 1 else { return }
-        for i in stride(from: a.count - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
-            a.swapAt(i, j)
         }
     }
 }

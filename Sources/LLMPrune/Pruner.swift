@@ -185,12 +185,16 @@ public final class Pruner {
         let writeType = settings.outputType
         // With the stream target, the dense model runs alongside (one block behind the pruned
         // one at most), so each pruned MLP can be tuned toward where the dense stream is.
-        let denseStream: Activations? = settings.method == .comp && settings.effectiveTarget == .stream ? x.copy() : nil
+        // The refit fed the dense model's inputs needs that stream too.
+        let streamTarget = settings.method == .comp && settings.effectiveTarget == .stream
+        let denseInputs = settings.refit.steps > 0 && settings.refit.input == .dense
+        let denseStream: Activations? = streamTarget || denseInputs ? x.copy() : nil
         var denseNext = 0
-        func advanceDense(through l: Int, weights: LayerWeights) throws {
+        /// Runs the dense model on through block `l`; `weights` are block `held`'s, already loaded.
+        func advanceDense(through l: Int, weights: LayerWeights, of held: Int) throws {
             guard let xd = denseStream else { return }
             while denseNext <= l {
-                let w = denseNext == l ? weights : try LayerWeights(file: source, config: config, layer: denseNext)
+                let w = denseNext == held ? weights : try LayerWeights(file: source, config: config, layer: denseNext)
                 runner.apply(.attention, layer: denseNext, weights: w, shape: config.layers[denseNext], to: xd)
                 runner.apply(.feedForward, layer: denseNext, weights: w, shape: config.layers[denseNext], to: xd)
                 if droppedSet.contains(denseNext) { release(denseNext) }
@@ -242,7 +246,7 @@ public final class Pruner {
                 let hidden = Activations(rows: rows, width: shape.feedForwardLength)
                 // drift = dense stream − (pruned stream + dense MLP output): what the pruned MLP
                 // should add on top of the dense MLP's output to land on the dense stream.
-                let drift = denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) }
+                let drift = streamTarget ? denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) } : nil
                 // The refit's inputs (the normalized MLP input) and target (the dense MLP's output,
                 // plus the drift with the stream target).
                 let refitting = settings.refit.steps > 0
@@ -259,8 +263,19 @@ public final class Pruner {
                         for k in 0..<n { d[k] = -(xp[k] + state.xb2[k]) }
                     }
                 }
+                if denseInputs, let refitIn, let refitTarget, let xd = denseStream {
+                    // The refit's inputs and target from the dense model: its MLP's normalized
+                    // input at this block, and the dense MLP's output on it.
+                    try advanceDense(through: l - 1, weights: dense, of: l)
+                    let middle = xd.copy()
+                    runner.apply(.attention, layer: l, weights: dense, shape: shape, to: middle)
+                    runner.run(.feedForward, layer: l, weights: dense, shape: shape, input: middle) { state, first in
+                        refitIn.row(first).update(from: state.xb, count: T * config.hiddenSize)
+                        refitTarget.row(first).update(from: state.xb2, count: T * config.hiddenSize)
+                    }
+                }
                 if let drift, let xd = denseStream {
-                    try advanceDense(through: l, weights: dense)
+                    try advanceDense(through: l, weights: dense, of: l)
                     Ops.add(xd.pointer, into: drift.pointer, count: rows * config.hiddenSize)
                     // Each block makes up only part of the drift; the blocks after it see the rest.
                     let share = Float(settings.driftShare)
@@ -285,7 +300,7 @@ public final class Pruner {
                     plan.refitted = true
                 }
                 if let refitIn, let refitTarget {
-                    if let drift { Ops.add(drift.pointer, into: refitTarget.pointer, count: rows * config.hiddenSize) }
+                    if let drift, !denseInputs { Ops.add(drift.pointer, into: refitTarget.pointer, count: rows * config.hiddenSize) }
                     try checkStop("refit", l)
                     report("pass 2: refit", l)
                     let (refitted, record) = refitMLP(dense: dense, pruned: w, selection: sel, inputs: refitIn, target: refitTarget, sequenceLength: T,

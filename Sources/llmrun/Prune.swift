@@ -7,6 +7,7 @@ import LLMRuntime
 extension PruneMethod: ExpressibleByArgument {}
 extension Compensation: ExpressibleByArgument {}
 extension ReconstructionTarget: ExpressibleByArgument {}
+extension RefitInput: ExpressibleByArgument {}
 
 /// "2GB", "1.5GiB", "512MB".
 extension ByteSize: ExpressibleByArgument {
@@ -103,6 +104,8 @@ struct Prune: ParsableCommand {
     var refitLR: Double = PruneSettings().refit.learningRate
     @Option(name: .customLong("refit-batch"), help: "Calibration tokens per refit step.")
     var refitBatch: Int = PruneSettings().refit.batchTokens
+    @Option(name: .customLong("refit-input"), help: "What feeds each block's MLP in the refit: pruned (the pruned model's activations, toward --target) or dense (the dense model's, toward the dense MLP's output).")
+    var refitInput: RefitInput = PruneSettings().refit.input
     @Option(name: .customLong("plan-out"), help: "Also write a JSON plan (what was removed, masks) to this file.")
     var planOut: String?
     @Flag(name: .customLong("dry-run"), help: "Plan only: print the target and estimates, prune nothing.")
@@ -150,6 +153,7 @@ struct Prune: ParsableCommand {
         settings.refit.steps = refitSteps
         settings.refit.learningRate = refitLR
         settings.refit.batchTokens = refitBatch
+        settings.refit.input = refitInput
         let explicitType: GGMLType? = outType.flatMap { $0 == "source" ? nil : GGMLType(name: $0.lowercased()) }
         settings.outputType = explicitType
         if let e = embeddingType, e != "source" { settings.embeddingType = GGMLType(name: e.lowercased()) }
