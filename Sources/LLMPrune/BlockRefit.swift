@@ -43,8 +43,9 @@ enum BlockRefit {
     ///   - inputs: the MLP's normalized input per token (tokens, dim).
     ///   - target: what its output should be (tokens, dim).
     ///   - sequenceLength: tokens per calibration sequence; whole sequences are held out.
+    ///   - trainBias: false where the architecture's loaders read no MLP bias (it stays as it starts).
     static func fit(_ start: SwiGLUParameters, inputs: Activations, target: Activations, sequenceLength: Int,
-                    settings: RefitSettings, seed: UInt64, pool: ThreadPool?) -> (SwiGLUParameters, RefitOutcome) {
+                    settings: RefitSettings, seed: UInt64, trainBias: Bool = true, pool: ThreadPool?) -> (SwiGLUParameters, RefitOutcome) {
         let dim = start.dim, tokens = inputs.rows
         let sequences = max(1, tokens / max(sequenceLength, 1))
         // An eighth of the sequences held out (at least one, when there are two or more).
@@ -92,6 +93,7 @@ enum BlockRefit {
                     gradient.meanSquaredError(p.baseAddress!, x: xb, target: tb, rows: batch, gradient: g.baseAddress!)
                 }
             }
+            if !trainBias { for i in start.biasOffset..<grad.count { grad[i] = 0 } }
             adam.step(&params, grad)
             step += 1
             if step % settings.evaluateEvery == 0 || step == settings.steps {

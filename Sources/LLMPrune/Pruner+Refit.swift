@@ -37,12 +37,14 @@ extension Pruner {
         let start = SwiGLUParameters(dim: dim, width: k, gate: gate.dequantized(), up: up.dequantized(), down: down,
                                      bias: w.downBias)
         let (fitted, outcome) = BlockRefit.fit(start, inputs: inputs, target: target, sequenceLength: sequenceLength,
-                                               settings: settings.refit, seed: UInt64(layer), pool: pool)
+                                               settings: settings.refit, seed: UInt64(layer),
+                                               trainBias: settings.biasCompensation, pool: pool)
         var out = w
         out.gate = WeightMatrix(values: fitted.gate, rows: k, columns: dim, type: outputType ?? gate.type, importance: feedForwardEnergy)
         out.up = WeightMatrix(values: fitted.up, rows: k, columns: dim, type: outputType ?? up.type, importance: feedForwardEnergy)
         out.down = WeightMatrix(values: fitted.down, rows: dim, columns: k, type: outputType ?? denseDown.type, importance: hiddenEnergy)
-        out.downBias = fitted.bias
+        // Only architectures whose loaders read `ffn_down.bias` get one (see `Pruner.adjusted`).
+        if settings.biasCompensation { out.downBias = fitted.bias }
         return (out, RefitRecord(layer: layer, steps: outcome.steps, heldOutBefore: outcome.heldOutBefore,
                                  heldOutAfter: outcome.heldOutAfter, seconds: Clock.now() - started))
     }
