@@ -33,6 +33,11 @@ public struct PruneReport: Codable, Sendable {
     public var calibrationTokens: Int
     public var seconds: Double
     public var peakResidentBytes: Int
+    /// Per refit block: steps, held-out error before and after, seconds.
+    public var refit: [RefitRecord]?
+    /// Seconds in pass 1 (block importance), the refit (all blocks) and writing the file; the
+    /// rest of `seconds` is pass 2's selection and masks.
+    public var phaseSeconds: [String: Double]?
 }
 
 /// COMP and its baselines, run layer by layer on a memory-mapped source model.
@@ -86,7 +91,10 @@ public final class Pruner {
             // stream's drift is not in the units the masks are fitted in: fit each MLP to its
             // dense output (the layer target).
             settings.target = .layer
+            // The refit's backward pass does not go through a post-norm.
+            settings.refit.steps = 0
         }
+        if settings.method != .comp { settings.refit.steps = 0 }
         return settings
     }
 
@@ -173,6 +181,7 @@ public final class Pruner {
                 release(l)
             }
         }
+        let pass1Seconds = Clock.now() - started
         let dropped = LayerImportance.layersToDrop(scores: importance, count: dropCount)
         let droppedSet = Set(dropped)
         let kept = (0..<blocks).filter { !droppedSet.contains($0) }
@@ -194,17 +203,23 @@ public final class Pruner {
         var newShapes: [LayerShape] = []
         var stoppedEarly: [Int] = []
         var blockEnergy: [BlockInputEnergy] = []
+        var refitRecords: [RefitRecord] = []
+        if settings.refit.steps > 0 { Sgemm.setThreads(pool.threadCount) }
         let x = runner.embed(embedding)
         let rows = calibration.tokenCount
         let writeType = settings.outputType
         // With the stream target, the dense model runs alongside (one block behind the pruned
         // one at most), so each pruned MLP can be tuned toward where the dense stream is.
-        let denseStream: Activations? = settings.method == .comp && settings.effectiveTarget == .stream ? x.copy() : nil
+        // The refit fed the dense model's inputs needs that stream too.
+        let streamTarget = settings.method == .comp && settings.effectiveTarget == .stream
+        let denseInputs = settings.refit.steps > 0 && settings.refit.input == .dense
+        let denseStream: Activations? = streamTarget || denseInputs ? x.copy() : nil
         var denseNext = 0
-        func advanceDense(through l: Int, weights: LayerWeights) throws {
+        /// Runs the dense model on through block `l`; `weights` are block `held`'s, already loaded.
+        func advanceDense(through l: Int, weights: LayerWeights, of held: Int) throws {
             guard let xd = denseStream else { return }
             while denseNext <= l {
-                let w = denseNext == l ? weights : try LayerWeights(file: source, config: config, layer: denseNext)
+                let w = denseNext == held ? weights : try LayerWeights(file: source, config: config, layer: denseNext)
                 runner.apply(.attention, layer: denseNext, weights: w, shape: config.layers[denseNext], to: xd)
                 runner.apply(.feedForward, layer: denseNext, weights: w, shape: config.layers[denseNext], to: xd)
                 if droppedSet.contains(denseNext) { release(denseNext) }
@@ -219,6 +234,7 @@ public final class Pruner {
             let shape = config.layers[l]
             var plan = PrunePlan.Layer(source: l, importance: needImportance ? importance[l] : nil)
 
+            var rowSelections: [String: [Int]?]?
             // Attention: KV groups.
             var w = dense
             var s = shape
@@ -255,18 +271,36 @@ public final class Pruner {
                 let hidden = Activations(rows: rows, width: shape.feedForwardLength)
                 // drift = dense stream − (pruned stream + dense MLP output): what the pruned MLP
                 // should add on top of the dense MLP's output to land on the dense stream.
-                let drift = denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) }
+                let drift = streamTarget ? denseStream.map { _ in Activations(rows: rows, width: config.hiddenSize) } : nil
+                // The refit's inputs (the normalized MLP input) and target (the dense MLP's output,
+                // plus the drift with the stream target).
+                let refitting = settings.refit.steps > 0
+                let refitIn = refitting ? Activations(rows: rows, width: config.hiddenSize) : nil
+                let refitTarget = refitting ? Activations(rows: rows, width: config.hiddenSize) : nil
                 runner.run(.feedForward, layer: l, weights: dense, shape: shape, input: x) { state, first in
                     feedForwardIn.add(state.xb, rows: T)
                     hidden.row(first).update(from: state.hb, count: runner.sequenceLength * hidden.width)
+                    refitIn?.row(first).update(from: state.xb, count: T * config.hiddenSize)
+                    refitTarget?.row(first).update(from: state.xb2, count: T * config.hiddenSize)
                     if let drift {
                         let n = runner.sequenceLength * config.hiddenSize
                         let d = drift.row(first), xp = x.row(first)
                         for k in 0..<n { d[k] = -(xp[k] + state.xb2[k]) }
                     }
                 }
+                if denseInputs, let refitIn, let refitTarget, let xd = denseStream {
+                    // The refit's inputs and target from the dense model: its MLP's normalized
+                    // input at this block, and the dense MLP's output on it.
+                    try advanceDense(through: l - 1, weights: dense, of: l)
+                    let middle = xd.copy()
+                    runner.apply(.attention, layer: l, weights: dense, shape: shape, to: middle)
+                    runner.run(.feedForward, layer: l, weights: dense, shape: shape, input: middle) { state, first in
+                        refitIn.row(first).update(from: state.xb, count: T * config.hiddenSize)
+                        refitTarget.row(first).update(from: state.xb2, count: T * config.hiddenSize)
+                    }
+                }
                 if let drift, let xd = denseStream {
-                    try advanceDense(through: l, weights: dense)
+                    try advanceDense(through: l, weights: dense, of: l)
                     Ops.add(xd.pointer, into: drift.pointer, count: rows * config.hiddenSize)
                     // Each block makes up only part of the drift; the blocks after it see the rest.
                     let share = Float(settings.driftShare)
@@ -290,9 +324,25 @@ public final class Pruner {
                                           importance: energy.hidden)
                     plan.refitted = true
                 }
+                if let refitIn, let refitTarget {
+                    if let drift, !denseInputs { Ops.add(drift.pointer, into: refitTarget.pointer, count: rows * config.hiddenSize) }
+                    try checkStop("refit", l)
+                    report("pass 2: refit", l)
+                    let (refitted, record) = refitMLP(dense: dense, pruned: w, selection: sel, inputs: refitIn, target: refitTarget, sequenceLength: T,
+                                                      feedForwardEnergy: feedForwardIn.means, hiddenEnergy: energy.hidden,
+                                                      outputType: writeType, layer: l)
+                    w = refitted
+                    plan.refitted = true
+                    refitRecords.append(record)
+                    // Gate and up changed: the MLP runs whole below.
+                    var selections = plan.rowSelections(shape: shape, config: config)
+                    selections["ffn_gate.weight"] = nil
+                    selections["ffn_up.weight"] = nil
+                    rowSelections = selections
+                }
                 // Gate and up rows are kept unchanged, so the pruned MLP's hidden activations are
                 // the captured ones restricted to the kept channels: only `down` needs running.
-                if let down = w.down {
+                if let down = w.down, refitIn == nil {
                     addProjection(down, of: hidden, columns: sel.kept, bias: w.downBias, postNorm: w.ffnPostNorm, to: x, pool: pool)
                     mlpApplied = true
                 }
@@ -308,7 +358,7 @@ public final class Pruner {
             energy.feedForward = feedForwardIn.means
 
             try writer?.append(layer: w, index: i, inputEnergy: energy, sourceLayer: l,
-                               rowSelections: plan.rowSelections(shape: shape, config: config))
+                               rowSelections: rowSelections ?? plan.rowSelections(shape: shape, config: config))
             if keepEnergy { blockEnergy.append(energy) }
             planLayers.append(plan)
             newShapes.append(s)
@@ -342,6 +392,7 @@ public final class Pruner {
                 outputIn.add(row, rows: 1)
             }
         }
+        let writeStarted = Clock.now()
         if let writer, let outputPath {
             try checkStop("writing", blocks - 1)
             report("writing", blocks - 1)
@@ -356,6 +407,7 @@ public final class Pruner {
             // (the tokenizer's arrays, megabytes) at the process's peak.
             outputBytes = (try? FileManager.default.attributesOfItem(atPath: outputPath))?[.size] as? Int
         }
+        let writeSeconds = Clock.now() - writeStarted
         if let stagedPlan {
             do { try stagedPlan.commit() } catch {
                 // The model alone would be a partial publish.
@@ -373,7 +425,10 @@ public final class Pruner {
                            outputType: settings.outputType.map { "\($0)".lowercased() } ?? "source",
                            embeddingType: settings.embeddingType.map { "\($0)".lowercased() } ?? "source",
                            calibrationTokens: calibration.tokenCount, seconds: Clock.now() - started,
-                           peakResidentBytes: ProcessMemory.peakResidentBytes)
+                           peakResidentBytes: ProcessMemory.peakResidentBytes,
+                           refit: refitRecords.isEmpty ? nil : refitRecords,
+                           phaseSeconds: ["importance": pass1Seconds, "refit": refitRecords.reduce(0) { $0 + $1.seconds },
+                                          "write": writeSeconds])
         return (report, plan, blockEnergy, settings.embeddingType != nil ? outputIn.means : nil)
     }
 
