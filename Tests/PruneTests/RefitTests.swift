@@ -135,7 +135,7 @@ final class RefitTests: XCTestCase {
         let model = try LanguageModel(path: out, threads: 1)
         XCTAssertEqual(model.file.tensors.reduce(0) { $0 + $1.elementCount }, report.parametersAfter)
         XCTAssertEqual(model.file.tensor(named: "blk.0.ffn_gate.weight")?.type, .q4_1)
-        let session = GenerationSession(model: model, contextLength: 32)
+        let session = try GenerationSession(model: model, contextLength: 32)
         try session.prefill([1, 2, 3, 4])
         XCTAssertTrue(UnsafeBufferPointer(start: session.logits, count: model.config.vocabularySize).allSatisfy(\.isFinite))
         // The refit's digest differs from the mask-tuned file's: the refit did change the weights.
