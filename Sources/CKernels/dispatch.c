@@ -6,6 +6,12 @@
 
 #include "kernels_internal.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #ifndef HWCAP_ASIMDDP
@@ -35,35 +41,58 @@ static const lr_kernel_table table_scalar = {
 /// 1.8x at 128 (the f32 path also skips quantizing the activations).
 #define LR_F32A_MIN_BATCH_AVX2 12
 
-static const lr_kernel_table table_avx2 = {
-    .name = "avx2",
-    .vec_dot_q8_0 = lr_vec_dot_q8_0_q8_0_avx2,
-    .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_avx2,
-    .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_avx2,
-    .gemm = lr_gemm_q8_avx2,
-    .gemm_f32a = lr_gemm_f32a_avx2,
-    .gemm_x8 = lr_gemm_q8_x8_avx2,
-    .gemm_f32a_x8 = lr_gemm_f32a_x8_avx2,
-    .x8_q4_0 = 1,
-    .x8_q4_1 = 1,
-    .x8_q8_0 = 1,
-    .x8_iq4_nl = 1,
-    .x8_q5 = 1,
-    .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,
-    .cross_tile_f32 = lr_cross_tile_f32_avx2,
-    .quantize_q8_0 = lr_quantize_row_q8_0_avx2,
-    .f16_to_f32_row = lr_f16_to_f32_row_f16c,
-    .f32_to_f16_row = lr_f32_to_f16_row_f16c,
-    .bf16_to_f32_row = lr_bf16_to_f32_row_avx2,
-    .f32_to_bf16_row = lr_f32_to_bf16_row_avx2,
-    .attend_f16 = lr_attend_f16_avx2,
-    .swiglu = lr_swiglu_avx2,
-    .geglu = lr_geglu_avx2,
+/// The AVX2 entries, shared by the backends built on AVX2 (each adds its own gemm_x8).
+#define AVX2_ENTRIES                                       \
+    .vec_dot_q8_0 = lr_vec_dot_q8_0_q8_0_avx2,             \
+    .vec_dot_q4_0 = lr_vec_dot_q4_0_q8_0_avx2,             \
+    .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_avx2,             \
+    .gemm = lr_gemm_q8_avx2,                               \
+    .gemm_f32a = lr_gemm_f32a_avx2,                        \
+    .gemm_f32a_x8 = lr_gemm_f32a_x8_avx2,                  \
+    .x8_q4_0 = 1,                                          \
+    .x8_q4_1 = 1,                                          \
+    .x8_q8_0 = 1,                                          \
+    .x8_iq4_nl = 1,                                        \
+    .x8_q5 = 1,                                            \
+    .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,         \
+    .cross_tile_f32 = lr_cross_tile_f32_avx2,              \
+    .quantize_q8_0 = lr_quantize_row_q8_0_avx2,            \
+    .f16_to_f32_row = lr_f16_to_f32_row_f16c,              \
+    .f32_to_f16_row = lr_f32_to_f16_row_f16c,              \
+    .bf16_to_f32_row = lr_bf16_to_f32_row_avx2,            \
+    .f32_to_bf16_row = lr_f32_to_bf16_row_avx2,            \
+    .attend_f16 = lr_attend_f16_avx2,                      \
+    .swiglu = lr_swiglu_avx2,                              \
+    .geglu = lr_geglu_avx2
+
+static const lr_kernel_table table_avx2 = {.name = "avx2", AVX2_ENTRIES, .gemm_x8 = lr_gemm_q8_x8_avx2};
+
+/// AVX-512 VNNI: x8 mat-muls with vpdpbusd at 512 bits, for every batch size (the f32-activation
+/// path stays for row-layout weights, the rows past a matrix's last group of 8).
+static const lr_kernel_table table_avx512vnni = {
+    .name = "avx512vnni",
+    AVX2_ENTRIES,
+    .gemm_x8 = lr_gemm_q8_x8_avx512vnni,
+    .x8_int8_all_batches = 1,
 };
 
 static int cpu_has_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+/// AVX-512 F, BW, VL and VNNI in cpuid, and the OS saving their state: XCR0 must enable SSE, AVX,
+/// the opmask registers and both halves of the upper zmm state (bits 1, 2, 5, 6, 7), or the first
+/// zmm instruction faults (a kernel or hypervisor may hide AVX-512 this way).
+static int cpu_has_avx512vnni(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE)) return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0xe6u) != 0xe6u) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    const int f = (ebx >> 16) & 1, bw = (ebx >> 30) & 1, vl = (ebx >> 31) & 1, vnni = (ecx >> 11) & 1;
+    return f && bw && vl && vnni && cpu_has_avx2();
 }
 #endif
 
@@ -107,15 +136,18 @@ static int cpu_has_dotprod(void) {
 #endif
 
 /// Backends this CPU can run, best first.
-static const lr_kernel_table *available[4];
+static const lr_kernel_table *available[5];
 static int n_available;
 static _Atomic(const lr_kernel_table *) active;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/// What "auto" restores: the best backend, or the one LLMRUN_BACKEND named.
+static const lr_kernel_table *default_table;
 
 static void detect(void) {
     int n = 0;
 #if defined(__x86_64__)
     lr_f16_table_init();
+    if (cpu_has_avx512vnni()) available[n++] = &table_avx512vnni;
     if (cpu_has_avx2()) available[n++] = &table_avx2;
 #endif
 #if defined(__aarch64__)
@@ -124,7 +156,22 @@ static void detect(void) {
 #endif
     available[n++] = &table_scalar;
     n_available = n;
-    atomic_store_explicit(&active, available[0], memory_order_release);
+    const lr_kernel_table *chosen = available[0];
+    // LLMRUN_BACKEND=avx2 (scalar, neon, ...) runs a slower backend, so the paths a faster CPU
+    // would skip stay tested; one this CPU lacks is reported and ignored.
+    const char *env = getenv("LLMRUN_BACKEND");
+    if (env != NULL && *env != 0 && strcmp(env, "auto") != 0) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (strcmp(available[i]->name, env) == 0) chosen = available[i], found = 1;
+        if (!found) {
+            fprintf(stderr, "llmrun: LLMRUN_BACKEND=%s is not available on this CPU (have:", env);
+            for (int i = 0; i < n; i++) fprintf(stderr, " %s", available[i]->name);
+            fprintf(stderr, "); using %s\n", chosen->name);
+        }
+    }
+    default_table = chosen;
+    atomic_store_explicit(&active, chosen, memory_order_release);
 }
 
 void lr_kernels_init(void) { pthread_once(&init_once, detect); }
@@ -144,7 +191,7 @@ int lr_kernels_force(const char *name) {
     lr_kernels_init();
     if (name == NULL) return -1;
     if (strcmp(name, "auto") == 0) {
-        atomic_store_explicit(&active, available[0], memory_order_release);
+        atomic_store_explicit(&active, default_table, memory_order_release);
         return 0;
     }
     for (int i = 0; i < n_available; i++) {
@@ -201,6 +248,7 @@ int lr_gemm_f32a_min_batch_for(int wtype, int x8) {
     // fifth bits: Qwen2.5-0.5B Q4_K_M (132 Q5_0 matrices), pp128 on 2 threads, 309 / 301 t/s
     // through its int8 tiles against 283 / 267 through the f32 path. Q5_1 likewise (Q4_1's sums):
     // Qwen2.5-1.5B requantized to Q5_K_M (Q5_K runs as Q5_1), pp64, 83.3 / 82.8 against 64.8 / 70.6.
+    if (x8 && t->gemm_x8 != NULL && t->x8_int8_all_batches) return 0;
     if (x8 && t->gemm_x8 != NULL && (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1 || wtype == LR_TYPE_Q5_0 ||
                                            wtype == LR_TYPE_Q5_1))
         return 0;

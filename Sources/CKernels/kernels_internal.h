@@ -9,6 +9,8 @@
 
 #if defined(__x86_64__)
 #define LR_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+/// AVX-512 with VNNI (Ice Lake, Zen 4 and later); its callers must have checked lr_cpu_has_avx512vnni.
+#define LR_TARGET_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #endif
 #if defined(__aarch64__)
 #define LR_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
@@ -55,6 +57,8 @@ typedef struct {
     int x8_q4_0, x8_q4_1, x8_q8_0;
     /// gemm_x8 takes IQ4_NL (which has no row-layout SIMD kernels: its rows take the scalar loops).
     int x8_iq4_nl;
+    /// gemm_x8 beats gemm_f32a_x8 at every batch size, for every x8 type (VNNI int8 dot products).
+    int x8_int8_all_batches;
     /// gemm_x8 takes Q5_0 and Q5_1 (the same: their rows past the last group of 8 take the
     /// scalar loops).
     int x8_q5;
@@ -110,6 +114,8 @@ int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end,
                        int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                          int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_q8_x8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                             size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 #endif
 
 #if defined(__aarch64__)
