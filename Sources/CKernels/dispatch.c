@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "type_traits.h"
+
+/// Every x8 kernel format, and those without row-layout SIMD kernels (x8 is their only fast path).
+#define LR_X8_ROWLESS (LR_TYPE_BIT(LR_TYPE_IQ4_NL) | LR_TYPE_BIT(LR_TYPE_Q5_0) | LR_TYPE_BIT(LR_TYPE_Q5_1))
+#define LR_X8_ALL \
+    (LR_X8_ROWLESS | LR_TYPE_BIT(LR_TYPE_Q4_0) | LR_TYPE_BIT(LR_TYPE_Q4_1) | LR_TYPE_BIT(LR_TYPE_Q8_0))
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -49,11 +55,7 @@ static const lr_kernel_table table_scalar = {
     .gemm = lr_gemm_q8_avx2,                               \
     .gemm_f32a = lr_gemm_f32a_avx2,                        \
     .gemm_f32a_x8 = lr_gemm_f32a_x8_avx2,                  \
-    .x8_q4_0 = 1,                                          \
-    .x8_q4_1 = 1,                                          \
-    .x8_q8_0 = 1,                                          \
-    .x8_iq4_nl = 1,                                        \
-    .x8_q5 = 1,                                            \
+    .x8_types = LR_X8_ALL,                                 \
     .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,         \
     .cross_tile_f32 = lr_cross_tile_f32_avx2,              \
     .quantize_q8_0 = lr_quantize_row_q8_0_avx2,            \
@@ -107,11 +109,7 @@ static int cpu_has_avx512vnni(void) {
         .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_##SUFFIX,             \
         .gemm = lr_gemm_q8_##SUFFIX,                               \
         .gemm_x8 = lr_gemm_q8_x8_##SUFFIX,                         \
-        .x8_q4_0 = NEON_X8_PREFERRED,                              \
-        .x8_q4_1 = NEON_X8_PREFERRED,                              \
-        .x8_q8_0 = NEON_X8_PREFERRED,                              \
-        .x8_iq4_nl = 1,                                            \
-        .x8_q5 = 1,                                                \
+        .x8_types = NEON_X8_PREFERRED ? LR_X8_ALL : LR_X8_ROWLESS, \
         .quantize_q8_0 = lr_quantize_row_q8_0_neon,                \
         .f16_to_f32_row = lr_f16_to_f32_row_neon,                  \
         .f32_to_f16_row = lr_f32_to_f16_row_neon,                  \
@@ -176,7 +174,7 @@ static void detect(void) {
 
 void lr_kernels_init(void) { pthread_once(&init_once, detect); }
 
-const lr_kernel_table *lr_active_table(void) {
+static const lr_kernel_table *lr_active_table(void) {
     const lr_kernel_table *t = atomic_load_explicit(&active, memory_order_acquire);
     if (__builtin_expect(t == NULL, 0)) {
         lr_kernels_init();
@@ -220,7 +218,7 @@ int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int 
                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
     // IQ4_NL, Q5_0 and Q5_1 have SIMD kernels in the x8 layout only: here come rows past a
     // matrix's last group of 8, and every row on backends without x8 kernels (scalar).
-    if (wtype == LR_TYPE_IQ4_NL || wtype == LR_TYPE_Q5_0 || wtype == LR_TYPE_Q5_1)
+    if (LR_X8_ROWLESS & LR_TYPE_BIT(wtype))
         return lr_gemm_q8_scalar(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return lr_active_table()->gemm(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
 }
@@ -248,12 +246,56 @@ int lr_gemm_f32a_min_batch_for(int wtype, int x8) {
     // fifth bits: Qwen2.5-0.5B Q4_K_M (132 Q5_0 matrices), pp128 on 2 threads, 309 / 301 t/s
     // through its int8 tiles against 283 / 267 through the f32 path. Q5_1 likewise (Q4_1's sums):
     // Qwen2.5-1.5B requantized to Q5_K_M (Q5_K runs as Q5_1), pp64, 83.3 / 82.8 against 64.8 / 70.6.
+    // With VNNI the int8 tiles win at every batch: Zen 5, 1536 x 576, 128 tokens, one thread,
+    // 150-170 GMAC/s by type; forced to AVX2 there, the int8 tiles run 43 (IQ4_NL) to 93 (Q4_0)
+    // and the f32 path 53 for every type.
     if (x8 && t->gemm_x8 != NULL && t->x8_int8_all_batches) return 0;
-    if (x8 && t->gemm_x8 != NULL && (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1 || wtype == LR_TYPE_Q5_0 ||
-                                           wtype == LR_TYPE_Q5_1))
+    if (x8 && t->gemm_x8 != NULL && (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1 || lr_x8_has_qh(wtype)))
         return 0;
     return t->gemm_f32a_min_batch;
 }
 
 void lr_swiglu(float *gate, const float *up, int64_t n) { lr_active_table()->swiglu(gate, up, n); }
 void lr_geglu(float *gate, const float *up, int64_t n) { lr_active_table()->geglu(gate, up, n); }
+
+void lr_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) { lr_active_table()->f16_to_f32_row(src, dst, n); }
+void lr_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n) { lr_active_table()->f32_to_f16_row(src, dst, n); }
+void lr_bf16_to_f32_row(const uint16_t *src, float *dst, int64_t n) { lr_active_table()->bf16_to_f32_row(src, dst, n); }
+void lr_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n) { lr_active_table()->f32_to_bf16_row(src, dst, n); }
+
+void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n) { lr_active_table()->quantize_q8_0(src, dst, n); }
+
+void lr_attend_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
+                   float *scores, float *out) {
+    lr_active_table()->attend_f16(q, k, v, stride, n, d, scale, scores, out);
+}
+
+void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1, int j0,
+                       int j1, double *out, size_t ldo) {
+    const lr_kernel_table *t = lr_active_table();
+    if (t->cross_tile_f32) j0 = t->cross_tile_f32(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
+    if (j0 < j1) lr_cross_tile_f32_portable(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
+}
+
+// x8 weights: the backend's kernels for the types in its x8_types, the scalar definitions else.
+
+int lr_x8_preferred(int wtype) {
+    const lr_kernel_table *t = lr_active_table();
+    return t->gemm_x8 != NULL && lr_x8_block_bytes(wtype) != 0 && (t->x8_types & LR_TYPE_BIT(wtype)) != 0;
+}
+
+int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                  int n_tok, int k, float *out, size_t out_ld) {
+    if (!lr_x8_preferred(wtype))
+        return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
+    return lr_active_table()->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
+}
+
+int lr_gemm_f32a_x8(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
+                    int n_tok, int k, float *out, size_t out_ld) {
+    const lr_kernel_table *t = lr_active_table();
+    if (t->gemm_f32a == NULL) return -1;
+    if (t->gemm_f32a_x8 == NULL)
+        return lr_gemm_f32a_x8_scalar(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
+    return t->gemm_f32a_x8(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
+}

@@ -36,20 +36,9 @@ typedef struct {
     float sa;
 } vn_act;
 
-/// What the weights' offset is (x = d * (u - offset) with u the unsigned byte the kernel multiplies).
-LR_INLINE int vn_offset(int wtype) {
-    switch (wtype) {
-    case LR_TYPE_Q4_0: return 8;
-    case LR_TYPE_Q5_0: return 16;
-    case LR_TYPE_Q8_0:
-    case LR_TYPE_IQ4_NL: return 128;
-    default: return 0;  // Q4_1, Q5_1: their mins take the sum's place
-    }
-}
-
 static LR_TARGET_AVX512VNNI void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, int wtype,
                                            vn_act *acts) {
-    const int off = vn_offset(wtype);
+    const int off = lr_traits(wtype).offset;  // 0 with mins: their term takes the sum's place
     for (int t = 0; t < nt; t++) {
         const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
         vn_act *o = acts + (size_t)t * nb;
