@@ -12,8 +12,10 @@ struct CLIResult {
 final class DataBox: @unchecked Sendable { var data = Data() }
 
 enum CLI {
-    /// The release binary (Tools/test builds it first), else the debug one.
+    /// `LLMRUN_TEST_BINARY` (e.g. an AddressSanitizer build, see `Tools/test --help`), else the
+    /// release binary (Tools/test builds it first), else the debug one.
     static var binary: String? {
+        if let given = ProcessInfo.processInfo.environment["LLMRUN_TEST_BINARY"] { return given }
         let root = Fixtures.repositoryRoot
         return [root + "/.build/release/llmrun", root + "/.build/debug/llmrun"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
