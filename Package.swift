@@ -57,6 +57,8 @@ if Context.environment["LLMRUN_FUZZ"] == "1" {
                           path: "Tests/Fuzz/gguf"),
         .executableTarget(name: "fuzz-tokenizers", dependencies: ["FuzzSupport", "GGUF", "Tokenizers"],
                           path: "Tests/Fuzz/tokenizers"),
+        .executableTarget(name: "fuzz-vocab", dependencies: ["FuzzSupport", "GGUF", "Tokenizers"],
+                          path: "Tests/Fuzz/vocab"),
         .executableTarget(name: "fuzz-chat-template", dependencies: ["FuzzSupport", "Tokenizers"],
                           path: "Tests/Fuzz/chat-template"),
     ]
