@@ -12,10 +12,11 @@ struct CLIResult {
 final class DataBox: @unchecked Sendable { var data = Data() }
 
 enum CLI {
-    /// `LLMRUN_TEST_BINARY` (e.g. an AddressSanitizer build, see `Tools/test --help`), else the
-    /// release binary (Tools/test builds it first), else the debug one.
+    /// The release binary (Tools/test builds it first), else the debug one.
+    /// $LLMRUN_TEST_BINARY runs the tests against another build (e.g. to see a new test fail on
+    /// the previous one).
     static var binary: String? {
-        if let given = ProcessInfo.processInfo.environment["LLMRUN_TEST_BINARY"] { return given }
+        if let override = ProcessInfo.processInfo.environment["LLMRUN_TEST_BINARY"], !override.isEmpty { return override }
         let root = Fixtures.repositoryRoot
         return [root + "/.build/release/llmrun", root + "/.build/debug/llmrun"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
