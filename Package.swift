@@ -49,3 +49,20 @@ let package = Package(
     ],
     cxxLanguageStandard: .cxx17
 )
+
+// libFuzzer harnesses (Tests/Fuzz), declared only when Tools/fuzz builds them: they have no
+// main of their own (libFuzzer's is linked in with -sanitize=fuzzer), so a normal build must
+// not see them.
+if Context.environment["LLMRUN_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "FuzzSupport", dependencies: ["GGUF", "LLMRuntime", "Tokenizers"], path: "Tests/Fuzz/FuzzSupport"),
+        .executableTarget(name: "fuzz-gguf", dependencies: ["FuzzSupport", "GGUF", "LLMRuntime", "Tokenizers", "TestSupport"],
+                          path: "Tests/Fuzz/gguf"),
+        .executableTarget(name: "fuzz-tokenizers", dependencies: ["FuzzSupport", "GGUF", "Tokenizers"],
+                          path: "Tests/Fuzz/tokenizers"),
+        .executableTarget(name: "fuzz-vocab", dependencies: ["FuzzSupport", "GGUF", "Tokenizers"],
+                          path: "Tests/Fuzz/vocab"),
+        .executableTarget(name: "fuzz-chat-template", dependencies: ["FuzzSupport", "Tokenizers"],
+                          path: "Tests/Fuzz/chat-template"),
+    ]
+}

@@ -92,14 +92,20 @@ public struct StreamingDetokenizer: Sendable {
     }
 
     /// Holds back a tail that llama.cpp's space clean-up could still rewrite when more text comes:
-    /// a final " " (may be dropped before `?!.,`), " '" and " 'r" / " 'v" (contractions).
+    /// a final " " (may be dropped before `?!.,`), " '" and " 'r" / " 'v" (contractions), and a
+    /// final "'": " ' " cleans up to "'", but " ' ?" to " '?" (the "?" takes the second space
+    /// first), so that quote is not final until the next character. Repeated until none applies.
     static func withoutRewritableTail(_ bytes: [UInt8], _ end: Int) -> Int {
         let space: UInt8 = 0x20, quote: UInt8 = 0x27
-        if end >= 1 && bytes[end - 1] == space { return end - 1 }
-        if end >= 2 && bytes[end - 2] == space && bytes[end - 1] == quote { return end - 2 }
-        if end >= 3 && bytes[end - 3] == space && bytes[end - 2] == quote && (bytes[end - 1] == 0x72 || bytes[end - 1] == 0x76) {
-            return end - 3
+        var end = end
+        while true {
+            if end >= 1 && (bytes[end - 1] == space || bytes[end - 1] == quote) {
+                end -= 1
+            } else if end >= 3 && bytes[end - 3] == space && bytes[end - 2] == quote && (bytes[end - 1] == 0x72 || bytes[end - 1] == 0x76) {
+                end -= 3
+            } else {
+                return end
+            }
         }
-        return end
     }
 }

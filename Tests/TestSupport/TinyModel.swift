@@ -24,6 +24,9 @@ public struct TinyModel {
     /// (layer i is windowed unless i % period == period - 1).
     public var slidingWindow = 3
     public var slidingWindowPeriod = 2
+    /// Token strings in place of the byte-level vocabulary (the last three are the control
+    /// tokens); a short list makes a model of a few kB (the fuzzers' seeds).
+    public var vocabularyOverride: [String]? = nil
     /// Metadata values written in place of the ones the fields above give (for corrupt-file tests).
     public var metadataOverrides: [String: GGUFValue] = [:]
     /// Metadata added after the rest, and keys left out (for corrupt-file tests).
@@ -66,7 +69,8 @@ public struct TinyModel {
     }
 
     public var vocabulary: [String] {
-        TinyModel.byteToUnicode() + TinyModel.merges.map { $0.replacingOccurrences(of: " ", with: "") } + TinyModel.specials
+        if let vocabularyOverride { return vocabularyOverride }
+        return TinyModel.byteToUnicode() + TinyModel.merges.map { $0.replacingOccurrences(of: " ", with: "") } + TinyModel.specials
     }
 
     public var metadata: [(key: String, value: GGUFValue)] {

@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import Tokenizers
 import XCTest
 
@@ -50,6 +51,40 @@ final class StreamingDetokenizerTests: XCTestCase {
         let ids = t.encode("a , b", parseSpecial: false)
         let chunks = stream(t, ids)
         XCTAssertEqual(chunks.joined(), "a, b")
+    }
+
+    /// A GPT-2 style vocabulary of the 256 byte tokens only (id = byte), with llama.cpp's space
+    /// clean-up on, written to a temporary file.
+    private func byteVocabulary() throws -> any Tokenizer {
+        var symbols: [String] = []
+        var n = 0
+        for b in 0..<256 {
+            if (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b) {
+                symbols.append(String(Unicode.Scalar(UInt32(b))!))
+            } else {
+                symbols.append(String(Unicode.Scalar(UInt32(256 + n))!)); n += 1
+            }
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(getpid())-\(UUID().uuidString).gguf")
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        let w = try GGUFWriter(path: url.path, metadata: [
+            (key: "tokenizer.ggml.model", value: .string("gpt2")),
+            (key: "tokenizer.ggml.pre", value: .string("gpt-2")),
+            (key: "tokenizer.ggml.tokens", value: .array(.string, symbols.map { .string($0) })),
+            (key: "tokenizer.ggml.merges", value: .array(.string, [])),
+        ], tensors: [])
+        try w.finish()
+        return try TokenizerLoader.load(path: url.path)
+    }
+
+    func testQuoteBetweenSpacesIsHeldBackUntilTheNextCharacter() throws {
+        // Found by the tokenizers fuzzer: " ' " cleans up to "'" and " ' ?" to " '?", so the
+        // quote streamed after the second space was returned again ("''?") once "?" came.
+        let t = try byteVocabulary()
+        let ids: [Int32] = Array(" ' ?".utf8).map { Int32($0) }
+        XCTAssertEqual(t.decode(ids), " '?")
+        XCTAssertEqual(stream(t, ids).joined(), " '?")
+        XCTAssertEqual(stream(t, Array(" ' s ' ".utf8).map { Int32($0) }).joined(), t.decode(Array(" ' s ' ".utf8).map { Int32($0) }))
     }
 
     func testContextTokensShapeButAreNotReturned() throws {
