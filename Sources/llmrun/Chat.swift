@@ -62,14 +62,15 @@ struct Chat: ParsableCommand {
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let template = try resolveTemplate(model)
-        let conversation = Conversation(model: model, template: template, system: system,
-                                        contextLength: context ?? min(model.config.contextLength, 4096),
-                                        answerReserve: count >= 0 ? count : 256)
+        let conversation = ChatSession(model: model, template: template, system: system,
+                                       contextLength: context ?? min(model.config.contextLength, 4096),
+                                       answerReserve: count >= 0 ? count : 256)
         Terminal.catchInterrupts()
 
         if let oneShot {
             var answer = ""
-            let result = try conversation.respond(to: oneShot, maxTokens: count, sampling: sampling, stops: stops) { piece in
+            let result = try conversation.respond(to: oneShot, maxTokens: count >= 0 ? count : nil, parameters: sampling.parameters,
+                                                  stops: stops, isCancelled: { Terminal.interrupted }) { piece in
                 if json { answer += piece } else { Terminal.write(piece) }
             }
             if json {
@@ -102,7 +103,7 @@ struct Chat: ParsableCommand {
         throw CLIError.usage("the model has no chat template; choose one with --chat-template (\(ChatTemplateKind.allCases.map(\.rawValue).joined(separator: ", "))), or use `llmrun generate` for raw completion")
     }
 
-    private func interactive(_ conversation: Conversation) throws {
+    private func interactive(_ conversation: ChatSession) throws {
         Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /reset, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
         while true {
             Terminal.write("\u{1B}[1m> \u{1B}[0m")
@@ -132,7 +133,8 @@ struct Chat: ParsableCommand {
             }
             _ = Terminal.takeInterrupt()
             do {
-                let result = try conversation.respond(to: line, maxTokens: count, sampling: sampling, stops: stops) { Terminal.write($0) }
+                let result = try conversation.respond(to: line, maxTokens: count >= 0 ? count : nil, parameters: sampling.parameters,
+                                                      stops: stops, isCancelled: { Terminal.interrupted }) { Terminal.write($0) }
                 Terminal.write("\n")
                 if result.stopReason == .interrupted {
                     _ = Terminal.takeInterrupt()
@@ -140,70 +142,9 @@ struct Chat: ParsableCommand {
                 } else if result.stopReason == .contextFull {
                     Terminal.status("(the context is full: older turns will be dropped)")
                 }
-            } catch let error as ModelError {
+            } catch {
                 Terminal.status("error: \(error)")
             }
         }
-    }
-}
-
-/// A chat's messages and the session holding their tokens. Re-renders the whole conversation
-/// each turn and feeds only what differs from the cache, dropping the oldest turns when the
-/// context cannot hold them plus room for an answer.
-final class Conversation {
-    let model: LanguageModel
-    let template: ChatTemplate
-    let system: String?
-    let session: GenerationSession
-    let answerReserve: Int
-    private(set) var turns: [ChatMessage] = []
-
-    init(model: LanguageModel, template: ChatTemplate, system: String?, contextLength: Int, answerReserve: Int) {
-        self.model = model
-        self.template = template
-        self.system = system
-        self.session = GenerationSession(model: model, contextLength: contextLength)
-        self.answerReserve = min(answerReserve, contextLength / 2)
-    }
-
-    func reset() {
-        turns.removeAll()
-        session.reset()
-    }
-
-    private func promptTokens() -> [Int32] {
-        var messages: [ChatMessage] = []
-        if let system { messages.append(ChatMessage(role: "system", content: system)) }
-        messages += turns
-        return model.tokenize(template.render(messages, addGenerationPrompt: true, bos: nil))
-    }
-
-    func respond(to text: String, maxTokens: Int, sampling: SamplingOptions, stops: [String] = [],
-                 emit: (String) -> Void) throws -> CompletionResult {
-        turns.append(ChatMessage(role: "user", content: text))
-        var tokens = promptTokens()
-        while tokens.count + answerReserve > session.contextLength && turns.count > 1 {
-            // Drop the oldest exchange (user + assistant) and try again.
-            turns.removeFirst(min(2, turns.count - 1))
-            tokens = promptTokens()
-        }
-        guard tokens.count < session.contextLength else {
-            turns.removeLast()
-            throw ModelError.invalidRequest("the message needs \(tokens.count) tokens but the context holds \(session.contextLength) (raise -c)")
-        }
-        // Reuse the cached prefix; recompute from the first difference.
-        var common = 0
-        let cached = session.tokens
-        while common < min(cached.count, tokens.count - 1) && cached[common] == tokens[common] { common += 1 }
-        session.truncate(to: common)
-        var answer = ""
-        let budget = maxTokens >= 0 ? maxTokens : session.contextLength - tokens.count
-        let result = try runCompletion(session: session, prompt: Array(tokens[common...]), maxTokens: budget,
-                                       sampling: sampling, stops: stops) { piece in
-            answer += piece
-            emit(piece)
-        }
-        turns.append(ChatMessage(role: "assistant", content: answer))
-        return result
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 @main
-struct LLMRun: ParsableCommand {
+struct LLMRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llmrun",
         abstract: "Run and prune LLaMA-style GGUF language models on small Linux boxes.",
@@ -20,13 +20,17 @@ struct LLMRun: ParsableCommand {
         Exit codes: 0 ok, 64 usage, 65 bad model data, 66 input missing, 73 cannot create \
         output, 74 I/O error, 75 budget infeasible, 130 interrupted.
         """,
-        subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self]
+        subcommands: [Chat.self, Generate.self, Serve.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self]
     )
 
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             if let code = ExitCode.forDomainError(error) {
                 FileHandle.standardError.write(Data("llmrun: error: \(error)\n".utf8))
