@@ -74,12 +74,13 @@ public final class LayerRunner {
     public func run(_ sub: SubLayer, layer: Int, weights: LayerWeights, shape: LayerShape, input: Activations,
                     visit: (_ state: RunState, _ firstRow: Int) -> Void) {
         let T = sequenceLength, dim = config.hiddenSize
-        block.prepareRoPE(start: 0, count: T, state: state)
+        let rows = BatchRows(count: T, start: 0, cache: cache)
+        block.prepareRoPE(rows, state: state)
         for s in 0..<calibration.count {
             state.x.update(from: input.row(s * T), count: T * dim)
             switch sub {
             case .attention:
-                block.attention(weights, shape: shape, cacheLayer: 0, layer: layer, count: T, start: 0, cache: cache, state: state)
+                block.attention(weights, shape: shape, cacheLayer: 0, layer: layer, rows: rows, state: state)
             case .feedForward:
                 block.feedForward(weights, shape: shape, count: T, state: state)
             }

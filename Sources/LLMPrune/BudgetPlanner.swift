@@ -32,13 +32,19 @@ public enum BudgetPlanner {
     /// Binary, heap and stacks of a running llmrun, beyond the estimated buffers.
     public static let runtimeOverhead = 24_000_000
 
-    /// - Parameter residentBytes: what the process already holds (binary, source header,
-    ///   tokenizer); the pruning run's own buffers come on top.
+    /// - Parameters:
+    ///   - residentBytes: what the process already holds (binary, source header, tokenizer);
+    ///     the pruning run's own buffers come on top.
+    ///   - slots: sequences the model will serve at once, each with a KV cache of `context`
+    ///     positions (`serve --parallel`); `batch`: rows of its forward step.
     public static func plan(file: GGUFFile, config: ModelConfig, budget: Int, context: Int,
-                            requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0) throws -> BudgetPlan {
+                            requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0,
+                            slots: Int = 1, batch: Int = 256) throws -> BudgetPlan {
         // What the run will do for this architecture (uniform shapes, attention kept whole…).
         let settings = Pruner.adjusted(settings, for: config)
-        let model = FootprintModel(file: file, config: config, context: context, settings: settings)
+        let model = FootprintModel(file: file, config: config, context: context, settings: settings, slots: slots, batch: batch)
+        // How the context reads in explanations: per slot when there are several.
+        let contextLabel = slots > 1 ? "\(context) x \(slots) slots" : "\(context)"
         let total = model.totalParameters
         let gb = { (b: Int) in ByteSize(bytes: b).description }
 
@@ -53,7 +59,7 @@ public enum BudgetPlanner {
             return BudgetPlan(budgetBytes: budget, context: context, ratio: 0, outputType: "source", embeddingType: "source", noPruningNeeded: true,
                               estimatedFootprintBytes: denseFootprint, denseFootprintBytes: denseFootprint,
                               estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
-                              explanation: "the model already fits: \(gb(denseFootprint)) at -c \(context) within \(gb(budget)); no pruning needed")
+                              explanation: "the model already fits: \(gb(denseFootprint)) at -c \(contextLabel) within \(gb(budget)); no pruning needed")
         }
         let types: [GGMLType] = requestedType.map { [$0] } ?? [.q8_0, .q4_1, model.narrowestBlockFormat]
         let embeddingNow = model.embeddingBytes(nil)
@@ -98,13 +104,13 @@ public enum BudgetPlanner {
         guard let (type, embedding, ratio, footprint) = best else {
             if let (t, ratio) = beyondReach {
                 let why = settings.unreachableExplanation(ratio: ratio, config: config, totalParameters: total)
-                throw PruneError.budgetInfeasible("\(gb(budget)) at -c \(context) needs \(String(format: "%.1f", ratio * 100))% of the parameters removed even writing \(t), but \(why). Raise --budget, lower -c, or pick a smaller model.")
+                throw PruneError.budgetInfeasible("\(gb(budget)) at -c \(contextLabel) needs \(String(format: "%.1f", ratio * 100))% of the parameters removed even writing \(t), but \(why). Raise --budget, lower -c, or pick a smaller model.")
             }
             let t = types.last!, e = candidates.last!.embedding
             // The most the plan could remove: the planner's cap, or less where the method's reach ends.
             let most = min(maxRatio, settings.maximumRatio(config: config, totalParameters: total))
             let floor = footprint(most, t, e), rest = model.fixed(ratio: most, embedding: e)
-            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(context): even removing \(String(format: "%.1f", most * 100))% of its parameters and writing \(t)\(e.map { " (embedding \($0))" } ?? "") leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
+            throw PruneError.budgetInfeasible("\(gb(budget)) is too small for this model at -c \(contextLabel): even removing \(String(format: "%.1f", most * 100))% of its parameters and writing \(t)\(e.map { " (embedding \($0))" } ?? "") leaves \(gb(max(floor, rest))) (embedding, tokenizer, KV cache and scratch alone take \(gb(rest))). Raise --budget, lower -c, or pick a smaller model.")
         }
         let droppedBlocks = model.dropped(ratio)
         // The model's footprint decides first (its explanation is the useful one); then the
@@ -118,7 +124,7 @@ public enum BudgetPlanner {
                           embeddingType: embedding.map { "\($0)".lowercased() } ?? "source",
                           noPruningNeeded: false, estimatedFootprintBytes: footprint, denseFootprintBytes: denseFootprint,
                           estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
-                          explanation: "dense: \(gb(denseFootprint)) at -c \(context); \(removal) \(type)\(embeddingNote) gives about \(gb(footprint))")
+                          explanation: "dense: \(gb(denseFootprint)) at -c \(contextLabel); \(removal) \(type)\(embeddingNote) gives about \(gb(footprint))")
     }
 
     /// Calibration size and least-squares block size for which the pruning process fits.

@@ -31,7 +31,9 @@ struct FootprintModel {
     /// as the output matrix in a format without a kernel.
     private let embeddingNow: Int
 
-    init(file: GGUFFile, config: ModelConfig, context: Int, settings: PruneSettings) {
+    /// `slots`: sequences served at once, each with its own cache (`serve --parallel`); `batch`:
+    /// rows of a forward step.
+    init(file: GGUFFile, config: ModelConfig, context: Int, settings: PruneSettings, slots: Int = 1, batch: Int = 256) {
         self.file = file
         self.settings = settings
         totalParameters = file.tensors.reduce(0) { $0 + $1.elementCount }
@@ -40,7 +42,7 @@ struct FootprintModel {
         blockMatrixParameters = blockMatrices.reduce(0) { $0 + $1.elementCount }
         let iq4 = blockMatrices.filter { WeightMatrix.kernelType(for: $0.type) == .iq4_nl }.reduce(0) { $0 + $1.elementCount }
         narrowestBlockFormat = 2 * iq4 > blockMatrixParameters ? .iq4_nl : .q4_0
-        dense = MemoryEstimate(file: file, config: config, context: context)
+        dense = MemoryEstimate(file: file, config: config, context: context, batch: batch, slots: slots)
         denseFootprint = dense.totalBytes + BudgetPlanner.runtimeOverhead
         weightsBesideBlocks = dense.weightBytes - blockMatrices.reduce(0) { $0 + WeightMatrix.kernelByteCount(of: $1) }
         let counter = ParameterCount(config: config)

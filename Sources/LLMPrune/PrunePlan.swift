@@ -89,19 +89,32 @@ public struct PrunePlan: Codable, Sendable {
 
     /// Applies the plan to a loaded model (config and weights), in memory.
     public func apply(config: inout ModelConfig, weights: inout ModelWeights) throws {
-        if layers.contains(where: { $0.refitted == true }) {
-            throw PruneError.badPlan("this plan re-fitted weights (--compensation refit), which only the written model holds; load that file instead")
-        }
-        guard source.blockCount == config.blockCount else {
-            throw PruneError.badPlan("made for a model with \(source.blockCount) blocks, this one has \(config.blockCount)")
-        }
-        let newConfig = try apply(to: config)
+        let newConfig = try transformedConfig(config).config
         // Edited matrices keep the format they were loaded in, as a pruned file keeps its
         // parent's by default: the model in memory is the one such a file holds.
         weights.layers = try layers.map { l in
             try l.apply(to: weights.layers[l.source], shape: config.layers[l.source], config: config, outputType: nil)
         }
         config = newConfig
+    }
+}
+
+/// Applied at load block by block (`--prune-plan`, `serve --budget`): edited matrices keep the
+/// format they were loaded in, as a pruned file keeps its parent's by default.
+extension PrunePlan: LoadTransform {
+    public func transformedConfig(_ config: ModelConfig) throws -> (config: ModelConfig, sourceLayers: [Int]) {
+        if layers.contains(where: { $0.refitted == true }) {
+            throw PruneError.badPlan("this plan re-fitted weights (--compensation refit), which only the written model holds; load that file instead")
+        }
+        guard source.blockCount == config.blockCount else {
+            throw PruneError.badPlan("made for a model with \(source.blockCount) blocks, this one has \(config.blockCount)")
+        }
+        return (try apply(to: config), layers.map(\.source))
+    }
+
+    public func transformLayer(_ dense: LayerWeights, index: Int, source config: ModelConfig) throws -> LayerWeights {
+        let l = layers[index]
+        return try l.apply(to: dense, shape: config.layers[l.source], config: config, outputType: nil)
     }
 }
 

@@ -109,6 +109,30 @@ public final class Pruner {
 
     public func run(calibration: CalibrationSet, outputPath: String?, planPath: String?,
                     progress: (PruneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> PruneReport {
+        try execute(calibration: calibration, outputPath: outputPath, planPath: planPath, keepEnergy: false,
+                    progress: progress, shouldStop: shouldStop).report
+    }
+
+    /// What a run without output holds for a model pruned in memory at load: the plan, and the
+    /// input statistics the writer would fit each converted matrix's blocks with.
+    struct InMemoryResult {
+        var plan: PrunePlan
+        /// Per kept block.
+        var blockEnergy: [BlockInputEnergy]
+        /// Of the output matrix, when the embedding changes format.
+        var outputEnergy: [Float]?
+    }
+
+    func runInMemory(calibration: CalibrationSet, progress: (PruneProgress) -> Void = { _ in },
+                     shouldStop: () -> Bool = { false }) throws -> InMemoryResult {
+        let r = try execute(calibration: calibration, outputPath: nil, planPath: nil, keepEnergy: true,
+                            progress: progress, shouldStop: shouldStop)
+        return InMemoryResult(plan: r.plan, blockEnergy: r.blockEnergy, outputEnergy: r.outputEnergy)
+    }
+
+    private func execute(calibration: CalibrationSet, outputPath: String?, planPath: String?, keepEnergy: Bool,
+                         progress: (PruneProgress) -> Void, shouldStop: () -> Bool) throws
+        -> (report: PruneReport, plan: PrunePlan, blockEnergy: [BlockInputEnergy], outputEnergy: [Float]?) {
         try checkReachable()
         let started = Clock.now()
         let runner = LayerRunner(config: config, pool: pool, calibration: calibration)
@@ -169,6 +193,7 @@ public final class Pruner {
         var planLayers: [PrunePlan.Layer] = []
         var newShapes: [LayerShape] = []
         var stoppedEarly: [Int] = []
+        var blockEnergy: [BlockInputEnergy] = []
         let x = runner.embed(embedding)
         let rows = calibration.tokenCount
         let writeType = settings.outputType
@@ -284,6 +309,7 @@ public final class Pruner {
 
             try writer?.append(layer: w, index: i, inputEnergy: energy, sourceLayer: l,
                                rowSelections: plan.rowSelections(shape: shape, config: config))
+            if keepEnergy { blockEnergy.append(energy) }
             planLayers.append(plan)
             newShapes.append(s)
             release(l)
@@ -299,19 +325,19 @@ public final class Pruner {
                              layerImportance: importance, droppedLayers: dropped, layers: planLayers,
                              parametersAfter: after, calibrationTokens: calibration.tokenCount)
         var outputBytes: Int?
+        // What the output matrix reads: the pruned model's final hidden state, normalized.
+        var outputIn = InputEnergy(width: config.hiddenSize)
+        if writer != nil || keepEnergy, settings.embeddingType != nil, let t = source.tensor(named: "output_norm.weight") {
+            let norm = TensorConversion.floats(of: t, in: source)
+            var row = [Float](repeating: 0, count: config.hiddenSize)
+            for r in 0..<x.rows {
+                Ops.rmsNorm(x.row(r), weight: norm, count: config.hiddenSize, eps: config.normEpsilon, into: &row)
+                outputIn.add(row, rows: 1)
+            }
+        }
         if let writer, let outputPath {
             try checkStop("writing", blocks - 1)
             report("writing", blocks - 1)
-            // What the output matrix reads: the pruned model's final hidden state, normalized.
-            var outputIn = InputEnergy(width: config.hiddenSize)
-            if settings.embeddingType != nil, let t = source.tensor(named: "output_norm.weight") {
-                let norm = TensorConversion.floats(of: t, in: source)
-                var row = [Float](repeating: 0, count: config.hiddenSize)
-                for r in 0..<x.rows {
-                    Ops.rmsNorm(x.row(r), weight: norm, count: config.hiddenSize, eps: config.normEpsilon, into: &row)
-                    outputIn.add(row, rows: 1)
-                }
-            }
             // A rewrite in other formats with nothing removed is not a pruned model.
             let pruneRecord: [(key: String, value: GGUFValue)] = settings.ratio > 0 ? [
                 ("llmrun.prune.method", .string(settings.method.rawValue)),
@@ -327,7 +353,7 @@ public final class Pruner {
         plan.target = settings.method == .comp ? settings.effectiveTarget : nil
         plan.driftShare = settings.method == .comp && settings.effectiveTarget == .stream ? settings.driftShare : nil
         if let planPath { try plan.write(to: planPath) }
-        return PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
+        let report = PruneReport(method: settings.method.rawValue, ratioTarget: settings.ratio,
                            ratioAchieved: 1 - Double(after) / Double(totalParameters),
                            parametersBefore: totalParameters, parametersAfter: after,
                            parametersBeforeWithoutEmbedding: totalParameters - embeddingParameters,
@@ -338,6 +364,7 @@ public final class Pruner {
                            embeddingType: settings.embeddingType.map { "\($0)".lowercased() } ?? "source",
                            calibrationTokens: calibration.tokenCount, seconds: Clock.now() - started,
                            peakResidentBytes: ProcessMemory.peakResidentBytes)
+        return (report, plan, blockEnergy, settings.embeddingType != nil ? outputIn.means : nil)
     }
 
     /// `x += postNorm(W · h[:, columns] + bias)` for every calibration token, with the same int8

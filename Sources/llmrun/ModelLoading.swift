@@ -8,13 +8,12 @@ import Tokenizers
 func loadModel(_ options: ModelOptions, threads: Int, plan: PrunePlanOption? = nil) throws -> LanguageModel {
     let path = try options.resolvedPath()
     try checkTokenizerOption(options)
-    var transform: ((inout ModelConfig, inout ModelWeights) throws -> Void)?
+    var prunePlan: PrunePlan?
     if let planPath = plan?.prunePlan {
         guard FileManager.default.fileExists(atPath: planPath) else { throw CLIError.missingInput("\(planPath): no such file (--prune-plan)") }
-        let prunePlan = try PrunePlan.read(from: planPath)
-        transform = { config, weights in try prunePlan.apply(config: &config, weights: &weights) }
+        prunePlan = try PrunePlan.read(from: planPath)
     }
-    return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, transform: transform)
+    return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: prunePlan)
 }
 
 /// Loads only the tokenizer of the model the options name (as llama-tokenize's vocab_only): no
@@ -29,4 +28,27 @@ private func checkTokenizerOption(_ options: ModelOptions) throws {
     if let tok = options.tokenizerModel, !FileManager.default.fileExists(atPath: tok) {
         throw CLIError.missingInput("\(tok): no such file (--tokenizer)")
     }
+}
+
+/// Loads the model to serve `slots` sequences of `context` positions each within `budget`:
+/// plans as `prune --budget` does with every slot's KV cache counted, prunes in memory (no file
+/// written) and prints what it did on stderr. An impossible budget throws
+/// `PruneError.budgetInfeasible` (exit 75) before any work.
+func loadModel(_ options: ModelOptions, threads: Int, budget: ByteSize, context: Int, slots: Int,
+               batch: Int = 256) throws -> (model: LanguageModel, plan: ServingPlan) {
+    let path = try options.resolvedPath()
+    try checkTokenizerOption(options)
+    returnLargeBuffersToTheSystem()
+    Terminal.catchInterrupts()
+    var lastPhase = ""
+    let plan = try ServingBudget.plan(modelPath: path, budget: budget.bytes, context: context, slots: slots, batch: batch,
+                                      threads: threads, progress: { p in
+        if p.phase != lastPhase {
+            Terminal.status("budget: \(p.phase) (\(String(format: "%.0f s", p.elapsed)), RSS \(ByteSize(bytes: p.residentBytes)))")
+            lastPhase = p.phase
+        }
+    }, shouldStop: { Terminal.interrupted })
+    Terminal.status(plan.description)
+    let model = try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: plan)
+    return (model, plan)
 }

@@ -58,6 +58,57 @@ extension WeightMatrix {
         self.init(type: t, rows: rows, columns: columns, bytes: bytes)
     }
 
+    /// The matrix in another format, row by row (in the file layout): 4-bit blocks fitted by
+    /// least squares weighted by `importance` (one per column; nil: equal), other formats with
+    /// the reference rounding, as `prune` writes matrices it converts.
+    public func requantized(to type: GGMLType, importance: [Float]? = nil) throws(ModelError) -> WeightMatrix {
+        try WeightMatrix.quantizingRows(rows: rows, columns: columns, to: type, importance: importance) { r, out in
+            dequantizeRow(r, into: out)
+        }
+    }
+
+    /// A matrix tensor of a file in another format, without binding it first; its file pages are
+    /// dropped as its rows are read (an embedding is the largest tensor of a small model).
+    public static func requantizing(_ tensor: GGUFTensorInfo, in file: GGUFFile, to type: GGMLType,
+                                    importance: [Float]? = nil) throws(ModelError) -> WeightMatrix {
+        let columns = tensor.shape.first ?? 0, rows = tensor.elementCount / max(columns, 1)
+        guard tensor.shape.count == 2, TensorConversion.canDequantize(tensor.type),
+              let sourceRow = tensor.type.byteCount(forElements: columns) else {
+            throw .unsupported(path: file.path, detail: "\(tensor.name): cannot convert \(tensor.type) to \(type)")
+        }
+        let data = file.data(for: tensor).baseAddress!
+        let slice = 1024
+        return try quantizingRows(rows: rows, columns: columns, to: type, importance: importance) { r, out in
+            TensorConversion.dequantize(type: tensor.type, source: data + r * sourceRow, count: columns, into: out)
+            if (r + 1) % slice == 0 || r + 1 == rows {
+                let first = r / slice * slice
+                file.releasePages(of: tensor, range: (first * sourceRow)..<((r + 1) * sourceRow))
+            }
+        }
+    }
+
+    /// Rows made by `row(r, into:)` as f32, quantized one at a time into a matrix of `type`.
+    private static func quantizingRows(rows: Int, columns: Int, to type: GGMLType, importance: [Float]?,
+                                       row: (Int, UnsafeMutablePointer<Float>) -> Void) throws(ModelError) -> WeightMatrix {
+        guard WeightMatrix.nativeTypes.contains(type), let rowBytes = type.byteCount(forElements: columns) else {
+            throw .unsupported(path: "", detail: "matrices are converted in memory only to the kernel formats \(WeightMatrix.nativeTypes.map { "\($0)" }.sorted().joined(separator: ", ")), not \(type)")
+        }
+        let buffer = AlignedBuffer(byteCount: max(1, rows * rowBytes))
+        let weights = importance.flatMap { $0.count == columns ? $0 : nil } ?? []
+        var values = [Float](repeating: 0, count: columns)
+        values.withUnsafeMutableBufferPointer { v in
+            weights.withUnsafeBufferPointer { w in
+                for r in 0..<rows {
+                    row(r, v.baseAddress!)
+                    let q = TensorConversion.quantizeFitted(v.baseAddress!, count: columns, to: type,
+                                                            weights: w.isEmpty ? nil : w.baseAddress) ?? []
+                    q.withUnsafeBytes { (buffer.pointer + r * rowBytes).copyMemory(from: $0.baseAddress!, byteCount: min(q.count, rowBytes)) }
+                }
+            }
+        }
+        return WeightMatrix(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+    }
+
     /// The matrix's bytes in the file layout (for writing to a file).
     public var bytes: [UInt8] {
         guard layout == .x8 else { return Array(UnsafeRawBufferPointer(start: data, count: rows * rowBytes)) }

@@ -19,8 +19,10 @@ public final class LanguageModel: @unchecked Sendable {
     /// - Parameters:
     ///   - threads: worker threads for the mat-muls (the caller's thread included).
     ///   - sentencePieceModel: a `tokenizer.model` file to use instead of the GGUF vocabulary.
-    ///   - transform: edits the config and weights after binding (a prune plan applied in place).
+    ///   - loadTransform: edits the blocks as they are bound (a prune plan applied in memory).
+    ///   - transform: edits the config and weights after binding.
     public init(path: String, threads: Int = ThreadPool.processorCount, sentencePieceModel: String? = nil,
+                loadTransform: (any LoadTransform)? = nil,
                 transform: ((inout ModelConfig, inout ModelWeights) throws -> Void)? = nil) throws {
         let started = Clock.now()
         let file = try GGUFFile(path: path)
@@ -28,7 +30,13 @@ public final class LanguageModel: @unchecked Sendable {
         guard ModelConfig.runnableArchitectures.contains(config.architecture) else {
             throw ModelError.unsupported(path: path, detail: "architecture '\(config.architecture)' cannot be run yet (supported: \(ModelConfig.runnableArchitectures.sorted().joined(separator: ", ")))")
         }
-        var weights = try ModelWeights(file: file, config: config)
+        var weights: ModelWeights
+        if let loadTransform {
+            weights = try ModelWeights(file: file, config: config, transform: loadTransform)
+            config = try loadTransform.transformedConfig(config).config
+        } else {
+            weights = try ModelWeights(file: file, config: config)
+        }
         try transform?(&config, &weights)
         let pool = ThreadPool(threadCount: threads)
         weights.interleaveForKernels(pool: pool)

@@ -56,14 +56,16 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
 
     /// For a model file run at `context` positions: matrices in a kernel format are mapped
     /// as they are, the others are counted as their conversion (`convertedAtLoad`); vectors
-    /// as f32.
-    public init(file: GGUFFile, config: ModelConfig, context: Int, batch: Int = 256, threads: Int = 1) {
+    /// as f32. With `slots` sequences served at once (`serve --parallel`), each has its own
+    /// cache of `context` positions and the batched step's scratch has a logit row for each.
+    public init(file: GGUFFile, config: ModelConfig, context: Int, batch: Int = 256, threads: Int = 1, slots: Int = 1) {
         let converted = Set(MemoryEstimate.convertedAtLoad(file).map(\.name))
         let weights = file.tensors.reduce(0) { $0 + MemoryEstimate.heldBytes(of: $1, converted: converted.contains($1.name)) }
+        let rows = max(slots, min(batch, context))
         self.init(weightBytes: weights,
-                  kvCacheBytes: MemoryEstimate.kvCacheBytes(config: config, context: context),
-                  scratchBytes: RunState.byteCount(config: config, maxBatch: min(batch, context), contextLength: context,
-                                                   threads: threads, logitRows: 1),
+                  kvCacheBytes: slots * MemoryEstimate.kvCacheBytes(config: config, context: context),
+                  scratchBytes: RunState.byteCount(config: config, maxBatch: rows, contextLength: context,
+                                                   threads: threads, logitRows: slots),
                   tokenizerBytes: MemoryEstimate.tokenizerBytes(file))
     }
 }

@@ -10,6 +10,9 @@ public struct EmbeddingTable: @unchecked Sendable {
     public let rowBytes: Int
     public let data: UnsafeRawPointer   // (vocab, dim)
     public let scale: Float
+    /// The matrix the rows are read from when the table is held in memory in another format
+    /// than the file's (a budget plan's); nil: rows are read from the file at `data`.
+    public fileprivate(set) var matrix: WeightMatrix?
 
     /// Binds `token_embd.weight` in place, whatever its format.
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
@@ -25,8 +28,24 @@ public struct EmbeddingTable: @unchecked Sendable {
         self.scale = config.embeddingScale
     }
 
+    /// A table held in `matrix` (vocab rows of dim), in either layout: a tied output matrix can
+    /// be the same memory.
+    public init(matrix: WeightMatrix, scale: Float) {
+        self.type = matrix.type
+        self.vocabularySize = matrix.rows
+        self.dimension = matrix.columns
+        self.rowBytes = matrix.rowBytes
+        self.data = matrix.data
+        self.scale = scale
+        self.matrix = matrix
+    }
+
     public func lookup(_ token: Int32, into out: UnsafeMutablePointer<Float>) {
-        _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
+        if let matrix {
+            matrix.dequantizeRow(Int(token), into: out)
+        } else {
+            _ = lr_dequantize_row(Int32(type.rawValue), data + Int(token) * rowBytes, out, Int64(dimension))
+        }
         if scale != 1 { for i in 0..<dimension { out[i] *= scale } }
     }
 }
@@ -119,21 +138,43 @@ public struct ModelWeights: @unchecked Sendable {
 
     public init(file: GGUFFile, config: ModelConfig) throws(ModelError) {
         let binder = TensorBinder(file: file)
-        let dim = config.hiddenSize
         tokenEmbedding = try EmbeddingTable(file: file, config: config)
         var layers: [LayerWeights] = []
         for i in config.layers.indices {
             layers.append(try LayerWeights(file: file, config: config, layer: i))
         }
         self.layers = layers
-        outputNorm = try binder.vector("output_norm.weight", count: dim)
-        // An absent output matrix means it is tied to the embedding.
-        if file.tensor(named: "output.weight") != nil {
-            output = try binder.matrix("output.weight", rows: config.vocabularySize, columns: dim)
+        outputNorm = try binder.vector("output_norm.weight", count: config.hiddenSize)
+        output = try ModelWeights.bindOutput(binder, config: config)
+        self.file = file
+    }
+
+    /// Binds a file's weights through `transform`, block by block: each block is bound dense,
+    /// edited, and its file pages dropped (views still needed fault back in) before the next.
+    public init(file: GGUFFile, config: ModelConfig, transform: any LoadTransform) throws {
+        let binder = TensorBinder(file: file)
+        var layers: [LayerWeights] = []
+        for (i, source) in try transform.transformedConfig(config).sourceLayers.enumerated() {
+            let dense = try LayerWeights(file: file, config: config, layer: source)
+            layers.append(try transform.transformLayer(dense, index: i, source: config))
+            for t in file.tensors where t.name.hasPrefix("blk.\(source).") { file.releasePages(of: t) }
+        }
+        self.layers = layers
+        outputNorm = try binder.vector("output_norm.weight", count: config.hiddenSize)
+        if let (embedding, output) = try transform.transformedEmbedding(file: file, config: config) {
+            tokenEmbedding = embedding
+            self.output = output
         } else {
-            output = try binder.matrix("token_embd.weight", rows: config.vocabularySize, columns: dim)
+            tokenEmbedding = try EmbeddingTable(file: file, config: config)
+            output = try ModelWeights.bindOutput(binder, config: config)
         }
         self.file = file
+    }
+
+    /// The output matrix; an absent one means it is tied to the embedding.
+    private static func bindOutput(_ binder: TensorBinder, config: ModelConfig) throws(ModelError) -> WeightMatrix {
+        let name = binder.file.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"
+        return try binder.matrix(name, rows: config.vocabularySize, columns: config.hiddenSize)
     }
 }
 
@@ -157,9 +198,16 @@ extension ModelWeights {
             convert(&layers[i].wq); convert(&layers[i].wk); convert(&layers[i].wv); convert(&layers[i].wo)
             convert(&layers[i].gate); convert(&layers[i].up); convert(&layers[i].down)
         }
+        // An embedding held in memory as the tied output matrix lets go of it while it is
+        // packed (in place only with a sole reference), then reads the packed rows.
+        let shared = tokenEmbedding.matrix.map { $0.data == output.data } ?? false
+        if shared { tokenEmbedding.matrix = nil }
         var out: WeightMatrix? = output
+        // An empty view in its place while it is packed, so `out` holds the only reference.
+        output = WeightMatrix(type: output.type, rows: 0, columns: output.columns, data: output.data, owner: nil)
         convert(&out)
         output = out!
+        if shared { tokenEmbedding = EmbeddingTable(matrix: output, scale: tokenEmbedding.scale) }
     }
 }
 

@@ -1,5 +1,5 @@
-/// The activations of one forward pass, allocated once for up to `maxBatch` tokens and
-/// reused for every batch and every token. Sizes take the widest layer (pruned models vary).
+/// The activations of one forward pass, allocated once for up to `maxBatch` tokens (of one
+/// sequence, or of several decoded together) and reused for every batch and every token. Sizes take the widest layer (pruned models vary).
 public final class RunState {
     public let maxBatch: Int
     public let x: UnsafeMutablePointer<Float>       // (maxBatch, dim) residual stream
@@ -20,12 +20,12 @@ public final class RunState {
     public let logits: UnsafeMutablePointer<Float>  // (logitRows, vocab)
     public let logitRows: Int
     public var xin: MatmulInput                     // the current mat-mul input (Q8_0 copy, or the f32 rows)
-    let contextLength: Int
+    public let contextLength: Int       // positions a sequence may reach (sizes `scores`)
     private var owned: [UnsafeMutableRawPointer] = []
 
     /// - Parameters:
     ///   - logitRows: how many positions of a batch can have logits at once (1 for generation,
-    ///     the batch size for perplexity).
+    ///     the batch size for perplexity, the number of sequences for a batched decode step).
     public init(config: ModelConfig, maxBatch: Int, contextLength: Int, threads: Int, logitRows: Int = 1) {
         self.maxBatch = maxBatch
         self.contextLength = contextLength

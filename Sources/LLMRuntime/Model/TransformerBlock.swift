@@ -15,25 +15,25 @@ public struct TransformerBlock: @unchecked Sendable {
         self.pool = pool
     }
 
-    /// cos/sin of every (position, frequency) pair of the batch, shared by all layers (a second
-    /// table for sliding-window layers, which rotate with their own base).
-    public func prepareRoPE(start: Int, count n: Int, state s: RunState) {
-        fillRoPE(base: config.ropeBase, positionScale: config.ropeScale, start: start, count: n,
-                 cos: s.ropeCos, sin: s.ropeSin)
+    /// cos/sin of every (row, frequency) pair of the batch, each row at its own sequence's
+    /// position, shared by all layers (a second table for sliding-window layers, which rotate
+    /// with their own base).
+    public func prepareRoPE(_ rows: BatchRows, state s: RunState) {
+        fillRoPE(base: config.ropeBase, positionScale: config.ropeScale, rows: rows, cos: s.ropeCos, sin: s.ropeSin)
         if config.slidingWindow > 0 {
-            fillRoPE(base: config.ropeBaseSlidingWindow, positionScale: 1, start: start, count: n,
+            fillRoPE(base: config.ropeBaseSlidingWindow, positionScale: 1, rows: rows,
                      cos: s.ropeCosWindow, sin: s.ropeSinWindow)
         }
     }
 
-    private func fillRoPE(base: Float, positionScale: Float, start: Int, count n: Int,
+    private func fillRoPE(base: Float, positionScale: Float, rows: BatchRows,
                           cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let half = config.ropeDimensions / 2
         guard half > 0 else { return }
         // theta_i = pos * base^(-2i/d), computed as llama.cpp does: successive powers of one factor.
         let factor = powf(base, -2 / Float(config.ropeDimensions))
-        for t in 0..<n {
-            var theta = Float(start + t) * positionScale
+        for t in 0..<rows.count {
+            var theta = Float(rows.locate(row: t).position) * positionScale
             for i in 0..<half {
                 cos[t * half + i] = cosf(theta)
                 sin[t * half + i] = sinf(theta)
@@ -66,11 +66,14 @@ public struct TransformerBlock: @unchecked Sendable {
     }
 
     /// Attention sub-layer of one block: reads `state.x`, leaves its output in `state.xb2` and
-    /// the heads' concatenated output (the input of `wo`) in `state.att`. The weights are passed
-    /// in so the pruner can run layers it loads one at a time; `cacheLayer` is the cache's slot,
-    /// `layer` the block's index in the model (which decides a sliding window; default: the slot).
-    public func attention(_ w: LayerWeights, shape: LayerShape, cacheLayer l: Int, layer: Int? = nil, count n: Int,
-                          start: Int, cache: KVCache, state s: RunState) {
+    /// the heads' concatenated output (the input of `wo`) in `state.att`. The projections run
+    /// once over every row of the batch; each row is rotated at its own position, stored in its
+    /// sequence's cache and attends over that cache only. The weights are passed in so the
+    /// pruner can run layers it loads one at a time; `cacheLayer` is the caches' slot, `layer`
+    /// the block's index in the model (which decides a sliding window; default: the slot).
+    public func attention(_ w: LayerWeights, shape: LayerShape, cacheLayer l: Int, layer: Int? = nil,
+                          rows: BatchRows, state s: RunState) {
+        let n = rows.count
         let dim = config.hiddenSize, hd = config.headDim
         let qDim = shape.headCount * hd, kvDim = shape.kvHeadCount * hd
         guard let wq = w.wq, let wk = w.wk, let wv = w.wv, let wo = w.wo, shape.headCount > 0 else {
@@ -92,9 +95,11 @@ public struct TransformerBlock: @unchecked Sendable {
             if let norm = w.kNorm { normalizeHeads(k, heads: shape.kvHeadCount, weight: norm) }
             rotate(q, heads: shape.headCount, cos: ropeCos + t * half, sin: ropeSin + t * half)
             rotate(k, heads: shape.kvHeadCount, cos: ropeCos + t * half, sin: ropeSin + t * half)
-            cache.store(layer: l, position: start + t, keys: k, values: s.v + t * kvDim)
+            let (sequence, position) = rows.locate(row: t)
+            sequence.cache.store(layer: l, position: position, keys: k, values: s.v + t * kvDim)
         }
-        // Each query head attends over its KV group's cache, causally (within the window, if any).
+        // Each query head attends over its KV group in its own sequence's cache, causally
+        // (within the window, if any).
         let group = shape.headCount / shape.kvHeadCount
         let heads = shape.headCount
         let ctx = s.contextLength
@@ -102,10 +107,11 @@ public struct TransformerBlock: @unchecked Sendable {
         let scale = config.attentionScale
         pool.parallelFor(n * heads) { job, thread in
             let t = job / heads, h = job % heads
-            let end = start + t + 1
-            cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd,
-                         positions: max(0, end - window)..<end, scale: scale,
-                         scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
+            let (sequence, position) = rows.locate(row: t)
+            let end = position + 1
+            sequence.cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd,
+                                  positions: max(0, end - window)..<end, scale: scale,
+                                  scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
         }
         s.xin.prepare(s.att, rows: n, columns: qDim, for: wo, pool: pool)
         pool.matmul(wo, s.xin, into: s.xb2, outStride: dim)
