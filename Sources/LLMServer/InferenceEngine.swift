@@ -64,7 +64,7 @@ final class InferenceEngine: @unchecked Sendable {
     let model: LanguageModel
     let contextPerSlot: Int
     let queueLimit: Int
-    /// Prompt tokens fed per step across all slots (llama-server's batch size).
+    /// Rows of a step: decoded tokens plus prompt chunks (llama-server's batch size).
     let promptChunk: Int
     private let slots: [Slot]
     private let runner: any StepRunner
@@ -76,13 +76,21 @@ final class InferenceEngine: @unchecked Sendable {
     private var stats = EngineStatistics()
     private var thread: Thread?
 
-    init(model: LanguageModel, parallel: Int, contextPerSlot: Int, queueLimit: Int, promptChunk: Int = 256) {
+    init(model: LanguageModel, parallel: Int, contextPerSlot: Int, queueLimit: Int, promptChunk: Int = 256, batched: Bool = true) {
         self.model = model
         self.contextPerSlot = contextPerSlot
         self.queueLimit = queueLimit
-        self.promptChunk = max(1, min(promptChunk, contextPerSlot))
-        slots = (0..<parallel).map { _ in Slot(model: model, context: contextPerSlot, batch: min(promptChunk, contextPerSlot)) }
-        runner = makeStepRunner(model: model, slots: parallel, promptChunk: self.promptChunk, context: contextPerSlot)
+        // A step holds at most max(slots, chunk) rows, as the footprint estimate counts them.
+        let rows = max(parallel, min(promptChunk, contextPerSlot))
+        self.promptChunk = rows
+        if batched {
+            // The sessions keep only caches and tokens; the shared run state holds the activations.
+            slots = (0..<parallel).map { _ in Slot(model: model, context: contextPerSlot, batch: 1) }
+            runner = BatchedStepRunner(model: model, rows: rows, slots: parallel, context: contextPerSlot)
+        } else {
+            slots = (0..<parallel).map { _ in Slot(model: model, context: contextPerSlot, batch: rows) }
+            runner = SequentialStepRunner()
+        }
         stats.slots = parallel
     }
 
@@ -200,7 +208,7 @@ final class InferenceEngine: @unchecked Sendable {
         for (i, slot) in slots.enumerated() {
             if let token = slot.nextToken { items.append(StepItem(slot: i, tokens: [token], wantsLogits: true, isPrompt: false)) }
         }
-        var budget = promptChunk
+        var budget = promptChunk - items.count
         for (i, slot) in slots.enumerated() where slot.job != nil && slot.nextToken == nil && !slot.pending.isEmpty && budget > 0 {
             let n = min(budget, slot.pending.count)
             items.append(StepItem(slot: i, tokens: Array(slot.pending.prefix(n)), wantsLogits: n == slot.pending.count, isPrompt: true))

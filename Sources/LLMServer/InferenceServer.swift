@@ -52,7 +52,8 @@ struct EngineService: Service {
             t.start()
         }
         let engine = InferenceEngine(model: model, parallel: configuration.parallel, contextPerSlot: configuration.contextPerSlot,
-                                     queueLimit: configuration.queue, promptChunk: configuration.promptChunk)
+                                     queueLimit: configuration.queue, promptChunk: configuration.promptChunk,
+                                     batched: configuration.batchedForward)
         engine.start()
         serving.set(ServingModel(model: model, engine: engine))
         onReady(model)

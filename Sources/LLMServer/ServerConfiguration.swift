@@ -18,8 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var timeout: Double?
     /// Largest request body accepted.
     public var maxBodyBytes = 1 << 20
-    /// Prompt tokens fed per engine step, across slots.
+    /// Rows of an engine step: one per decoding slot, the rest prompt chunks.
     public var promptChunk = 256
+    /// One batched forward per step (false: each slot's forward in turn, the same arithmetic).
+    public var batchedForward = true
     /// Seconds running requests get to finish at shutdown before they are cancelled.
     public var shutdownGrace = 10.0
     /// The model id clients name (the file name without .gguf).

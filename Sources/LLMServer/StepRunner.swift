@@ -27,6 +27,32 @@ struct SequentialStepRunner: StepRunner {
     }
 }
 
-func makeStepRunner(model: LanguageModel, slots: Int, promptChunk: Int, context: Int) -> any StepRunner {
-    SequentialStepRunner()
+/// Every slot's tokens in one batched forward pass (`Transformer.forward(batch:)`): the
+/// weights are read once per step for all slots, attention runs per slot on its own cache.
+final class BatchedStepRunner: StepRunner {
+    let model: LanguageModel
+    /// Rows for up to `rows` tokens and a logit row per slot.
+    let state: RunState
+
+    init(model: LanguageModel, rows: Int, slots: Int, context: Int) {
+        self.model = model
+        state = RunState(config: model.config, maxBatch: rows, contextLength: context,
+                         threads: model.pool.threadCount, logitRows: slots)
+    }
+
+    func run(_ items: [StepItem], sessions: [GenerationSession]) -> [UnsafeMutablePointer<Float>?] {
+        let segments = items.map { item in
+            BatchSegment(tokens: item.tokens, start: sessions[item.slot].tokens.count, cache: sessions[item.slot].cache,
+                         logits: item.wantsLogits ? .last : .none)
+        }
+        model.transformer.forward(batch: segments, state: state)
+        var row = 0
+        let vocab = model.config.vocabularySize
+        return items.map { item in
+            sessions[item.slot].didFeed(item.tokens, logitsReady: false)
+            guard item.wantsLogits else { return nil }
+            defer { row += 1 }
+            return state.logits + row * vocab
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GGUF
+import LLMPrune
 import LLMRuntime
 import LLMServer
 import Tokenizers
@@ -47,6 +48,8 @@ struct Serve: AsyncParsableCommand {
     var batch = 256
     @Option(name: .customLong("max-body"), help: "Largest request body, in bytes.")
     var maxBody = 1 << 20
+    @Option(help: "Prune at load to fit this memory (e.g. 1GB) with every slot's KV cache counted, as `prune --budget` plans; nothing is written. Exit 75 before listening when it cannot fit.")
+    var budget: ByteSize?
     @Option(name: .customLong("chat-template"), help: "Template to use instead of the file's: \(ChatTemplateKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var chatTemplate: String?
 
@@ -58,6 +61,7 @@ struct Serve: AsyncParsableCommand {
         if timeout < 0 { throw ValidationError("--timeout must be 0 or more") }
         if batch < 1 { throw ValidationError("-b must be positive") }
         if maxBody < 1 { throw ValidationError("--max-body must be positive") }
+        if budget != nil && planOptions.prunePlan != nil { throw ValidationError("give --budget or --prune-plan, not both") }
         if let chatTemplate, ChatTemplateKind(rawValue: chatTemplate) == nil {
             throw ValidationError("unknown chat template '\(chatTemplate)'; known: \(ChatTemplateKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -83,12 +87,40 @@ struct Serve: AsyncParsableCommand {
         } ?? ChatTemplate(file: file)
 
         let options = modelOptions, threads = threadOptions.count, plan = planOptions
-        let host = self.host, ready = config
+        let dense = budget == nil && planOptions.prunePlan == nil
+        let host = self.host, ready = config, parallel = self.parallel, context = self.context, batch = self.batch
+        var load: @Sendable () throws -> LanguageModel = { try loadModel(options, threads: threads, plan: plan) }
+        if let budget {
+            // Checked before listening (exit 75); the pruning itself runs while /health says loading.
+            let config = try ModelConfig(file: file)
+            var settings = PruneSettings()
+            settings.layerShare = PruneSettings.defaultLayerShare(architecture: config.architecture)
+            _ = try BudgetPlanner.plan(file: file, config: config, budget: budget.bytes, context: context, requestedType: nil,
+                                       settings: settings, residentBytes: ProcessMemory.residentBytes, slots: parallel, batch: batch)
+            load = {
+                returnLargeBuffersToTheSystem()
+                var lastPhase = ""
+                let servingPlan = try ServingBudget.plan(modelPath: path, budget: budget.bytes, context: context, slots: parallel,
+                                                         batch: batch, threads: threads, progress: { p in
+                    if p.phase != lastPhase {
+                        Terminal.status("budget: \(p.phase) (\(String(format: "%.0f s", p.elapsed)), RSS \(ByteSize(bytes: p.residentBytes)))")
+                        lastPhase = p.phase
+                    }
+                })
+                Terminal.status(servingPlan.description)
+                return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: servingPlan)
+            }
+        }
         try await InferenceServer.run(
             configuration: config,
-            load: { try loadModel(options, threads: threads, plan: plan) },
+            load: load,
             onListening: { port in Terminal.status("llmrun serve: listening on http://\(host):\(port) (loading \(path))") },
             onReady: { model in
+                if dense {
+                    let planned = MemoryEstimate(file: model.file, config: model.config, context: context, batch: batch,
+                                                 threads: threads, slots: parallel)
+                    Terminal.status("llmrun serve: planned footprint \(formatBytes(planned.totalBytes)) (weights \(formatBytes(planned.weightBytes)), \(parallel) caches \(formatBytes(planned.kvCacheBytes)), scratch \(formatBytes(planned.scratchBytes)), tokenizer \(formatBytes(planned.tokenizerBytes)))")
+                }
                 Terminal.status("llmrun serve: ready · \(ready.modelID) · \(ready.parallel) slots x \(ready.contextPerSlot) context · loaded in \(String(format: "%.1f", model.loadSeconds)) s")
             },
             log: { Terminal.status($0) }

@@ -232,4 +232,96 @@ final class ServerTests: XCTestCase {
         XCTAssertTrue(logged.contains { $0.contains("client closed") || $0.contains("stop=interrupted") }, "\(logged)")
         await server.stop()
     }
+
+    /// Four requests decoded together in one batched forward per step answer as they do with
+    /// each slot's forward run in turn.
+    func testBatchedStepsAnswerAsSequentialOnes() async throws {
+        func answers(batched: Bool) async throws -> [String] {
+            let server = try await RunningServer.start(model: Self.modelPath) { $0.parallel = 4; $0.batchedForward = batched }
+            let p = server.port
+            // Blocking clients on threads of their own: the concurrency pool must stay free for the server.
+            let results = Mutex<[String]>(Array(repeating: "", count: 4))
+            let group = DispatchGroup()
+            for i in 0..<4 {
+                group.enter()
+                Thread.detachNewThread {
+                    let r = try? http(p, "POST", "/v1/completions",
+                                      body: #"{"prompt":"\#(["the cat", "a", "the the on", "in the"][i])","max_tokens":10,"temperature":0}"#)
+                    let text = ((r?.json?["choices"] as? [[String: Any]])?.first?["text"] as? String) ?? "error \(r?.status ?? 0)"
+                    results.withLock { $0[i] = text }
+                    group.leave()
+                }
+            }
+            while group.wait(timeout: .now()) == .timedOut { try await Task.sleep(nanoseconds: 20_000_000) }
+            let texts = results.withLock { $0 }
+            await server.stop()
+            return texts
+        }
+        let batched = try await answers(batched: true)
+        let sequential = try await answers(batched: false)
+        XCTAssertEqual(batched, sequential)
+        XCTAssertFalse(batched.contains { $0.hasPrefix("error") }, "\(batched)")
+    }
+
+    /// The CLI: SIGTERM while a stream runs ends the process with status 0, nothing on stdout;
+    /// an impossible --budget exits 75 before listening.
+    func testServeCommandStopsOnSIGTERMAndRefusesAnImpossibleBudget() throws {
+        let root = Fixtures.repositoryRoot
+        guard let binary = [root + "/.build/release/llmrun", root + "/.build/debug/llmrun"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0) }) else { throw XCTSkip("llmrun is not built") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["serve", "-m", Self.modelPath, "--port", "0", "-t", "1", "-c", "128", "--chat-template", "chatml"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        defer { watchdog.cancel() }
+        // The port from the "listening on" line (bounded read).
+        var seen = "", port: Int?
+        let reader = err.fileHandleForReading
+        let end = Date().addingTimeInterval(30)
+        while port == nil && Date() < end {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let r = seen.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = Int(seen[r].split(separator: ":").last!)
+            }
+        }
+        let found = try XCTUnwrap(port, seen)
+        for _ in 0..<100 {
+            if (try? http(found, "GET", "/health"))?.status == 200 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let stream = try HTTPTestConnection(port: found)
+        stream.send("POST", "/v1/completions", body: #"{"prompt":"the","max_tokens":20,"stream":true,"temperature":0}"#)
+        _ = try stream.read { $0.contains("data: ") }
+        kill(pid, SIGTERM)
+        let rest = try stream.read()
+        XCTAssertTrue(rest.contains("[DONE]"), "the running stream finishes within the grace period: \(rest)")
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(out.fileHandleForReading.readDataToEndOfFile().count, 0, "nothing on stdout")
+
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: binary)
+        q.arguments = ["serve", "-m", Self.modelPath, "--port", "0", "--budget", "10KB"]
+        let qerr = Pipe()
+        q.standardError = qerr
+        q.standardOutput = Pipe()
+        try q.run()
+        let qpid = q.processIdentifier
+        let qwatch = DispatchWorkItem { kill(qpid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: qwatch)
+        defer { qwatch.cancel() }
+        let message = String(decoding: qerr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        q.waitUntilExit()
+        XCTAssertEqual(q.terminationStatus, 75, message)
+        XCTAssertFalse(message.contains("listening"), message)
+    }
 }
