@@ -92,6 +92,8 @@ final class InferenceEngine: @unchecked Sendable {
             runner = SequentialStepRunner()
         }
         stats.slots = parallel
+        // The caches' memory is taken now: the footprint is what the plan said from the start.
+        for slot in slots { (slot.session.cache as? F16KVCache)?.reserveMemory() }
     }
 
     var statistics: EngineStatistics {

@@ -69,6 +69,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let path = try modelOptions.resolvedPath()
+        // What the process holds before the model (runtime, libraries), counted as the budget planner counts it.
+        let baseline = ProcessMemory.residentBytes
         var config = ServerConfiguration()
         config.host = host
         config.port = port
@@ -119,7 +121,7 @@ struct Serve: AsyncParsableCommand {
                 if dense {
                     let planned = MemoryEstimate(file: model.file, config: model.config, context: context, batch: batch,
                                                  threads: threads, slots: parallel)
-                    Terminal.status("llmrun serve: planned footprint \(formatBytes(planned.totalBytes)) (weights \(formatBytes(planned.weightBytes)), \(parallel) caches \(formatBytes(planned.kvCacheBytes)), scratch \(formatBytes(planned.scratchBytes)), tokenizer \(formatBytes(planned.tokenizerBytes)))")
+                    Terminal.status("llmrun serve: planned footprint \(formatBytes(baseline + planned.totalBytes)) (process \(formatBytes(baseline)), weights \(formatBytes(planned.weightBytes)), \(parallel) caches \(formatBytes(planned.kvCacheBytes)), scratch \(formatBytes(planned.scratchBytes)), tokenizer \(formatBytes(planned.tokenizerBytes)))")
                 }
                 Terminal.status("llmrun serve: ready · \(ready.modelID) · \(ready.parallel) slots x \(ready.contextPerSlot) context · loaded in \(String(format: "%.1f", model.loadSeconds)) s")
             },

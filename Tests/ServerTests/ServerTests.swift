@@ -298,11 +298,11 @@ final class ServerTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.05)
         }
         let stream = try HTTPTestConnection(port: found)
-        stream.send("POST", "/v1/completions", body: #"{"prompt":"the","max_tokens":20,"stream":true,"temperature":0}"#)
-        _ = try stream.read { $0.contains("data: ") }
+        stream.send("POST", "/v1/completions", body: #"{"prompt":"the","max_tokens":100,"stream":true,"temperature":0}"#)
+        let head = try stream.read { $0.contains("data: ") }
         kill(pid, SIGTERM)
-        let rest = try stream.read()
-        XCTAssertTrue(rest.contains("[DONE]"), "the running stream finishes within the grace period: \(rest)")
+        let all = head + (try stream.read())
+        XCTAssertTrue(all.contains("data: [DONE]"), "the running stream finishes within the grace period: \(all)")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 0)
