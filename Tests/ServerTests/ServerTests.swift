@@ -20,7 +20,8 @@ final class RunningServer: @unchecked Sendable {
         self.log = log
     }
 
-    static func start(model path: String, _ adjust: (inout ServerConfiguration) -> Void = { _ in }) async throws -> RunningServer {
+    static func start(model path: String, loadDelay: Double = 0, waitForHealth: Bool = true,
+                      _ adjust: (inout ServerConfiguration) -> Void = { _ in }) async throws -> RunningServer {
         var config = ServerConfiguration()
         config.port = 0
         config.parallel = 2
@@ -33,7 +34,10 @@ final class RunningServer: @unchecked Sendable {
         let port = Mutex<Int?>(nil)
         let log = LogBox()
         let task = Task {
-            try await InferenceServer.run(configuration: config, load: { try LanguageModel(path: path, threads: 1) },
+            try await InferenceServer.run(configuration: config, load: {
+                                              if loadDelay > 0 { Thread.sleep(forTimeInterval: loadDelay) }
+                                              return try LanguageModel(path: path, threads: 1)
+                                          },
                                           onListening: { p in port.withLock { $0 = p } }, log: { log.append($0) })
         }
         // Bounded wait for the port, then for /health to say ok.
@@ -44,7 +48,7 @@ final class RunningServer: @unchecked Sendable {
             if found == nil { try await Task.sleep(nanoseconds: 20_000_000) }
         }
         guard let found else { task.cancel(); throw HTTPTestError.timeout }
-        while Date() < end {
+        while waitForHealth && Date() < end {
             if (try? http(found, "GET", "/health"))?.status == 200 { break }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
@@ -164,6 +168,26 @@ final class ServerTests: XCTestCase {
         // One log line per request.
         let logged = server.lines
         XCTAssertTrue(logged.contains { $0.hasPrefix("POST /v1/chat/completions 200 prompt=") }, "\(logged)")
+        await server.stop()
+    }
+
+    /// While the model loads, /health answers 503 (loading) with Retry-After, and so do the
+    /// model routes; then 200.
+    func testHealthIs503WhileLoading() async throws {
+        let server = try await RunningServer.start(model: Self.modelPath, loadDelay: 1.5, waitForHealth: false)
+        defer { Task { await server.stop() } }
+        let p = server.port
+        let loading = try http(p, "GET", "/health")
+        XCTAssertEqual(loading.status, 503)
+        XCTAssertEqual(loading.json?["status"] as? String, "loading")
+        XCTAssertNotNil(loading.headers["retry-after"])
+        XCTAssertEqual(try http(p, "POST", "/v1/completions", body: #"{"prompt":"a"}"#).status, 503)
+        var ok = false
+        for _ in 0..<200 where !ok {
+            ok = (try http(p, "GET", "/health")).status == 200
+            if !ok { try await Task.sleep(nanoseconds: 50_000_000) }
+        }
+        XCTAssertTrue(ok)
         await server.stop()
     }
 
