@@ -13,6 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -31,10 +33,18 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "LLMPrune", dependencies: ["LLMRuntime", "GGUF", "CKernels", "Tokenizers"], exclude: ["Resources/README.md"], resources: [.copy("Resources/calibration-c4.txt")]),
+        .target(
+            name: "LLMServer",
+            dependencies: [
+                "LLMRuntime", "LLMPrune", "Tokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "llmrun",
             dependencies: [
-                "LLMRuntime", "LLMPrune", "GGUF", "Tokenizers", "CKernels", "LineEditing", "CBuildInfo",
+                "LLMRuntime", "LLMPrune", "LLMServer", "GGUF", "Tokenizers", "CKernels", "LineEditing", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +56,7 @@ let package = Package(
         .testTarget(name: "PruneTests", dependencies: ["LLMPrune", "LLMRuntime", "GGUF", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"]),
         .testTarget(name: "LineEditingTests", dependencies: ["LineEditing"]),
+        .testTarget(name: "ServerTests", dependencies: ["LLMServer", "LLMRuntime", "TestSupport", "GGUF"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -39,7 +39,7 @@ struct Chat: ParsableCommand {
     var chatTemplate: String?
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length (default: the model's, at most 4096).")
     var context: Int?
-    @Option(name: [.customShort("n"), .customLong("n-predict")], parsing: .unconditional, help: "Most tokens per answer (-1: until the model stops).")
+    @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Most tokens per answer (-1: until the model stops).")
     var count: Int = -1
     @Option(name: .customLong("stop"), help: ArgumentHelp("End an answer when it contains this string, which is not printed (repeatable).", valueName: "text"))
     var stops: [String] = []
@@ -67,14 +67,15 @@ struct Chat: ParsableCommand {
 
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
         let template = try resolveTemplate(model)
-        let conversation = try Conversation(model: model, template: template, system: system,
-                                        contextLength: runContext(context, model: model),
-                                        answerReserve: count >= 0 ? count : 256)
+        let conversation = try ChatSession(model: model, template: template, system: system,
+                                       contextLength: context ?? min(model.config.contextLength, 4096),
+                                       answerReserve: count >= 0 ? count : 256)
         Terminal.catchInterrupts()
 
         if let oneShot {
             var answer = ""
-            let result = try conversation.respond(to: oneShot, maxTokens: count, sampling: sampling, stops: stops) { piece in
+            let result = try conversation.respond(to: oneShot, maxTokens: count >= 0 ? count : nil, parameters: sampling.parameters,
+                                                  stops: stops, isCancelled: { Terminal.interrupted }) { piece in
                 if json { answer += piece } else { Terminal.write(piece) }
             }
             if json {
@@ -107,7 +108,7 @@ struct Chat: ParsableCommand {
         throw CLIError.usage("the model has no chat template; choose one with --chat-template (\(ChatTemplateKind.allCases.map(\.rawValue).joined(separator: ", "))), or use `llmrun generate` for raw completion")
     }
 
-    private func interactive(_ conversation: Conversation) throws {
+    private func interactive(_ conversation: ChatSession) throws {
         Terminal.status("llmrun chat · \(conversation.model.config.name ?? conversation.model.path) · /help for commands, /exit or Ctrl-D to leave, Ctrl-C stops an answer")
         // The prompt and the line being edited go to the terminal even when stdout is a file.
         let editor = LineEditor(output: Terminal.stdoutIsTTY ? STDOUT_FILENO : STDERR_FILENO,
@@ -158,7 +159,8 @@ struct Chat: ParsableCommand {
             if message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
             _ = Terminal.takeInterrupt()
             do {
-                let result = try conversation.respond(to: message, maxTokens: count, sampling: sampling, stops: stops) { Terminal.write($0) }
+                let result = try conversation.respond(to: message, maxTokens: count >= 0 ? count : nil, parameters: sampling.parameters,
+                                                      stops: stops, isCancelled: { Terminal.interrupted }) { Terminal.write($0) }
                 if result.stopReason == .length && count >= 0 {
                     // Cut off by -n: say so, or the half sentence reads like the whole answer.
                     Terminal.write(Terminal.stdoutIsTTY ? " \u{1B}[2m[…]\u{1B}[0m" : " […]")
@@ -177,13 +179,13 @@ struct Chat: ParsableCommand {
                     Terminal.status("(cut off at \(count) tokens: /set n -1 lets answers run to their end)")
                 default: break
                 }
-            } catch let error as ModelError {
+            } catch {
                 Terminal.status("error: \(error)")
             }
         }
     }
 
-    private func saveTranscript(_ conversation: Conversation, to path: String) throws {
+    private func saveTranscript(_ conversation: ChatSession, to path: String) throws {
         var messages: [ChatTranscript.Message] = []
         if let system = conversation.system { messages.append(.init(role: "system", content: system)) }
         messages += conversation.turns.map { .init(role: $0.role, content: $0.content) }
@@ -192,71 +194,5 @@ struct Chat: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(transcript)
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
-}
-
-/// A chat's messages and the session holding their tokens. Re-renders the whole conversation
-/// each turn and feeds only what differs from the cache, dropping the oldest turns when the
-/// context cannot hold them plus room for an answer.
-final class Conversation {
-    let model: LanguageModel
-    let template: ChatTemplate
-    var system: String?
-    let session: GenerationSession
-    let answerReserve: Int
-    private(set) var turns: [ChatMessage] = []
-    /// Messages the last `respond` dropped to make room (0 when everything fit).
-    private(set) var droppedTurns = 0
-
-    init(model: LanguageModel, template: ChatTemplate, system: String?, contextLength: Int, answerReserve: Int) throws {
-        self.model = model
-        self.template = template
-        self.system = system
-        self.session = try GenerationSession(model: model, contextLength: contextLength)
-        self.answerReserve = min(answerReserve, contextLength / 2)
-    }
-
-    func reset() {
-        turns.removeAll()
-        session.reset()
-    }
-
-    private func promptTokens() -> [Int32] {
-        var messages: [ChatMessage] = []
-        if let system { messages.append(ChatMessage(role: "system", content: system)) }
-        messages += turns
-        return model.tokenize(template.render(messages, addGenerationPrompt: true, bos: nil))
-    }
-
-    func respond(to text: String, maxTokens: Int, sampling: SamplingOptions, stops: [String] = [],
-                 emit: (String) -> Void) throws -> CompletionResult {
-        turns.append(ChatMessage(role: "user", content: text))
-        var tokens = promptTokens()
-        droppedTurns = 0
-        while tokens.count + answerReserve > session.contextLength && turns.count > 1 {
-            // Drop the oldest exchange (user + assistant) and try again.
-            let drop = min(2, turns.count - 1)
-            turns.removeFirst(drop)
-            droppedTurns += drop
-            tokens = promptTokens()
-        }
-        guard tokens.count < session.contextLength else {
-            turns.removeLast()
-            throw ModelError.invalidRequest("the message needs \(tokens.count) tokens but the context holds \(session.contextLength) (raise -c)")
-        }
-        // Reuse the cached prefix; recompute from the first difference.
-        var common = 0
-        let cached = session.tokens
-        while common < min(cached.count, tokens.count - 1) && cached[common] == tokens[common] { common += 1 }
-        session.truncate(to: common)
-        var answer = ""
-        let budget = maxTokens >= 0 ? maxTokens : session.contextLength - tokens.count
-        let result = try runCompletion(session: session, prompt: Array(tokens[common...]), maxTokens: budget,
-                                       sampling: sampling, stops: stops) { piece in
-            answer += piece
-            emit(piece)
-        }
-        turns.append(ChatMessage(role: "assistant", content: answer))
-        return result
     }
 }

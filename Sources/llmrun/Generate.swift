@@ -71,8 +71,11 @@ struct Generate: ParsableCommand {
         Terminal.catchInterrupts()
         if !json && !noDisplayPrompt { Terminal.write(text) }
         var streamed = ""
-        let result = try runCompletion(session: session, prompt: promptTokens, maxTokens: count,
-                                       sampling: sampling, stopAtEOG: !ignoreEOS, stops: stopStrings) { piece in
+        let generator = Generator(session: session, parameters: sampling.parameters,
+                                  limits: GenerationLimits(maxTokens: count >= 0 ? count : nil,
+                                                           stopAtEndOfGeneration: !ignoreEOS, stops: stopStrings))
+        generator.isCancelled = { Terminal.interrupted }
+        let result = try generator.run(prompt: promptTokens) { piece in
             if json { streamed += piece } else { Terminal.write(piece) }
         }
         if json {
@@ -113,58 +116,10 @@ struct GenerateJSON: Codable {
     }
 }
 
-/// How a completion ended and how long it took.
-struct CompletionResult {
-    enum StopReason: String { case endOfGeneration = "eog", stopString = "stop", length, contextFull = "context_full", interrupted }
-    var generated = 0
-    var stopReason = StopReason.length
-    var stopString: String?
-    var promptTokens = 0
-    var promptSeconds = 0.0
-    var generationSeconds = 0.0
-    var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
-    var generationTokensPerSecond: Double { generationSeconds > 0 ? Double(generated) / generationSeconds : 0 }
-
+extension GenerationResult {
     var summary: String {
         String(format: "prompt: %d tokens in %.2f s (%.1f t/s) · generated: %d tokens in %.2f s (%.1f t/s) · stop: %@",
                promptTokens, promptSeconds, promptTokensPerSecond, generated, generationSeconds,
                generationTokensPerSecond, stopReason.rawValue)
     }
-}
-
-/// Feeds `prompt` after what the session already holds, then samples until a stop, handing
-/// each new piece of text to `emit` (never any of a stop string in `stops`, nor what follows
-/// one). Shared by `generate` and `chat`.
-func runCompletion(session: GenerationSession, prompt: [Int32], maxTokens: Int, sampling: SamplingOptions,
-                   stopAtEOG: Bool = true, stops: [String] = [], emit: (String) -> Void) throws -> CompletionResult {
-    var result = CompletionResult()
-    result.promptTokens = prompt.count
-    let model = session.model
-    let t0 = Clock.now()
-    try session.prefill(prompt)
-    result.promptSeconds = Clock.now() - t0
-
-    var sampler = sampling.makeSampler()
-    let processors = sampling.processors
-    var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
-    var scanner = StopStringScanner(stops: stops)
-    let t1 = Clock.now()
-    while true {
-        if Terminal.interrupted { result.stopReason = .interrupted; break }
-        if maxTokens >= 0 && result.generated >= maxTokens { result.stopReason = .length; break }
-        let token = session.sample(using: &sampler, processors: processors)
-        if stopAtEOG && model.tokenizer.endOfGenerationTokens.contains(token) {
-            result.stopReason = .endOfGeneration
-            break
-        }
-        result.generated += 1
-        emit(scanner.append(detokenizer.append(token)))
-        if let stop = scanner.matched { result.stopReason = .stopString; result.stopString = stop; break }
-        if session.remaining == 0 { result.stopReason = .contextFull; break }
-        try session.feed(token)
-    }
-    emit(scanner.append(detokenizer.flush()))
-    emit(scanner.flush())
-    result.generationSeconds = Clock.now() - t1
-    return result
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 @main
-struct LLMRun: ParsableCommand {
+struct LLMRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llmrun",
         abstract: "Run and prune LLaMA-style GGUF language models on small Linux boxes.",
@@ -23,17 +23,21 @@ struct LLMRun: ParsableCommand {
         output, 74 I/O error, 75 budget infeasible, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
         """,
         version: BuildInfo.text,
-        subcommands: [Chat.self, Generate.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self, List.self]
+        subcommands: [Chat.self, Generate.self, Serve.self, Prune.self, Eval.self, Bench.self, Info.self, Tokenize.self, Quantize.self, List.self]
     )
 
-    static func main() {
+    static func main() async {
         StandardStreams.prepare()
         Signals.install()
         var code: Int32 = 0
         var message: String?
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             guard let domainCode = ExitCode.forDomainError(error) else { exit(withError: error) }
             code = domainCode

@@ -73,23 +73,11 @@ struct SamplingOptions: ParsableArguments {
         if repeatLastN < 0 { throw ValidationError("--repeat-last-n must be >= 0") }
     }
 
-    func makeSampler() -> AnySampler {
-        if temperature == 0 { return AnySampler(GreedySampler()) }
-        let seed = self.seed ?? UInt64.random(in: 0...UInt64.max)
-        return AnySampler(StochasticSampler(SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: seed)))
-    }
-
-    var processors: [any LogitProcessor] {
-        repeatPenalty == 1 ? [] : [RepetitionPenalty(penalty: repeatPenalty, window: repeatLastN)]
-    }
-}
-
-/// A sampler chosen at run time.
-struct AnySampler: Sampler {
-    private var base: any Sampler
-    init(_ base: any Sampler) { self.base = base }
-    mutating func sample(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int32 {
-        base.sample(logits, count: count)
+    /// The library's settings; without -s, a random seed.
+    var parameters: SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                           seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                           repeatPenalty: repeatPenalty, penaltyWindow: repeatLastN)
     }
 }
 

@@ -39,6 +39,24 @@ public final class GenerationSession {
         hasLogits = false
     }
 
+    /// Keeps the longest cached prefix of `prompt`, at most all but its last token (whose
+    /// logits the next sample needs), and drops the rest of the cache; returns how many tokens
+    /// were kept. Feed `prompt[kept...]` next.
+    @discardableResult
+    public func keepCommonPrefix(with prompt: [Int32]) -> Int {
+        var common = 0
+        while common < min(tokens.count, prompt.count - 1) && tokens[common] == prompt[common] { common += 1 }
+        truncate(to: common)
+        return common
+    }
+
+    /// Records tokens whose keys and values a forward pass run elsewhere (a batch with other
+    /// sessions) has just stored in `cache` at the next positions.
+    public func didFeed(_ fed: some Collection<Int32>, logitsReady: Bool) {
+        tokens.append(contentsOf: fed)
+        hasLogits = logitsReady
+    }
+
     /// Throws unless `count` more tokens fit in the context (`prefill` checks this itself; callers
     /// that print the prompt first ask before they do).
     public func checkRoom(for count: Int) throws(ModelError) {
@@ -47,29 +65,39 @@ public final class GenerationSession {
         }
     }
 
+    /// Throws unless every token is in the vocabulary.
+    public func checkTokens(_ newTokens: some Sequence<Int32>) throws(ModelError) {
+        let vocab = model.config.vocabularySize
+        if let bad = newTokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw .invalidRequest("token id \(bad) is outside the vocabulary (0..<\(vocab))")
+        }
+    }
+
     /// Feeds `newTokens` after those already in the cache, in batches, leaving the logits of the
     /// last one ready for sampling.
     public func prefill(_ newTokens: [Int32], progress: ((Int) -> Void)? = nil) throws(ModelError) {
         guard !newTokens.isEmpty else { return }
         try checkRoom(for: newTokens.count)
-        let vocab = model.config.vocabularySize
-        if let bad = newTokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw .invalidRequest("token id \(bad) is outside the vocabulary (0..<\(vocab))")
-        }
+        try checkTokens(newTokens)
         var done = 0
-        newTokens.withUnsafeBufferPointer { all in
-            while done < all.count {
-                let n = min(batchSize, all.count - done)
-                let batch = UnsafeBufferPointer(rebasing: all[done..<(done + n)])
-                let isLast = done + n == all.count
-                model.transformer.forward(batch, start: tokens.count, cache: cache, state: state,
-                                          logits: isLast ? .last : .none)
-                tokens.append(contentsOf: batch)
-                done += n
-                progress?(done)
-            }
+        while done < newTokens.count {
+            let n = min(batchSize, newTokens.count - done)
+            feedChunk(newTokens[done..<(done + n)], logits: done + n == newTokens.count)
+            done += n
+            progress?(done)
         }
-        hasLogits = true
+    }
+
+    /// One forward pass over at most `batchSize` checked tokens; with `logits`, those of the
+    /// chunk's last token are left ready for sampling.
+    public func feedChunk(_ chunk: ArraySlice<Int32>, logits: Bool) {
+        precondition(chunk.count <= batchSize && chunk.count <= remaining, "feedChunk: \(chunk.count) tokens")
+        guard !chunk.isEmpty else { return }
+        chunk.withUnsafeBufferPointer { batch in
+            model.transformer.forward(batch, start: tokens.count, cache: cache, state: state,
+                                      logits: logits ? .last : .none)
+        }
+        didFeed(chunk, logitsReady: logits)
     }
 
     /// Logits after the last fed token (`vocabularySize` values).

@@ -14,20 +14,58 @@ public struct GreedySampler: Sampler {
     }
 }
 
-/// Settings of the stochastic sampler, with llama.cpp's defaults.
+/// How a sequence chooses its tokens: the stochastic sampler's settings (llama.cpp's defaults)
+/// and the penalties applied to the logits first. Temperature 0 means greedy.
 public struct SamplingParameters: Sendable, Equatable {
     public var temperature: Float = 0.8
     public var topK: Int = 40
     public var topP: Float = 0.95
     public var minP: Float = 0.05
     public var seed: UInt64 = 0
+    /// llama.cpp's repeat penalty over the last `penaltyWindow` tokens (1 = off).
+    public var repeatPenalty: Float = 1
+    /// OpenAI's penalties over the same window: `count * frequency + (count > 0) * presence`
+    /// is subtracted from a token's logit (0 = off).
+    public var presencePenalty: Float = 0
+    public var frequencyPenalty: Float = 0
+    /// Recent tokens the penalties look at (-1: all of them).
+    public var penaltyWindow: Int = 64
 
-    public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, seed: UInt64 = 0) {
+    public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, seed: UInt64 = 0,
+                repeatPenalty: Float = 1, presencePenalty: Float = 0, frequencyPenalty: Float = 0, penaltyWindow: Int = 64) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
         self.minP = minP
         self.seed = seed
+        self.repeatPenalty = repeatPenalty
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.penaltyWindow = penaltyWindow
+    }
+
+    /// Greedy at temperature 0, else the seeded stochastic sampler.
+    public func makeSampler() -> AnySampler {
+        temperature == 0 ? AnySampler(GreedySampler()) : AnySampler(StochasticSampler(self))
+    }
+
+    /// The logit processors these settings ask for, in the order they apply.
+    public var processors: [any LogitProcessor] {
+        var out: [any LogitProcessor] = []
+        if repeatPenalty != 1 { out.append(RepetitionPenalty(penalty: repeatPenalty, window: penaltyWindow)) }
+        if presencePenalty != 0 || frequencyPenalty != 0 {
+            out.append(PresenceFrequencyPenalty(presence: presencePenalty, frequency: frequencyPenalty, window: penaltyWindow))
+        }
+        return out
+    }
+}
+
+/// A sampler chosen at run time.
+public struct AnySampler: Sampler {
+    private var base: any Sampler
+    public init(_ base: any Sampler) { self.base = base }
+    public mutating func sample(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int32 {
+        base.sample(logits, count: count)
     }
 }
 

@@ -35,6 +35,16 @@ public final class F16KVCache: KVCache {
         values = kvHeads.map { UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, capacity * $0 * headDim)) }
     }
 
+    /// Writes every page of the cache now, so its memory is resident from the start (a server
+    /// reserves its footprint at load instead of growing into it request by request).
+    public func reserveMemory() {
+        for (layer, width) in kvHeads.enumerated() {
+            let count = max(1, capacity * width * headDim)
+            keys[layer].update(repeating: 0, count: count)
+            values[layer].update(repeating: 0, count: count)
+        }
+    }
+
     deinit {
         keys.forEach { $0.deallocate() }
         values.forEach { $0.deallocate() }
