@@ -76,7 +76,7 @@ final class InferenceEngine: @unchecked Sendable {
     private var stats = EngineStatistics()
     private var thread: Thread?
 
-    init(model: LanguageModel, parallel: Int, contextPerSlot: Int, queueLimit: Int, promptChunk: Int = 256, batched: Bool = true) {
+    init(model: LanguageModel, parallel: Int, contextPerSlot: Int, queueLimit: Int, promptChunk: Int = 256, batched: Bool = true) throws(ModelError) {
         self.model = model
         self.contextPerSlot = contextPerSlot
         self.queueLimit = queueLimit
@@ -85,10 +85,10 @@ final class InferenceEngine: @unchecked Sendable {
         self.promptChunk = rows
         if batched {
             // The sessions keep only caches and tokens; the shared run state holds the activations.
-            slots = (0..<parallel).map { _ in Slot(model: model, context: contextPerSlot, batch: 1) }
-            runner = BatchedStepRunner(model: model, rows: rows, slots: parallel, context: contextPerSlot)
+            slots = try (0..<parallel).map { _ throws(ModelError) in try Slot(model: model, context: contextPerSlot, batch: 1) }
+            runner = try BatchedStepRunner(model: model, rows: rows, slots: parallel, context: contextPerSlot)
         } else {
-            slots = (0..<parallel).map { _ in Slot(model: model, context: contextPerSlot, batch: rows) }
+            slots = try (0..<parallel).map { _ throws(ModelError) in try Slot(model: model, context: contextPerSlot, batch: rows) }
             runner = SequentialStepRunner()
         }
         stats.slots = parallel
@@ -286,8 +286,8 @@ final class Slot {
     var decodeStarted = 0.0
     var idleSince = 0.0
 
-    init(model: LanguageModel, context: Int, batch: Int) {
-        session = GenerationSession(model: model, contextLength: context, batchSize: batch)
+    init(model: LanguageModel, context: Int, batch: Int) throws(ModelError) {
+        session = try GenerationSession(model: model, contextLength: context, batchSize: batch)
     }
 
     func sharedPrefix(with prompt: [Int32]) -> Int {

@@ -51,7 +51,7 @@ struct EngineService: Service {
             t.stackSize = 8 << 20
             t.start()
         }
-        let engine = InferenceEngine(model: model, parallel: configuration.parallel, contextPerSlot: configuration.contextPerSlot,
+        let engine = try InferenceEngine(model: model, parallel: configuration.parallel, contextPerSlot: configuration.contextPerSlot,
                                      queueLimit: configuration.queue, promptChunk: configuration.promptChunk,
                                      batched: configuration.batchedForward)
         engine.start()

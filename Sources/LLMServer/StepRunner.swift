@@ -34,9 +34,9 @@ final class BatchedStepRunner: StepRunner {
     /// Rows for up to `rows` tokens and a logit row per slot.
     let state: RunState
 
-    init(model: LanguageModel, rows: Int, slots: Int, context: Int) {
+    init(model: LanguageModel, rows: Int, slots: Int, context: Int) throws(ModelError) {
         self.model = model
-        state = RunState(config: model.config, maxBatch: rows, contextLength: context,
+        state = try RunState(config: model.config, maxBatch: rows, contextLength: context,
                          threads: model.pool.threadCount, logitRows: slots)
     }
 

@@ -61,6 +61,10 @@ struct Chat: ParsableCommand {
             oneShot = try Terminal.readAllInput(what: "the message").trimmingCharacters(in: .whitespacesAndNewlines)
         }
         else { oneShot = nil }
+        // A conversation on a terminal has no single object to print.
+        if json && oneShot == nil {
+            throw CLIError.usage("--json answers one message: pass it with -p, or pipe it on standard input")
+        }
         if let oneShot, oneShot.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw CLIError.usage("the message is empty")
         }
@@ -79,7 +83,7 @@ struct Chat: ParsableCommand {
                 if json { answer += piece } else { Terminal.write(piece) }
             }
             if json {
-                let out = GenerateJSON(prompt: oneShot, text: answer, promptTokens: result.promptTokens,
+                let out = GenerateJSON(prompt: nil, text: answer, promptTokens: result.promptTokens,
                                        generatedTokens: result.generated, stopReason: result.stopReason.rawValue,
                                        stopString: result.stopString,
                                        loadMs: model.loadSeconds * 1000, promptMs: result.promptSeconds * 1000,

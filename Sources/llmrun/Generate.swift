@@ -43,8 +43,11 @@ struct Generate: ParsableCommand {
     var stops: [String] = []
     @Flag(help: "Print one JSON object (text, token counts, timings) instead of streaming.")
     var json = false
+    @Flag(name: .customLong("json-prompt"), help: "With --json: put the prompt in the object too (as -e left it).")
+    var jsonPrompt = false
 
     func validate() throws {
+        if jsonPrompt && !json { throw ValidationError("--json-prompt goes with --json") }
         if prompt != nil && promptFile != nil { throw ValidationError("give the prompt with -p or -f, not both") }
         if count < -1 { throw ValidationError("-n must be -1 or more") }
         if let context, context < 8 { throw ValidationError("-c must be at least 8") }
@@ -79,7 +82,7 @@ struct Generate: ParsableCommand {
             if json { streamed += piece } else { Terminal.write(piece) }
         }
         if json {
-            let out = GenerateJSON(prompt: text, text: streamed, promptTokens: promptTokens.count,
+            let out = GenerateJSON(prompt: jsonPrompt ? text : nil, text: streamed, promptTokens: promptTokens.count,
                                    generatedTokens: result.generated, stopReason: result.stopReason.rawValue,
                                    stopString: result.stopString, loadMs: model.loadSeconds * 1000,
                                    promptMs: result.promptSeconds * 1000, generationMs: result.generationSeconds * 1000,
@@ -95,7 +98,8 @@ struct Generate: ParsableCommand {
 }
 
 struct GenerateJSON: Codable {
-    var prompt: String
+    /// Only when asked (`--json-prompt`): a script already has its prompt, and it can be large.
+    var prompt: String?
     var text: String
     var promptTokens: Int
     var generatedTokens: Int

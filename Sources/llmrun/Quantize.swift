@@ -116,9 +116,10 @@ struct Quantize: ParsableCommand {
         let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
         let calibration = try pruner.calibration(text: text)
         Terminal.status("fitting \(path) to \(type.uppercased()) on \(calibration.tokenCount) calibration tokens")
-        let report = try runShowingProgress(pruner, label: "quantize", total: pruner.config.blockCount + 1,
-                                            calibration: calibration, outputPath: output, planPath: nil) { p in
-            p.phase == "writing" ? p.layers : p.layer
+        let report = try runShowingProgress(pruner, label: "quantize", calibration: calibration,
+                                            outputPath: output, planPath: nil) { p in
+            // Blocks cost alike here; writing is a copy.
+            p.phase == "writing" ? 0.99 : 0.99 * Double(p.layer) / Double(max(p.layers, 1))
         }
         Terminal.status(String(format: "wrote %@ (%@) in %.1f s, peak RSS %@", output, formatBytes(report.outputBytes ?? 0),
                                report.seconds, formatBytes(report.peakResidentBytes)))

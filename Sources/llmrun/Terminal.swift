@@ -1,4 +1,5 @@
 import Foundation
+import LLMRuntime
 
 enum Terminal {
     static var stdinIsTTY: Bool { isatty(STDIN_FILENO) == 1 }
@@ -107,21 +108,42 @@ struct ProgressBar {
     let total: Int
     private let enabled = Terminal.stderrIsTTY
     private var lastDrawn = -1
+    private var lastETA = ""
+    private let started = Clock.now()
 
     init(label: String, total: Int) {
         self.label = label
         self.total = max(total, 1)
     }
 
+    /// `done` of `total` equal steps.
     mutating func update(_ done: Int, detail: String = "") {
+        update(fraction: Double(done) / Double(total), detail: detail)
+    }
+
+    /// A fraction of the work, weighted by what each part costs, so the ETA tracks time: the
+    /// time left is the time so far scaled by the part still to do.
+    mutating func update(fraction: Double, detail: String = "") {
         guard enabled else { return }
-        let percent = min(100, done * 100 / total)
-        guard percent != lastDrawn || !detail.isEmpty else { return }
+        let f = min(max(fraction, 0), 1)
+        let percent = Int(f * 100)
+        let elapsed = Clock.now() - started
+        let eta = f >= 0.02 && elapsed >= 2 ? "ETA " + ProgressBar.duration(elapsed * (1 - f) / f) : ""
+        guard percent != lastDrawn || !detail.isEmpty || eta != lastETA else { return }
         lastDrawn = percent
+        lastETA = eta
         let width = 30
         let filled = width * percent / 100
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        StandardStreams.err("\r\u{1B}[2K\(label) \(bar) \(percent)% \(detail)")
+        StandardStreams.err("\r\u{1B}[2K\(label) \(bar) \(percent)% \(eta.isEmpty ? "" : eta + " · ")\(detail)")
+    }
+
+    /// 75 s reads "1m15s"; an hour or more "1h02m".
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s / 60 % 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
     }
 
     func finish() {

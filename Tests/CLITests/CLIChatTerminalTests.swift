@@ -109,4 +109,21 @@ final class CLIChatTerminalTests: XCTestCase {
         XCTAssertEqual(user, ["hello world", paste])
         XCTAssertEqual(messages.filter { $0["role"] == "assistant" }.count, 2)
     }
+
+    /// `chat --json` on a terminal has no one message to answer: refused (64), not a conversation
+    /// whose output no script could parse.
+    func testJSONOnATerminalIsRefused() throws {
+        let dir = TemporaryDirectory("chat-tty-json")
+        defer { dir.cleanup() }
+        let model = try TinyModel().write(to: dir.file("tiny.gguf"))
+        let (pid, master, screen) = try spawnOnTerminal(["chat", "-m", model, "--chat-template", "chatml", "--json"],
+                                                        environment: ["HOME": dir.path])
+        defer { close(master) }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(30)
+        while waitpid(pid, &status, WNOHANG) == 0 && Date() < deadline { usleep(50_000) }
+        if Date() >= deadline { kill(pid, SIGKILL); waitpid(pid, &status, 0) }
+        XCTAssertEqual(status >> 8 & 0xFF, 64, screen.text)
+        XCTAssertTrue(screen.text.contains("--json answers one message"), screen.text)
+    }
 }

@@ -28,6 +28,7 @@ final class CLIEndToEndTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(object?["generated_tokens"] as? Int, 8)
         XCTAssertNotNil(object?["generation_tokens_per_second"])
+        XCTAssertNil(object?["prompt"], "--json echoes the prompt only with --json-prompt")
     }
 
     func testSameSeedSameOutput() throws {
@@ -143,7 +144,7 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertEqual(escaped.status, 0, escaped.stderr)
         XCTAssertEqual(escaped.stdout, newline.stdout)
         XCTAssertNotEqual(literal.stdout, newline.stdout)
-        let generated = try CLI.run(["generate", "-p", #"Q: 2+2?\nA:"#, "-e", "-n", "1", "--temp", "0", "--json"])
+        let generated = try CLI.run(["generate", "-p", #"Q: 2+2?\nA:"#, "-e", "-n", "1", "--temp", "0", "--json", "--json-prompt"])
         XCTAssertEqual(generated.status, 0, generated.stderr)
         XCTAssertTrue(generated.stdout.contains("Q: 2+2?\\nA:"), generated.stdout)  // JSON writes the newline as \n
     }

@@ -43,9 +43,9 @@ final class GeneratorTests: XCTestCase {
             (SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: 9, presencePenalty: 0.5, frequencyPenalty: 0.5), []),
         ]
         for (parameters, stops) in settings {
-            let reference = try referenceRun(GenerationSession(model: model, contextLength: 64), prompt: prompt,
+            let reference = try referenceRun(try GenerationSession(model: model, contextLength: 64), prompt: prompt,
                                              maxTokens: 40, parameters: parameters, stops: stops)
-            let generator = Generator(session: GenerationSession(model: model, contextLength: 64), parameters: parameters,
+            let generator = Generator(session: try GenerationSession(model: model, contextLength: 64), parameters: parameters,
                                       limits: GenerationLimits(maxTokens: 40, stops: stops))
             var text = ""
             let result = try generator.run(prompt: prompt) { text += $0 }
@@ -61,7 +61,7 @@ final class GeneratorTests: XCTestCase {
         let prompt = model.tokenize("the cat")
         let greedy = SamplingParameters(temperature: 0.9, topK: 0, topP: 1, minP: 0, seed: 5)
         func run(_ limits: GenerationLimits, context: Int = 64, cancelAfter: Int? = nil) throws -> GenerationResult {
-            let g = Generator(session: GenerationSession(model: model, contextLength: context), parameters: greedy, limits: limits)
+            let g = Generator(session: try GenerationSession(model: model, contextLength: context), parameters: greedy, limits: limits)
             var pieces = 0
             if let cancelAfter { g.isCancelled = { pieces >= cancelAfter } }
             return try g.run(prompt: prompt) { _ in pieces += 1 }
@@ -83,7 +83,7 @@ final class GeneratorTests: XCTestCase {
     /// A second turn feeds only the new messages; the first turn's tokens stay in the cache.
     func testChatSessionReusesTheConversationPrefix() throws {
         let model = try LanguageModel(path: Self.modelPath, threads: 1)
-        let chat = ChatSession(model: model, template: ChatTemplate(kind: .chatml), system: "Be brief.", contextLength: 200,
+        let chat = try ChatSession(model: model, template: ChatTemplate(kind: .chatml), system: "Be brief.", contextLength: 200,
                                answerReserve: 16)
         let p = SamplingParameters(temperature: 0)
         let first = try chat.respond(to: "hello", maxTokens: 6, parameters: p) { _ in }
