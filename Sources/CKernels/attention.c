@@ -184,7 +184,3 @@ void lr_attend_f16_neon(const float *q, const uint16_t *k, const uint16_t *v, si
 
 #endif
 
-void lr_attend_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
-                   float *scores, float *out) {
-    lr_active_table()->attend_f16(q, k, v, stride, n, d, scale, scores, out);
-}

@@ -29,18 +29,6 @@ void lr_f32_to_bf16_row_scalar(const float *src, uint16_t *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = lr_f32_to_bf16_inline(src[i]);
 }
 
-void lr_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
-    lr_active_table()->f16_to_f32_row(src, dst, n);
-}
-void lr_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n) {
-    lr_active_table()->f32_to_f16_row(src, dst, n);
-}
-void lr_bf16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
-    lr_active_table()->bf16_to_f32_row(src, dst, n);
-}
-void lr_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n) {
-    lr_active_table()->f32_to_bf16_row(src, dst, n);
-}
 
 #if defined(__x86_64__)
 

@@ -14,7 +14,7 @@
 
 #include <stdlib.h>
 
-#include "kernels_internal.h"
+#include "type_traits.h"
 
 /// What a tile kernel reads. Token-indexed arrays are relative to the current chunk and laid out
 /// [token][nb]; weight scales belong to the current row tile, in the layout the backend's
@@ -36,18 +36,6 @@ typedef struct {
 /// Computes rows [r, r+nr) x tokens [t, t+nt); tc is t's index inside the chunk.
 /// nr is either the backend's full RM or 1; nt is 1..RN.
 typedef void (*lr_tile_fn)(const lr_tile_ctx *c, int r, int nr, int t, int tc, int nt);
-
-LR_INLINE size_t lr_weight_block_bytes(int wtype) {
-    switch (wtype) {
-    case LR_TYPE_Q8_0: return sizeof(lr_block_q8_0);
-    case LR_TYPE_Q4_0: return sizeof(lr_block_q4_0);
-    case LR_TYPE_Q4_1: return sizeof(lr_block_q4_1);
-    case LR_TYPE_IQ4_NL: return sizeof(lr_block_iq4_nl);
-    case LR_TYPE_Q5_0: return sizeof(lr_block_q5_0);
-    case LR_TYPE_Q5_1: return sizeof(lr_block_q5_1);
-    default: return 0;
-    }
-}
 
 enum { LR_GEMM_STACK_FLOATS = 6144, LR_GEMM_TOKEN_CHUNK = 32 };
 

@@ -1,5 +1,5 @@
 // The x8 layout of Q4 weights (see ckernels.h): packing, unpacking, the scalar definitions of its
-// mat-muls, and the dispatched entry points.
+// mat-muls (dispatch.c holds the entry points).
 #include <stdlib.h>
 
 #include "interleave_internal.h"
@@ -89,31 +89,3 @@ int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_
     return run_unpacked(wtype, w, group_begin, group_end, k, 1, a, a_ld, n_tok, out, out_ld);
 }
 
-// ---------------------------------------------------------------------------
-// Dispatched entry points
-
-int lr_x8_preferred(int wtype) {
-    const lr_kernel_table *t = lr_active_table();
-    if (t->gemm_x8 == NULL) return 0;
-    return (wtype == LR_TYPE_Q4_0 && t->x8_q4_0) || (wtype == LR_TYPE_Q4_1 && t->x8_q4_1) ||
-           (wtype == LR_TYPE_Q8_0 && t->x8_q8_0) || (wtype == LR_TYPE_IQ4_NL && t->x8_iq4_nl) ||
-           (lr_x8_has_qh(wtype) && t->x8_q5);
-}
-
-int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
-                  int n_tok, int k, float *out, size_t out_ld) {
-    const lr_kernel_table *t = lr_active_table();
-    if (t->gemm_x8 == NULL || (wtype == LR_TYPE_Q8_0 && !t->x8_q8_0) || (wtype == LR_TYPE_IQ4_NL && !t->x8_iq4_nl) ||
-        (lr_x8_has_qh(wtype) && !t->x8_q5))  // a backend's kernels may not cover Q8_0, IQ4_NL or Q5
-        return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
-    return t->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
-}
-
-int lr_gemm_f32a_x8(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
-                    int n_tok, int k, float *out, size_t out_ld) {
-    const lr_kernel_table *t = lr_active_table();
-    if (t->gemm_f32a == NULL) return -1;
-    if (t->gemm_f32a_x8 == NULL)
-        return lr_gemm_f32a_x8_scalar(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
-    return t->gemm_f32a_x8(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
-}

@@ -9,6 +9,8 @@
 
 #if defined(__x86_64__)
 #define LR_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+/// AVX-512 with VNNI (Ice Lake, Zen 4 and later); its callers must have checked lr_cpu_has_avx512vnni.
+#define LR_TARGET_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #endif
 #if defined(__aarch64__)
 #define LR_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
@@ -46,18 +48,17 @@ typedef struct {
                      const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld);
     int gemm_f32a_min_batch;
     /// Mat-muls on x8 weights (NULL: the scalar x8 kernels run), with f32 activations as
-    /// gemm_f32a (NULL where gemm_f32a is), and which types the backend prefers in x8 (Q8_0's
-    /// flag also says gemm_x8 takes Q8_0 at all).
+    /// gemm_f32a (NULL where gemm_f32a is).
     int (*gemm_x8)(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                    int n_tok, int k, float *out, size_t out_ld);
     int (*gemm_f32a_x8)(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                         int n_tok, int k, float *out, size_t out_ld);
-    int x8_q4_0, x8_q4_1, x8_q8_0;
-    /// gemm_x8 takes IQ4_NL (which has no row-layout SIMD kernels: its rows take the scalar loops).
-    int x8_iq4_nl;
-    /// gemm_x8 takes Q5_0 and Q5_1 (the same: their rows past the last group of 8 take the
-    /// scalar loops).
-    int x8_q5;
+    /// The types gemm_x8 takes, which the backend prefers in x8 (LR_TYPE_BIT of each). Types
+    /// without row-layout SIMD kernels (IQ4_NL, Q5) run their rows past a matrix's last group of
+    /// 8 in the scalar loops.
+    uint32_t x8_types;
+    /// gemm_x8 beats gemm_f32a_x8 at every batch size, for every x8 type (VNNI int8 dot products).
+    int x8_int8_all_batches;
     /// The pruner's cross-product tile for whole 16-column groups (NULL: the portable loops do
     /// all); returns the first column it left to them.
     int (*cross_tile_f32)(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
@@ -73,8 +74,9 @@ typedef struct {
     void (*geglu)(float *gate, const float *up, int64_t n);
 } lr_kernel_table;
 
-/// The active table (initializing on first use).
-const lr_kernel_table *lr_active_table(void);
+/// The cross-product tile's portable loops (linalg.c), for the columns a backend's tile leaves.
+void lr_cross_tile_f32_portable(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
+                                int j0, int j1, double *out, size_t ldo);
 
 // Scalar implementations every backend may fall back to.
 void lr_f16_to_f32_row_scalar(const uint16_t *src, float *dst, int64_t n);
@@ -110,6 +112,8 @@ int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end,
                        int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                          int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_q8_x8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                             size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 #endif
 
 #if defined(__aarch64__)

@@ -45,11 +45,10 @@ static void cross_tile_loops(const float *x, size_t ldx, const float *y, size_t 
     }
 }
 
-void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, int rows,
-                       int i0, int i1, int j0, int j1, double *out, size_t ldo) {
-    const lr_kernel_table *t = lr_active_table();
-    if (t->cross_tile_f32) j0 = t->cross_tile_f32(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
-    if (j0 < j1) cross_tile_loops(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
+
+void lr_cross_tile_f32_portable(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
+                                int j0, int j1, double *out, size_t ldo) {
+    cross_tile_loops(x, ldx, y, ldy, rows, i0, i1, j0, j1, out, ldo);
 }
 
 void lr_gram_tile_f32(const float *x, int rows, size_t ldx, int i0, int i1, int j0, int j1,

@@ -152,6 +152,3 @@ void lr_quantize_row_q8_0_scalar(const float *src, void *dst, int64_t n) {
     lr_quantize_row_q8_0_ref(src, dst, n);
 }
 
-void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n) {
-    lr_active_table()->quantize_q8_0(src, dst, n);
-}

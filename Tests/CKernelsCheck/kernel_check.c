@@ -171,7 +171,7 @@ static void (*dispatched_dot(int type))(int, float *, const void *, const void *
 
 /// Types with row-layout SIMD kernels (dots, gemm, benchmarks); IQ4_NL runs in x8 only.
 static const int types[] = {LR_TYPE_Q8_0, LR_TYPE_Q4_0, LR_TYPE_Q4_1};
-static const char *simd_backends[] = {"avx2", "neon", "neon+dotprod"};
+static const char *simd_backends[] = {"avx512vnni", "avx2", "neon", "neon+dotprod"};
 
 // ---------------------------------------------------------------------------
 // f16 / bf16
@@ -703,36 +703,54 @@ static void check_x8(const char *backend) {
             }
         }
     }
-    // Extreme blocks, where integer sums peak: every quant at its largest magnitude (all bits
-    // set; Q8_0 -127, IQ4_NL's level -127), every activation +-127, all of one sign per token.
-    // Random data rarely comes near the int16 bounds the kernels' sums are planned against.
+    // Extreme blocks, where integer sums peak: every quant at its largest magnitude of one sign
+    // (all bits set or clear; Q8_0 -128, -127 and +127, IQ4_NL's levels -127 and +113), every
+    // activation +-127 or -128, all of one sign per token. Random data rarely comes near the
+    // int16 bounds the AVX2 sums are planned against, nor the +128 / unsigned x signed operand
+    // order of the VNNI kernels (vpdpbusd). Two groups, so 512-bit kernels pair them; the second
+    // range runs the odd last group alone.
     for (int ti = 0; ti < (int)(sizeof x8_types / sizeof x8_types[0]); ti++) {
         const int type = x8_types[ti], k = 576, nb = k / 32;
         const size_t bb = block_bytes(type), wrb = (size_t)nb * bb, arb = (size_t)nb * sizeof(lr_block_q8_0);
+        const size_t gb = lr_x8_group_bytes(type, k);
         const uint16_t d = lr_f32_to_f16(0.01f);
-        for (int b = 0; b < 8 * nb; b++) {
-            uint8_t *p = rows + (size_t)b * bb;
-            memcpy(p, &d, 2);
-            memset(p + 2, type == LR_TYPE_Q8_0 ? 0x81 : type == LR_TYPE_IQ4_NL ? 0x00 : 0xFF, bb - 2);
-            if (type == LR_TYPE_Q4_1 || type == LR_TYPE_Q5_1) memset(p + 2, 0, 2);  // m = 0
-        }
-        for (int t = 0; t < 3; t++) {
-            for (int b = 0; b < nb; b++) {
-                a[t * nb + b].d = lr_f32_to_f16(0.01f);
-                memset(a[t * nb + b].qs, t == 1 ? 0x81 : 0x7F, 32);  // -127 for token 1, +127 else
+        const uint8_t fills[] = {type == LR_TYPE_Q8_0 ? 0x81 : type == LR_TYPE_IQ4_NL ? 0x00 : 0xFF,
+                                 type == LR_TYPE_Q8_0 ? 0x80 : type == LR_TYPE_IQ4_NL ? 0xFF : 0x00,
+                                 type == LR_TYPE_Q8_0 ? 0x7F : 0x88};
+        for (size_t fi = 0; fi < sizeof fills; fi++) {
+            // Q8_0's -128 is never written by a quantizer (ggml's and ours round to +-127) and lies
+            // outside the AVX2 kernels' sign trick (maddubs(|a|, sign(w, a)): -(-128) wraps).
+            if (type == LR_TYPE_Q8_0 && fills[fi] == 0x80 && strcmp(backend, "avx2") == 0) continue;
+            for (int b = 0; b < 16 * nb; b++) {
+                uint8_t *p = rows + (size_t)b * bb;
+                memcpy(p, &d, 2);
+                memset(p + 2, fills[fi], bb - 2);
+                if (type == LR_TYPE_Q4_1 || type == LR_TYPE_Q5_1) memset(p + 2, 0, 2);  // m = 0
             }
-        }
-        lr_x8_pack(type, rows, wrb, k, packed);
-        for (int n_tok = 1; n_tok <= 3; n_tok++) {
-            for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = 0;
-            int nbad = lr_gemm_q8_x8(type, packed, 0, 1, a, arb, n_tok, k, out, LD) != 0;
-            nbad += lr_gemm_q8_scalar(type, rows, wrb, 0, 8, a, arb, n_tok, k, ref, LD) != 0;
-            for (int t = 0; t < n_tok; t++)
-                for (int r = 0; r < 8; r++) {
-                    const double e = ref[t * LD + r];
-                    nbad += !(e != 0 && fabs((double)out[t * LD + r] - e) <= 1e-5 * fabs(e));  // NaN fails too
+            for (int t = 0; t < 4; t++) {
+                for (int b = 0; b < nb; b++) {
+                    a[t * nb + b].d = lr_f32_to_f16(0.01f);
+                    // +127, -127, -128 (never quantized, but a valid int8), +127
+                    memset(a[t * nb + b].qs, t == 1 ? 0x81 : t == 2 ? 0x80 : 0x7F, 32);
                 }
-            check(nbad == 0, "[%s] x8 %s extreme blocks n_tok=%d: %d bad", backend, type_name(type), n_tok, nbad);
+            }
+            lr_x8_pack(type, rows, wrb, k, packed);
+            lr_x8_pack(type, rows + 8 * wrb, wrb, k, packed + gb);
+            for (int n_tok = 1; n_tok <= 4; n_tok++) {
+                for (int g0 = 0; g0 < 2; g0++) {
+                    for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = 0;
+                    int nbad = lr_gemm_q8_x8(type, packed, g0, 2, a, arb, n_tok, k, out, LD) != 0;
+                    nbad += lr_gemm_q8_scalar(type, rows, wrb, 8 * g0, 16, a, arb, n_tok, k, ref, LD) != 0;
+                    for (int t = 0; t < n_tok; t++)
+                        for (int r = 8 * g0; r < 16; r++) {
+                            const double e = ref[t * LD + r];
+                            // NaN fails too; an all-zero product (Q4_0 / Q5_0 nibble 8 or 16) must be 0
+                            nbad += !(fabs((double)out[t * LD + r] - e) <= 1e-5 * fabs(e));
+                        }
+                    check(nbad == 0, "[%s] x8 %s extreme blocks (fill %02x) n_tok=%d groups [%d,2): %d bad", backend,
+                          type_name(type), fills[fi], n_tok, g0, nbad);
+                }
+            }
         }
     }
 
@@ -993,7 +1011,7 @@ int main(int argc, char **argv) {
     check_dequant();
     check_quantize();
 
-    const char *tested[4] = {"scalar"};
+    const char *tested[8] = {"scalar"};
     int n_tested = 1;
     for (size_t i = 0; i < sizeof simd_backends / sizeof simd_backends[0]; i++)
         if (lr_kernels_force(simd_backends[i]) == 0) tested[n_tested++] = simd_backends[i];

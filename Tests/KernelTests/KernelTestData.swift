@@ -129,7 +129,7 @@ func half(_ p: UnsafePointer<UInt8>) -> Float { lr_f16_to_f32(UInt16(p[0]) | UIn
 
 /// SIMD backends this CPU can run (forcing each in turn); the scalar one is the oracle.
 func availableSIMDBackends() -> [String] {
-    let candidates: [String] = ["avx2", "neon", "neon+dotprod"]
+    let candidates: [String] = ["avx512vnni", "avx2", "neon", "neon+dotprod"]
     let names = candidates.filter { lr_kernels_force($0) == 0 }
     _ = lr_kernels_force("auto")
     return names

@@ -40,6 +40,12 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertEqual(WeightMatrix.kernelType(for: .q6_K), .q8_0)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q5_K), .q5_1)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q4_0), .q4_0)
+        XCTAssertEqual(GGMLType.q4_K.kernelHandling, .repacked(to: .q4_1))
+        XCTAssertEqual(GGMLType.iq4_xs.kernelHandling, .repacked(to: .iq4_nl))
+        XCTAssertEqual(GGMLType.q6_K.kernelHandling, .converted(to: .q8_0))
+        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl])
+        // Every native format has an x8 layout in CKernels' type table.
+        for t in WeightMatrix.nativeTypes { XCTAssertGreaterThan(lr_x8_group_bytes(Int32(t.rawValue), 32), 0, "\(t)") }
         XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 20)
         XCTAssertEqual(m.rows, rows)
         XCTAssertEqual(m.columns, columns)

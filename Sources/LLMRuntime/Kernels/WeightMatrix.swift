@@ -28,21 +28,13 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Q5_0 matters for small models: llama-quantize's K-quant mixes fall back to it for every
     /// matrix whose rows are not whole 256-value super-blocks (Qwen2.5-0.5B's 896-wide inputs,
     /// Gemma-3-270M's 640), where converting to Q8_0 cost half as much memory again.
-    public static let nativeTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl]
+    public static let nativeTypes: Set<GGMLType> = Set(GGMLType.allCases.filter { $0.kernelHandling == .native })
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
     /// Q4_1 for Q4_K, Q5_1 for Q5_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per
     /// 32 values, so nothing is lost but the scales' rounding, at 5, 6 and 4.5 bits per value);
     /// Q8_0 for the rest.
-    public static func kernelType(for type: GGMLType) -> GGMLType {
-        if nativeTypes.contains(type) { return type }
-        switch type {
-        case .q4_K: return .q4_1
-        case .q5_K: return .q5_1
-        case .iq4_xs: return .iq4_nl
-        default: return .q8_0
-        }
-    }
+    public static func kernelType(for type: GGMLType) -> GGMLType { type.kernelType }
 
     /// Bytes a matrix tensor takes once in its kernel format.
     public static func kernelByteCount(of tensor: GGUFTensorInfo) -> Int {
@@ -210,13 +202,7 @@ public enum TensorConversion {
     public static func toKernelType(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
                                     destination: UnsafeMutableRawPointer) {
         let target = WeightMatrix.kernelType(for: type)
-        let repack: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? = switch type {
-        case .q4_K: lr_convert_row_q4_K_to_q4_1
-        case .q5_K: lr_convert_row_q5_K_to_q5_1
-        case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
-        default: nil
-        }
-        guard let repack else {
+        guard let repack = type.rowRepacker else {
             toQ8_0(type: type, source: source, sourceRowBytes: sourceRowBytes, rows: rows, columns: columns, destination: destination)
             return
         }

@@ -1,0 +1,209 @@
+// AVX-512 VNNI mat-vec / mat-mul on x8 (row-interleaved) Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and Q8_0
+// weights with Q8_0 activations: the "avx512vnni" backend's gemm_x8, for generation and prompts.
+//
+// Why: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes and adds the four products to an
+// int32 lane in one instruction, with no int16 stage to overflow. The AVX2 kernels (x8_avx2.c)
+// spend maddubs + add + madd on the same work, and Q8_0 prompts there go through f32 FMAs.
+//
+// Operand order: vpdpbusd's first source is unsigned. Every weight is made unsigned (Q4 and Q5
+// quants already are; Q8_0's bytes and IQ4_NL's levels get +128, an xor with 0x80 that is exact
+// for -128..127) and the activations stay signed, so the products are exact. The offset each
+// weight carries (8, 16 or 128 times the block's activation sum) comes off the int32 sum, which
+// starts at -offset: |sum| <= 32 x 255 x 128 < 2^31.
+//
+// Layout: one zmm holds two x8 groups (16 rows, a 32-bit lane each: 4 consecutive values of a
+// row), so one activation word, broadcast from memory ({1to16}), feeds 16 rows. A matrix's odd
+// last group runs with its own bytes in both halves and keeps the lower half.
+//
+// Compiled with per-function target attributes: the file links into binaries that run on
+// AVX2-only x86, and dispatch.c only picks this backend after checking cpuid and XCR0.
+#include "avx2_int8.h"
+#include "interleave_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// Tokens sharing each unpacked block column: 8 quant registers + 8 accumulators + 8 sums in flight
+// (vpdpbusd's latency needs that many independent chains). Measured on Zen 5, 1536 x 576, 128
+// tokens, one thread: 4 tokens 145-161 GMAC/s by type, 8 tokens 155-170.
+enum { VN_NT = 8 };  // tokens sharing each unpacked block column (8 quant registers + NT accumulators)
+
+/// Per token and block: the activation scale, minus the weights' offset times the int8 sum (the
+/// int32 sum's start), and the scale times the sum (Q4_1, Q5_1: the mins' term).
+typedef struct {
+    float da;
+    int32_t start;
+    float sa;
+} vn_act;
+
+static LR_TARGET_AVX512VNNI void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, int wtype,
+                                           vn_act *acts) {
+    const int off = lr_traits(wtype).offset;  // 0 with mins: their term takes the sum's place
+    for (int t = 0; t < nt; t++) {
+        const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
+        vn_act *o = acts + (size_t)t * nb;
+        for (int b = 0; b < nb; b++) {
+            const float d = lr_f16_table[ab[b].d];
+            const int32_t s = sum_i8x32(ab[b].qs);
+            o[b].da = d;
+            o[b].start = -off * s;
+            o[b].sa = d * (float)s;
+        }
+    }
+}
+
+/// 32 bytes at p0 (rows 0..7) and 32 at p1 (rows 8..15) as one register.
+LR_INLINE LR_TARGET_AVX512VNNI __m512i load_pair(const uint8_t *p0, const uint8_t *p1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+/// Eight halves at p0 and eight at p1 as 16 floats.
+LR_INLINE LR_TARGET_AVX512VNNI __m512 halves_pair(const uint8_t *p0, const uint8_t *p1) {
+    const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p0)),
+                                              _mm_loadu_si128((const __m128i *)p1), 1);
+    return _mm512_cvtph_ps(h);
+}
+
+/// Adds Q5's fifth bit (0x10) to the bytes of quant chunk c whose value has it: byte k of lane i
+/// is value 4c + k of row i (first = 0; 16 + 4c + k for the high nibbles, first = 2), whose bit
+/// sits in byte first + c/2 of row i's qh lane. A shuffle copies that byte into the lane's four,
+/// then each byte tests its own bit. Every 128-bit lane holds 4 rows of both, so one pattern serves.
+LR_INLINE LR_TARGET_AVX512VNNI __m512i add_fifth_bits(__m512i q, __m512i qh, const int c, const int first) {
+    const char b = (char)(first + (c >> 1));
+    const __m512i pick = _mm512_broadcast_i32x4(_mm_setr_epi8(b, b, b, b, b + 4, b + 4, b + 4, b + 4, b + 8, b + 8,
+                                                              b + 8, b + 8, b + 12, b + 12, b + 12, b + 12));
+    const __m512i bit = _mm512_set1_epi32((int32_t)(0x08040201u << (4 * (c & 1))));
+    const __mmask64 has = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, pick), bit);
+    return _mm512_mask_add_epi8(q, has, q, _mm512_set1_epi8(0x10));
+}
+
+/// Groups g0 and g1 (16 rows; g1 may repeat g0) against NT tokens: out[j * out_ld + i] for row i,
+/// token j, all 16 rows when store16 else the first 8.
+LR_INLINE LR_TARGET_AVX512VNNI void pair_kernel(const uint8_t *g0, const uint8_t *g1, int nb, const uint8_t *a,
+                                                size_t a_row_bytes, const vn_act *acts, float *out, size_t out_ld,
+                                                int store16, const int NT, const int wtype) {
+    const size_t bb = lr_x8_block_bytes(wtype), qso = lr_x8_qs_offset(wtype), qho = lr_x8_qh_offset(wtype);
+    const __m512i nibble = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8((char)0x80);
+    const __m512i levels =
+        _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lr_iq4_values)), flip);
+    __m512 acc[VN_NT];
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *b0 = g0 + (size_t)b * bb, *b1 = g1 + (size_t)b * bb;
+        // q[c]: values 4c..4c+3 of each row, unsigned (chunks 4..7: Q4's high nibbles, Q8_0's
+        // second half), so chunk c always meets activation word c.
+        __m512i q[8];
+        if (wtype == LR_TYPE_Q8_0) {
+            LR_UNROLL
+            for (int c = 0; c < 8; c++) q[c] = _mm512_xor_si512(load_pair(b0 + qso + 32 * c, b1 + qso + 32 * c), flip);
+        } else {
+            LR_UNROLL
+            for (int c = 0; c < 4; c++) {
+                const __m512i v = load_pair(b0 + qso + 32 * c, b1 + qso + 32 * c);
+                q[c] = _mm512_and_si512(v, nibble);
+                q[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+            }
+            if (wtype == LR_TYPE_IQ4_NL) {
+                LR_UNROLL
+                for (int c = 0; c < 8; c++) q[c] = _mm512_shuffle_epi8(levels, q[c]);
+            }
+            if (lr_x8_has_qh(wtype)) {
+                const __m512i qh = load_pair(b0 + qho, b1 + qho);
+                LR_UNROLL
+                for (int c = 0; c < 4; c++) {
+                    q[c] = add_fifth_bits(q[c], qh, c, 0);
+                    q[4 + c] = add_fifth_bits(q[4 + c], qh, c, 2);
+                }
+            }
+        }
+        const __m512 d = halves_pair(b0, b1);
+        __m512 m = _mm512_setzero_ps();
+        if (lr_x8_has_mins(wtype)) m = halves_pair(b0 + 16, b1 + 16);
+        LR_UNROLL
+        for (int j = 0; j < NT; j++) {
+            const int8_t *aq = ((const lr_block_q8_0 *)(a + (size_t)j * a_row_bytes))[b].qs;
+            const vn_act *act = acts + (size_t)j * nb + b;
+            __m512i isum = _mm512_set1_epi32(act->start);
+            LR_UNROLL
+            for (int c = 0; c < 8; c++) {
+                int32_t word;
+                memcpy(&word, aq + 4 * c, 4);
+                isum = _mm512_dpbusd_epi32(isum, q[c], _mm512_set1_epi32(word));
+            }
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, _mm512_set1_ps(act->da)), acc[j]);
+            if (lr_x8_has_mins(wtype)) acc[j] = _mm512_fmadd_ps(m, _mm512_set1_ps(act->sa), acc[j]);
+        }
+    }
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) {
+        if (store16) _mm512_storeu_ps(out + (size_t)j * out_ld, acc[j]);
+        else _mm512_mask_storeu_ps(out + (size_t)j * out_ld, 0x00ff, acc[j]);
+    }
+}
+
+/// vn_WNAME_NT: one noinline function per type and token count (its own register allocation).
+#define VN_PAIR(WNAME, WTYPE, NT)                                                                                  \
+    static __attribute__((noinline)) LR_TARGET_AVX512VNNI void vn_##WNAME##_##NT(                                   \
+        const uint8_t *g0, const uint8_t *g1, int nb, const uint8_t *a, size_t a_row_bytes, const vn_act *acts,    \
+        float *out, size_t out_ld, int store16) {                                                                  \
+        pair_kernel(g0, g1, nb, a, a_row_bytes, acts, out, out_ld, store16, NT, WTYPE);                            \
+    }
+#define VN_TYPE(WNAME, WTYPE) VN_PAIR(WNAME, WTYPE, 1) VN_PAIR(WNAME, WTYPE, 2) VN_PAIR(WNAME, WTYPE, 3) VN_PAIR(WNAME, WTYPE, 4) \
+    VN_PAIR(WNAME, WTYPE, 5) VN_PAIR(WNAME, WTYPE, 6) VN_PAIR(WNAME, WTYPE, 7) VN_PAIR(WNAME, WTYPE, 8)
+VN_TYPE(q4_0, LR_TYPE_Q4_0)
+VN_TYPE(q4_1, LR_TYPE_Q4_1)
+VN_TYPE(q5_0, LR_TYPE_Q5_0)
+VN_TYPE(q5_1, LR_TYPE_Q5_1)
+VN_TYPE(q8_0, LR_TYPE_Q8_0)
+VN_TYPE(iq4_nl, LR_TYPE_IQ4_NL)
+
+typedef void (*vn_pair_fn)(const uint8_t *, const uint8_t *, int, const uint8_t *, size_t, const vn_act *, float *,
+                           size_t, int);
+_Static_assert(VN_NT == 8, "pair kernels are instantiated for 1..8 tokens");
+#define VN_FNS(WNAME) {NULL, vn_##WNAME##_1, vn_##WNAME##_2, vn_##WNAME##_3, vn_##WNAME##_4, vn_##WNAME##_5, vn_##WNAME##_6, vn_##WNAME##_7, vn_##WNAME##_8}
+
+enum { VN_STACK_BLOCKS = 512 };  // k up to 16384 keeps its activation terms on the stack
+
+int lr_gemm_q8_x8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                             size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
+    static const vn_pair_fn q4_0[] = VN_FNS(q4_0), q4_1[] = VN_FNS(q4_1), q5_0[] = VN_FNS(q5_0),
+                            q5_1[] = VN_FNS(q5_1), q8_0[] = VN_FNS(q8_0), iq4_nl[] = VN_FNS(iq4_nl);
+    const vn_pair_fn *fns = wtype == LR_TYPE_Q4_0     ? q4_0
+                            : wtype == LR_TYPE_Q4_1   ? q4_1
+                            : wtype == LR_TYPE_Q5_0   ? q5_0
+                            : wtype == LR_TYPE_Q5_1   ? q5_1
+                            : wtype == LR_TYPE_Q8_0   ? q8_0
+                            : wtype == LR_TYPE_IQ4_NL ? iq4_nl
+                                                      : NULL;
+    if (fns == NULL || k < 0 || k % LR_QK != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
+    if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
+    lr_kernels_init();  // lr_f16_table
+
+    const int nb = k / LR_QK;
+    const size_t gb = lr_x8_group_bytes(wtype, k);
+    vn_act stack_acts[VN_NT * VN_STACK_BLOCKS], *acts = stack_acts;
+    if (nb > VN_STACK_BLOCKS) {
+        acts = malloc((size_t)VN_NT * nb * sizeof *acts);
+        if (!acts) return -1;
+    }
+    const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)a;
+    // Tokens outermost, a few at a time; the groups of a thread's row chunk (tens of KB) stay in
+    // cache while the token groups pass over them.
+    for (int t = 0; t < n_tok; t += VN_NT) {
+        const int nt = n_tok - t < VN_NT ? n_tok - t : VN_NT;
+        const uint8_t *at = ab + (size_t)t * a_row_bytes;
+        prep_acts(at, a_row_bytes, nt, nb, wtype, acts);
+        float *o = out + (size_t)t * out_ld;
+        for (int g = group_begin; g < group_end; g += 2) {
+            const int two = g + 1 < group_end;
+            const uint8_t *p0 = wb + (size_t)g * gb;
+            fns[nt](p0, two ? p0 + gb : p0, nb, at, a_row_bytes, acts, o + 8 * (size_t)g, out_ld, two);
+        }
+    }
+    if (acts != stack_acts) free(acts);
+    return 0;
+}
+
+#endif

@@ -1,0 +1,47 @@
+import CKernels
+import GGUF
+
+/// How the runtime runs a matrix stored in each format, in one place (the Swift side of
+/// CKernels' type_traits.h): which formats the kernels take as the file stores them, which are
+/// re-packed block by block into a kernel format holding the same quants, and which are
+/// converted (dequantized, then quantized again as Q8_0). A new kernel format changes this
+/// switch, its row in type_traits.h and its kernels.
+extension GGMLType {
+    public enum KernelHandling: Equatable, Sendable {
+        /// The file's bytes are the kernels' (interleaved x8 at load where the backend prefers).
+        case native
+        /// Re-packed into `to` without requantizing: the same quants with one f16 scale (and
+        /// min) per 32 values, so only the scales' rounding changes.
+        case repacked(to: GGMLType)
+        /// Dequantized and quantized again as `to` with the reference rounding.
+        case converted(to: GGMLType)
+    }
+
+    public var kernelHandling: KernelHandling {
+        switch self {
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
+        case .q4_K: .repacked(to: .q4_1)
+        case .q5_K: .repacked(to: .q5_1)
+        case .iq4_xs: .repacked(to: .iq4_nl)
+        default: .converted(to: .q8_0)
+        }
+    }
+
+    /// The format a matrix stored as this type runs in.
+    public var kernelType: GGMLType {
+        switch kernelHandling {
+        case .native: self
+        case .repacked(let t), .converted(let t): t
+        }
+    }
+
+    /// The row re-packer for a `.repacked` type (one row of `count` values), else nil.
+    var rowRepacker: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? {
+        switch self {
+        case .q4_K: lr_convert_row_q4_K_to_q4_1
+        case .q5_K: lr_convert_row_q5_K_to_q5_1
+        case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
+        default: nil
+        }
+    }
+}
