@@ -37,7 +37,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
     /// Q4_1 for Q4_K, Q5_1 for Q5_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per
     /// 32 values, so nothing is lost but the scales' rounding, at 5, 6 and 4.5 bits per value);
-    /// Q8_0 for the rest.
+    /// Q4_1 for the IQ1/IQ2/IQ3 codebook formats; Q8_0 for the rest.
     public static func kernelType(for type: GGMLType) -> GGMLType { type.kernelType }
 
     /// Bytes a matrix tensor takes once in its kernel format.
@@ -200,7 +200,8 @@ public struct WeightMatrix: @unchecked Sendable {
 public enum TensorConversion {
     /// Formats with a dequantizer in the kernel library.
     public static let dequantizable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
-                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
+                                                      .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m]
 
     public static func canDequantize(_ type: GGMLType) -> Bool { dequantizable.contains(type) }
 
