@@ -134,4 +134,45 @@ final class IQGridTests: XCTestCase {
             XCTAssertLessThan(worst, tolerance, "\(type): worst error \(worst) of a sub-block's largest value")
         }
     }
+
+    /// TQ1_0: base-3 digits, five a byte (bytes 0-47) or four (the last 4), most significant
+    /// first, stored as the digits' fraction of 3^5 scaled to 256 and rounded up: digits
+    /// 2,0,1,1,0 are 174/243 -> byte 184; 1,2,0,1,0 are 138/243 -> 146. Level = digit - 1.
+    func testTQ1_0AndItsQ4_0() {
+        let block = [UInt8](repeating: 184, count: 48) + [UInt8](repeating: 146, count: 4) + half(0.5)
+        let five: [Float] = [1, -1, 0, 0, -1], four: [Float] = [0, 1, -1, 0]
+        let want = five.flatMap { [Float](repeating: $0, count: 32) } + five.flatMap { [Float](repeating: $0, count: 16) }
+            + four.flatMap { [Float](repeating: $0, count: 4) }
+        let got = dequantize(.tq1_0, block)
+        XCTAssertEqual(got, want.map { 0.5 * $0 })
+        XCTAssertEqual(GGMLType.tq1_0.kernelType, .q4_0)
+        assertExactQ4_0(.tq1_0, block, got)
+    }
+
+    /// TQ2_0: 2-bit codes c (level c - 1), byte j of each 32 holding values j, j+32, j+64, j+96
+    /// of its 128 in bits 0-1, 2-3, 4-5, 6-7.
+    func testTQ2_0AndItsQ4_0() {
+        let codes: [UInt8] = [0, 1, 2, 3]
+        let qs = (0..<64).map { (j: Int) -> UInt8 in
+            var b: UInt8 = 0
+            for l in 0..<4 { b |= codes[(j + l) % 4] << UInt8(2 * l) }
+            return b
+        }
+        let block = qs + half(0.25)
+        let want = (0..<256).map { v -> Float in
+            let j = v / 128 * 32 + v % 32, l = v % 128 / 32
+            return 0.25 * Float(Int(codes[(j + l) % 4]) - 1)
+        }
+        let got = dequantize(.tq2_0, block)
+        XCTAssertEqual(got, want)
+        assertExactQ4_0(.tq2_0, block, got)
+    }
+
+    private func assertExactQ4_0(_ type: GGMLType, _ block: [UInt8], _ values: [Float], file: StaticString = #filePath, line: UInt = #line) {
+        var q40 = [UInt8](repeating: 0, count: GGMLType.q4_0.byteCount(forElements: 256)!)
+        XCTAssertEqual(lr_convert_row_ternary_to_q4_0(Int32(type.rawValue), block, &q40, 256), 0, file: file, line: line)
+        var back = [Float](repeating: .nan, count: 256)
+        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q4_0.rawValue), q40, &back, 256), 0, file: file, line: line)
+        XCTAssertEqual(back, values, "\(type) as Q4_0", file: file, line: line)
+    }
 }

@@ -15,7 +15,7 @@ extension GGMLType {
         case repacked(to: GGMLType)
         /// Mapped level by level onto `to`'s evenly spaced levels (the grid-coded IQ1/IQ2/IQ3
         /// formats as Q4_1: exact for IQ3_S and IQ1_S, within 1.4% of the largest level for the
-        /// others; sub-blocks with two scales fitted by least squares).
+        /// others; sub-blocks with two scales fitted by least squares. TQ1_0/TQ2_0 as Q4_0, exactly).
         case mapped(to: GGMLType)
         /// Dequantized and quantized again as `to` with the reference rounding.
         case converted(to: GGMLType)
@@ -30,6 +30,8 @@ extension GGMLType {
         // 2- and 3-bit codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
         // grid has no zero-free symmetric levels (IQ3's odd multiples, IQ1's shifted -1/0/1).
         case .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m: .mapped(to: .q4_1)
+        // Ternary levels with one scale per 256 values: Q4_0 codes 7..10 under that scale.
+        case .tq1_0, .tq2_0: .mapped(to: .q4_0)
         default: .converted(to: .q8_0)
         }
     }
@@ -50,6 +52,8 @@ extension GGMLType {
         case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
         case .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m:
             { [raw = Int32(rawValue)] src, dst, n in _ = lr_convert_row_iq_grid_to_q4_1(raw, src, dst, n) }
+        case .tq1_0, .tq2_0:
+            { [raw = Int32(rawValue)] src, dst, n in _ = lr_convert_row_ternary_to_q4_0(raw, src, dst, n) }
         default: nil
         }
     }
