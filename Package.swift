@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["GGUF", "LLMRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "CKernels", "LLMRuntime", "TestSupport"]),
-        .testTarget(name: "KernelTests", dependencies: ["CKernels", "LLMRuntime", "TestSupport"]),
+        .testTarget(name: "KernelTests", dependencies: ["CKernels", "GGUF", "LLMRuntime", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizers", "GGUF"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LLMRuntime", "GGUF", "TestSupport"]),
         .testTarget(name: "PruneTests", dependencies: ["LLMPrune", "LLMRuntime", "GGUF", "TestSupport"]),

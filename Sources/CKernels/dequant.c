@@ -339,6 +339,7 @@ int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n) {
     case LR_TYPE_Q6_K: lr_dequantize_row_q6_K(src, dst, n); return 0;
     case LR_TYPE_IQ4_NL: lr_dequantize_row_iq4_nl(src, dst, n); return 0;
     case LR_TYPE_IQ4_XS: lr_dequantize_row_iq4_xs(src, dst, n); return 0;
-    default: return -1;
+    default:
+        return lr_dequantize_row_iq_grid(ggml_type, src, dst, n) == 0 ? 0 : lr_dequantize_row_ternary(ggml_type, src, dst, n);
     }
 }

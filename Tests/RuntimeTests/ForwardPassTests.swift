@@ -82,6 +82,36 @@ final class ForwardPassTests: XCTestCase {
         try compareWithReference(t, file: "mixed.gguf")
     }
 
+    /// Float matrices whose rows are not whole 32-value blocks (MLP widths 100, 72 and 33, and
+    /// 3 heads of 16 feeding a 48-wide attention output) run padded with zero columns.
+    func testFloatMatricesOfOddWidths() throws {
+        var t = TinyModel()
+        t.matrixType = .f16
+        t.embeddingType = .f16
+        t.tiedOutput = false
+        t.layers = [LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 100),
+                    LayerShape(headCount: 3, kvHeadCount: 1, feedForwardLength: 72),
+                    LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 33)]
+        t.perLayerArrays = true
+        try compareWithReference(t, file: "odd-f16.gguf")
+        t.matrixType = .f32
+        try compareWithReference(t, file: "odd-f32.gguf")
+    }
+
+    /// The layout of an LLM-Pruner export converted by llama.cpp's convert script: llama
+    /// architecture, `feed_forward_length` as a per-layer array of arbitrary widths (959 as in
+    /// the SmolLM2 export of issue 26), F16 matrices, no biases.
+    func testPrunedFileOfAnotherToolsLayout() throws {
+        var t = TinyModel()
+        t.matrixType = .f16
+        t.embeddingType = .f16
+        t.layers = [LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 959),
+                    LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 1536),
+                    LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 517)]
+        t.perLayerArrays = true
+        try compareWithReference(t, file: "llm-pruner.gguf")
+    }
+
     func testOutputBiasesOfPrunedModels() throws {
         var t = TinyModel()
         t.mlpBias = true

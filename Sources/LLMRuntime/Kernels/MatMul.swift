@@ -10,6 +10,8 @@ import CKernels
 public struct MatmulInput {
     public let buffer: AlignedBuffer
     public let maxColumns: Int
+    /// The width the kernels read: the input's, rounded up to whole 32-value blocks (matrices of
+    /// other widths are stored padded with zero columns, and so is their input here).
     public private(set) var columns = 0
     public private(set) var count = 0
     /// The f32 rows when the f32-activation path takes this batch, else nil (Q8_0 in `buffer`).
@@ -19,7 +21,7 @@ public struct MatmulInput {
 
     public init(maxRows: Int, maxColumns: Int) {
         self.maxColumns = maxColumns
-        buffer = AlignedBuffer(byteCount: maxRows * (maxColumns / 32) * 34)
+        buffer = AlignedBuffer(byteCount: maxRows * ((maxColumns + 31) / 32) * 34)
     }
 
     /// Prepares `rows` vectors of `columns` floats laid out with stride `columns` for mat-muls
@@ -31,11 +33,12 @@ public struct MatmulInput {
     /// beats the f32 path by 1.7x (Qwen2.5-1.5B Q4_0: 88.5 -> 154 t/s; SmolLM2 Q4_1: 718 -> 1236).
     public mutating func prepare(_ x: UnsafePointer<Float>, rows: Int, columns: Int, for weights: WeightMatrix?,
                                  pool: ThreadPool) {
-        self.columns = columns
+        self.columns = (columns + 31) / 32 * 32
         self.count = rows
         let minBatch = weights.map { Int(lr_gemm_f32a_min_batch_for(Int32($0.type.rawValue), $0.layout == .x8 ? 1 : 0)) }
             ?? f32MinBatch
-        if minBatch > 0 && rows >= minBatch {
+        // The f32 path reads `x` in place, which has no zero tail: padded widths take Q8_0.
+        if minBatch > 0 && rows >= minBatch && columns % 32 == 0 {
             floats = x
             return
         }
@@ -43,11 +46,26 @@ public struct MatmulInput {
         let rb = rowBytes
         let base = buffer.pointer
         if rows == 1 {
-            lr_quantize_row_q8_0(x, base, Int64(columns))
+            MatmulInput.quantizePadded(x, columns: columns, into: base)
             return
         }
         pool.parallelFor(rows) { r, _ in
-            lr_quantize_row_q8_0(x + r * columns, base + r * rb, Int64(columns))
+            MatmulInput.quantizePadded(x + r * columns, columns: columns, into: base + r * rb)
+        }
+    }
+
+    /// One row to Q8_0, a partial last block completed with zeros (which leave its scale as the
+    /// real values set it).
+    @inline(__always)
+    private static func quantizePadded(_ x: UnsafePointer<Float>, columns: Int, into out: UnsafeMutableRawPointer) {
+        let whole = columns / 32 * 32
+        if whole > 0 { lr_quantize_row_q8_0(x, out, Int64(whole)) }
+        guard whole < columns else { return }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tail in
+            let t = tail.baseAddress!
+            t.initialize(repeating: 0, count: 32)
+            t.update(from: x + whole, count: columns - whole)
+            lr_quantize_row_q8_0(t, out + whole / 32 * 34, 32)
         }
     }
 }
@@ -84,7 +102,7 @@ extension ThreadPool {
         let chunkRows = max(16, (target + 15) / 16 * 16)
         var chunks = 0
         for job in jobs {
-            precondition(job.weights.columns == x.columns,
+            precondition(job.weights.storedColumns == x.columns,
                          "matmul: \(job.weights.rows)x\(job.weights.columns) weight against \(x.columns)-wide input")
             chunks += (job.weights.rows + chunkRows - 1) / chunkRows
         }

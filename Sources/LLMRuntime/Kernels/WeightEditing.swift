@@ -12,7 +12,7 @@ extension WeightMatrix {
                 copyRow(r, to: out.baseAddress!.advanced(by: i * rowBytes))
             }
         }
-        return WeightMatrix(type: type, rows: kept.count, columns: columns, bytes: bytes)
+        return WeightMatrix(type: type, rows: kept.count, columns: columns, storedColumns: storedColumns, bytes: bytes)
     }
 
     /// All values as f32, row-major (rows, columns).

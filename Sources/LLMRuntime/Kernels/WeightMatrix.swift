@@ -13,6 +13,10 @@ public struct WeightMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rows: Int
     public let columns: Int
+    /// Values stored per row: `columns`, or for a float matrix converted at load whose width is
+    /// not a multiple of 32, the next multiple, the extra columns zero (exact: the mat-mul input
+    /// is padded with zeros to match, see `MatmulInput.prepare`).
+    public let storedColumns: Int
     public let rowBytes: Int
     public let data: UnsafeRawPointer
     public let layout: Layout
@@ -33,29 +37,39 @@ public struct WeightMatrix: @unchecked Sendable {
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
     /// Q4_1 for Q4_K, Q5_1 for Q5_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per
     /// 32 values, so nothing is lost but the scales' rounding, at 5, 6 and 4.5 bits per value);
-    /// Q8_0 for the rest.
+    /// Q4_1 for the IQ1/IQ2/IQ3 codebook formats; Q8_0 for the rest.
     public static func kernelType(for type: GGMLType) -> GGMLType { type.kernelType }
 
     /// Bytes a matrix tensor takes once in its kernel format.
     public static func kernelByteCount(of tensor: GGUFTensorInfo) -> Int {
-        kernelType(for: tensor.type).byteCount(forElements: tensor.elementCount) ?? tensor.byteCount
+        guard tensor.shape.count == 2 else {
+            return kernelType(for: tensor.type).byteCount(forElements: tensor.elementCount) ?? tensor.byteCount
+        }
+        return (kernelType(for: tensor.type).byteCount(forElements: paddedColumns(tensor.shape[0])) ?? tensor.byteCount / tensor.shape[1])
+            * tensor.shape[1]
     }
 
-    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, owner: AnyObject?, layout: Layout = .rows) {
+    /// `columns` rounded up to whole 32-value blocks (the width a converted matrix is stored at).
+    public static func paddedColumns(_ columns: Int) -> Int { (columns + 31) / 32 * 32 }
+
+    public init(type: GGMLType, rows: Int, columns: Int, storedColumns: Int? = nil, data: UnsafeRawPointer, owner: AnyObject?,
+                layout: Layout = .rows) {
         self.type = type
         self.rows = rows
         self.columns = columns
-        self.rowBytes = type.byteCount(forElements: columns) ?? 0
+        self.storedColumns = storedColumns ?? columns
+        self.rowBytes = type.byteCount(forElements: self.storedColumns) ?? 0
         self.data = data
         self.owner = owner
         self.layout = layout
     }
 
     /// Builds a matrix from Q8_0/Q4_0/Q4_1 bytes held in memory (used by the pruner).
-    public init(type: GGMLType, rows: Int, columns: Int, bytes: [UInt8]) {
+    public init(type: GGMLType, rows: Int, columns: Int, storedColumns: Int? = nil, bytes: [UInt8]) {
         let buffer = AlignedBuffer(byteCount: bytes.count)
         bytes.withUnsafeBytes { buffer.pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        self.init(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+        self.init(type: type, rows: rows, columns: columns, storedColumns: storedColumns, data: UnsafeRawPointer(buffer.pointer),
+                  owner: buffer)
     }
 
     /// Views a tensor in place when its format has a kernel, otherwise converts it once to its
@@ -69,26 +83,25 @@ public struct WeightMatrix: @unchecked Sendable {
             return
         }
         let target = WeightMatrix.kernelType(for: tensor.type)
-        let outRowBytes = target.byteCount(forElements: columns)!
+        let stored = WeightMatrix.paddedColumns(columns)
+        let outRowBytes = target.byteCount(forElements: stored)!
         let buffer = AlignedBuffer(byteCount: outRowBytes * rows)
         TensorConversion.toKernelType(type: tensor.type, source: bytes.baseAddress!, sourceRowBytes: tensor.rowBytes,
                                       rows: rows, columns: columns, destination: buffer.pointer)
         // The source bytes are not read again (the file pages come back from disk if they are):
         // dropping them keeps resident memory at the converted copy instead of both.
         file.releasePages(of: tensor)
-        self.init(type: target, rows: rows, columns: columns, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
+        self.init(type: target, rows: rows, columns: columns, storedColumns: stored, data: UnsafeRawPointer(buffer.pointer),
+                  owner: buffer)
     }
 
     /// Throws unless `tensor` is a matrix this build can run: in a kernel format, or one it
-    /// converts (rows a multiple of 32 values, a type it dequantizes).
+    /// converts (a type it dequantizes; float rows of any width, padded with zeros).
     static func checkSupported(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
         guard tensor.shape.count == 2 else {
             throw .badModel(path: file.path, detail: "\(tensor.name): expected a matrix, found shape \(tensor.shapeDescription)")
         }
         if WeightMatrix.nativeTypes.contains(tensor.type) { return }
-        guard tensor.shape[0] % 32 == 0 else {
-            throw .unsupported(path: file.path, detail: "\(tensor.name): rows of \(tensor.shape[0]) values cannot be converted to Q8_0 (need a multiple of 32)")
-        }
         guard TensorConversion.canDequantize(tensor.type) else {
             throw .unsupported(path: file.path, detail: "\(tensor.name): tensor type \(tensor.type) is not supported by this build")
         }
@@ -97,7 +110,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Row `r`'s bytes in the file layout, copied to `out` (`rowBytes` bytes).
     public func copyRow(_ r: Int, to out: UnsafeMutableRawPointer) {
         if r < interleavedRows {
-            _ = lr_x8_unpack_row(Int32(type.rawValue), data + r / 8 * 8 * rowBytes, Int32(r % 8), Int32(columns), out)
+            _ = lr_x8_unpack_row(Int32(type.rawValue), data + r / 8 * 8 * rowBytes, Int32(r % 8), Int32(storedColumns), out)
         } else {
             out.copyMemory(from: data + r * rowBytes, byteCount: rowBytes)
         }
@@ -105,7 +118,15 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Dequantizes one row into `out` (`columns` floats).
     public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        if r < interleavedRows {
+        if storedColumns != columns {
+            let wide = UnsafeMutablePointer<Float>.allocate(capacity: storedColumns)
+            defer { wide.deallocate() }
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: rowBytes, alignment: 16)
+            defer { bytes.deallocate() }
+            copyRow(r, to: bytes)
+            _ = lr_dequantize_row(Int32(type.rawValue), bytes, wide, Int64(storedColumns))
+            out.update(from: wide, count: columns)
+        } else if r < interleavedRows {
             let bytes = UnsafeMutableRawPointer.allocate(byteCount: rowBytes, alignment: 16)
             defer { bytes.deallocate() }
             copyRow(r, to: bytes)
@@ -121,7 +142,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Whether the active kernels run this matrix faster in the x8 layout.
     public var prefersInterleaved: Bool {
-        layout == .rows && rows >= 8 && columns % 32 == 0 && WeightMatrix.interleavesAtLoad(type)
+        layout == .rows && rows >= 8 && storedColumns % 32 == 0 && WeightMatrix.interleavesAtLoad(type)
     }
 
     /// The same matrix with its rows in groups of 8 interleaved (`Layout.x8`), in new memory;
@@ -133,7 +154,7 @@ public struct WeightMatrix: @unchecked Sendable {
         let groups = rows / 8
         let groupBytes = 8 * rowBytes
         let buffer = AlignedBuffer(byteCount: rows * rowBytes)
-        let src = data, dst = buffer.pointer, wtype = Int32(type.rawValue), k = Int32(columns), rb = rowBytes
+        let src = data, dst = buffer.pointer, wtype = Int32(type.rawValue), k = Int32(storedColumns), rb = rowBytes
         let sliceGroups = max(1, (4 << 20) / max(groupBytes, 1))
         for first in stride(from: 0, to: groups, by: sliceGroups) {
             let end = min(groups, first + sliceGroups)
@@ -148,7 +169,8 @@ public struct WeightMatrix: @unchecked Sendable {
         let tail = groups * groupBytes
         dst.advanced(by: tail).copyMemory(from: src + tail, byteCount: rows * rowBytes - tail)
         packed(src + tail, rows * rowBytes - tail)
-        return WeightMatrix(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(dst), owner: buffer, layout: .x8)
+        return WeightMatrix(type: type, rows: rows, columns: columns, storedColumns: storedColumns, data: UnsafeRawPointer(dst),
+                            owner: buffer, layout: .x8)
     }
 
     /// `matrix` interleaved in its own buffer, group by group through a small copy, when nothing
@@ -160,16 +182,17 @@ public struct WeightMatrix: @unchecked Sendable {
         matrix = nil
         guard m.owner is AlignedBuffer, isKnownUniquelyReferenced(&m.owner) else { return m.interleaved(pool: pool) }
         let buffer = m.owner as! AlignedBuffer
-        let (type, rows, columns, rowBytes) = (m.type, m.rows, m.columns, m.rowBytes)
+        let (type, rows, columns, stored, rowBytes) = (m.type, m.rows, m.columns, m.storedColumns, m.rowBytes)
         let groupBytes = 8 * rowBytes, groups = rows / 8, base = buffer.pointer
-        let wtype = Int32(type.rawValue), k = Int32(columns)
+        let wtype = Int32(type.rawValue), k = Int32(stored)
         let scratch = AlignedBuffer(byteCount: pool.threadCount * groupBytes)
         pool.parallelFor(groups) { g, thread in
             let tmp = scratch.pointer + thread * groupBytes, at = base + g * groupBytes
             tmp.copyMemory(from: at, byteCount: groupBytes)
             _ = lr_x8_pack(wtype, tmp, rowBytes, k, at)
         }
-        return WeightMatrix(type: type, rows: rows, columns: columns, data: UnsafeRawPointer(base), owner: buffer, layout: .x8)
+        return WeightMatrix(type: type, rows: rows, columns: columns, storedColumns: stored, data: UnsafeRawPointer(base),
+                            owner: buffer, layout: .x8)
     }
 }
 
@@ -177,7 +200,8 @@ public struct WeightMatrix: @unchecked Sendable {
 public enum TensorConversion {
     /// Formats with a dequantizer in the kernel library.
     public static let dequantizable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
-                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+                                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
+                                                      .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0]
 
     public static func canDequantize(_ type: GGMLType) -> Bool { dequantizable.contains(type) }
 
@@ -212,15 +236,19 @@ public enum TensorConversion {
         }
     }
 
-    /// Converts rows of any dequantizable format to Q8_0 with the reference rounding.
+    /// Converts rows of any dequantizable format to Q8_0 with the reference rounding. Rows whose
+    /// width is not a multiple of 32 (float formats only) are padded with zero columns to the next
+    /// one, which leaves every block's scale as it was.
     public static func toQ8_0(type: GGMLType, source: UnsafeRawPointer, sourceRowBytes: Int, rows: Int, columns: Int,
                               destination: UnsafeMutableRawPointer) {
-        let outRowBytes = GGMLType.q8_0.byteCount(forElements: columns)!
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+        let stored = WeightMatrix.paddedColumns(columns)
+        let outRowBytes = GGMLType.q8_0.byteCount(forElements: stored)!
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: stored)
         defer { scratch.deallocate() }
+        scratch.initialize(repeating: 0, count: stored)
         for r in 0..<rows {
             _ = lr_dequantize_row(Int32(type.rawValue), source + r * sourceRowBytes, scratch, Int64(columns))
-            lr_quantize_row_q8_0_ref(scratch, destination + r * outRowBytes, Int64(columns))
+            lr_quantize_row_q8_0_ref(scratch, destination + r * outRowBytes, Int64(stored))
         }
     }
 

@@ -81,6 +81,6 @@ public final class RunState {
         let floats = maxBatch.clampedMultiplying(rowFloats)
             .clampedAdding(threads.clampedMultiplying(contextLength))
             .clampedAdding(logitRows.clampedMultiplying(config.vocabularySize))
-        return floats.clampedMultiplying(4).clampedAdding(maxBatch.clampedMultiplying(max(dim, maxQ, maxFF) / 32 * 34))
+        return floats.clampedMultiplying(4).clampedAdding(maxBatch.clampedMultiplying((max(dim, maxQ, maxFF) + 31) / 32 * 34))
     }
 }

@@ -1,0 +1,178 @@
+import CKernels
+import GGUF
+import LLMRuntime
+import TestSupport
+import XCTest
+
+/// The codebook IQ formats: dequantization of hand-built blocks whose values follow from the
+/// format definitions and the grid entries named (ggml-common.h's tables: entry 0 of the IQ2
+/// grids is all 8s, entry 1 is 43 then 8s, entry 2 is 25, 25 then 8s, entry 3 is 8, 43 then 8s;
+/// IQ3_XXS entry 1 is 20, 4, 4, 4 and entry 5 is 62, 12, 4, 4; IQ3_S entries 0, 1, 2 are
+/// 1, 1, 1, 1 / 3, 1, 1, 1 / 5, 1, 1, 1; IQ1 entries 0, 1, 2 are all -1 / 1 then -1s / 0, 0
+/// then -1s), and their conversion to Q4_1.
+final class IQGridTests: XCTestCase {
+    private func half(_ f: Float) -> [UInt8] { let h = lr_f32_to_f16(f); return [UInt8(h & 0xff), UInt8(h >> 8)] }
+    private func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
+    private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * $0) & 0xff) } }
+
+    private func dequantize(_ type: GGMLType, _ block: [UInt8]) -> [Float] {
+        XCTAssertEqual(block.count, type.byteCount(forElements: 256))
+        var out = [Float](repeating: .nan, count: 256)
+        XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), block, &out, 256), 0)
+        return out
+    }
+
+    private func assertSubBlocks(_ got: [Float], _ want: (Int) -> [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        for ib in 0..<8 {
+            let w = want(ib), g = Array(got[(ib * 32)..<(ib * 32 + 32)])
+            for i in 0..<32 where abs(g[i] - w[i]) > 1e-6 * max(1, abs(w[i])) {
+                XCTFail("\(what): sub-block \(ib) value \(i) is \(g[i]), want \(w[i])", file: file, line: line)
+                return
+            }
+        }
+    }
+
+    /// IQ2 levels of entries 1, 0, 2, 3 with sign bytes 0x81, 0, 0x03, 0 (bit j: value j negative).
+    private let iq2Levels: [Float] = [-43, 8, 8, 8, 8, 8, 8, -8] + [Float](repeating: 8, count: 8)
+        + [-25, -25, 8, 8, 8, 8, 8, 8] + [8, 43, 8, 8, 8, 8, 8, 8]
+
+    func testIQ2_XXS() {
+        // Sign indices 1 and 3 (7 bits) stand for 0x81 and 0x03: the eighth bit makes the count even.
+        let sub = [1, 0, 2, 3].map(UInt8.init) + le32(3 << 28 | 1 | 0 << 7 | 3 << 14 | 0 << 21)
+        let block = half(1) + (0..<8).flatMap { _ in sub }
+        assertSubBlocks(dequantize(.iq2_xxs, block), { _ in self.iq2Levels.map { 0.875 * $0 } }, "IQ2_XXS")
+    }
+
+    func testIQ2_XS() {
+        let qs = (0..<8).flatMap { _ in [1 | 1 << 9, 0, 2 | 3 << 9, 3].flatMap(le16) }
+        let block = half(2) + qs + [UInt8](repeating: 0x21, count: 8)  // scales 1 and 2: 0.75, 1.25
+        assertSubBlocks(dequantize(.iq2_xs, block), { _ in (0..<32).map { self.iq2Levels[$0] * ($0 < 16 ? 0.75 : 1.25) } }, "IQ2_XS")
+    }
+
+    func testIQ2_S() {
+        let qs = (0..<8).flatMap { _ in [1, 0, 2, 3] as [UInt8] }, signs = (0..<8).flatMap { _ in [0x81, 0, 0x03, 0] as [UInt8] }
+        let block = half(2) + qs + signs + [UInt8](repeating: 0, count: 8) + [UInt8](repeating: 0x21, count: 8)
+        assertSubBlocks(dequantize(.iq2_s, block), { _ in (0..<32).map { self.iq2Levels[$0] * ($0 < 16 ? 0.75 : 1.25) } }, "IQ2_S")
+    }
+
+    func testIQ3_XXS() {
+        let qs = (0..<8).flatMap { _ in [1, 0, 5, 0, 0, 0, 0, 0] as [UInt8] }
+        let signs = (0..<8).flatMap { _ in le32(1 << 28 | 2) }  // sign index 2 -> 0x82; scale (0.5+1)*0.5
+        let want: [Float] = [20, -4, 4, 4, 4, 4, 4, -4] + [62, 12, 4, 4, 4, 4, 4, 4] + [Float](repeating: 4, count: 16)
+        assertSubBlocks(dequantize(.iq3_xxs, half(1) + qs + signs), { _ in want.map { 0.75 * $0 } }, "IQ3_XXS")
+    }
+
+    func testIQ3_S() {
+        let qs = (0..<8).flatMap { _ in [1, 0, 2, 0, 0, 0, 0, 0] as [UInt8] }
+        let signs = (0..<8).flatMap { _ in [0x01, 0, 0, 0x80] as [UInt8] }
+        let block = half(0.5) + qs + [UInt8](repeating: 0, count: 8) + signs + [UInt8](repeating: 0x32, count: 4)
+        let want: [Float] = [-3, 1, 1, 1, 1, 1, 1, 1] + [5, 1, 1, 1, 1, 1, 1, 1] + [Float](repeating: 1, count: 15) + [-1]
+        // Scale nibbles 2 (even sub-blocks) and 3 (odd): d * (1 + 2s) = 2.5 and 3.5.
+        assertSubBlocks(dequantize(.iq3_s, block), { ib in want.map { $0 * (ib % 2 == 0 ? 2.5 : 3.5) } }, "IQ3_S")
+    }
+
+    private let iq1Entries: [[Float]] = [[Float](repeating: -1, count: 8), [1] + [Float](repeating: -1, count: 7),
+                                         [0, 0] + [Float](repeating: -1, count: 6)]
+
+    func testIQ1_S() {
+        let qs = (0..<8).flatMap { _ in [1, 0, 2, 0] as [UInt8] }
+        let qh = (0..<8).flatMap { ib in le16(2 << 12 | (ib % 2 == 1 ? 0x8000 : 0)) }  // d * 5; odd: shift -1/8
+        let block = half(0.5) + qs + qh
+        assertSubBlocks(dequantize(.iq1_s, block), { ib in
+            let delta: Float = ib % 2 == 1 ? -0.125 : 0.125
+            return [1, 0, 2, 0].flatMap { self.iq1Entries[$0] }.map { 2.5 * ($0 + delta) }
+        }, "IQ1_S")
+    }
+
+    func testIQ1_M() {
+        // The f16 scale 0.5 (0x3800) is spread over the top nibbles of the four 16-bit scale words;
+        // each sub-block's two 3-bit scales are 1 and 2 (d * 3, d * 5).
+        let low = (1 | 2 << 3) | (1 | 2 << 3) << 6
+        let words = [low | 0x0 << 12, low | 0x0 << 12, low | 0x8 << 12, low | 0x3 << 12]
+        let qs = (0..<8).flatMap { _ in [1, 0, 2, 0] as [UInt8] }
+        let qh = (0..<8).flatMap { _ in [0x08, 0x80] as [UInt8] }  // shifts: -, +, +, - (per 8 values)
+        let block = qs + qh + words.flatMap(le16)
+        let want = zip([1, 0, 2, 0], [(1.5, -0.125), (1.5, 0.125), (2.5, 0.125), (2.5, -0.125)] as [(Float, Float)])
+            .flatMap { e, s in self.iq1Entries[e].map { s.0 * ($0 + s.1) } }
+        assertSubBlocks(dequantize(.iq1_m, block), { _ in want }, "IQ1_M")
+    }
+
+    /// Random blocks converted to Q4_1 against their own values, sub-block by sub-block: exact
+    /// (to the f16 rounding of scale and min) for IQ3_S and IQ1_S, within the grid mapping's
+    /// error for one-scale IQ2_XXS and IQ3_XXS, within a fit's for the two-scale formats (random
+    /// scales up to 31x apart within 32 values here: worst about 11% of the largest value, on the
+    /// half with the smaller scale).
+    func testConversionToQ4_1() throws {
+        var rng = SplitMix64(seed: 7)
+        let cases: [(GGMLType, Float)] = [(.iq3_s, 0.002), (.iq1_s, 0.002), (.iq2_xxs, 0.016), (.iq3_xxs, 0.025),
+                                          (.iq2_xs, 0.12), (.iq2_s, 0.12), (.iq1_m, 0.12)]
+        for (type, tolerance) in cases {
+            XCTAssertEqual(type.kernelType, [.iq2_xxs, .iq2_xs, .iq2_s].contains(type) ? .q8_0 : .q4_1)
+            let blocks = 16, n = 256 * blocks, size = type.byteCount(forElements: 256)!
+            var bytes = (0..<(size * blocks)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for b in 0..<blocks {
+                let d = half(Float(rng.nextUnitDouble()) * 0.02 + 0.001)
+                if type == .iq1_m {  // the scale's nibbles sit in the top of the last four words
+                    let h = Int(d[0]) | Int(d[1]) << 8
+                    for k in 0..<4 { bytes[b * size + 49 + 2 * k] = UInt8(bytes[b * size + 49 + 2 * k] & 0x0f) | UInt8((h >> (4 * k)) & 0xf) << 4 }
+                } else {
+                    bytes[b * size] = d[0]; bytes[b * size + 1] = d[1]
+                }
+            }
+            var want = [Float](repeating: 0, count: n), got = [Float](repeating: 0, count: n)
+            var q41 = [UInt8](repeating: 0, count: GGMLType.q4_1.byteCount(forElements: n)!)
+            XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), bytes, &want, Int64(n)), 0)
+            XCTAssertEqual(lr_convert_row_iq_grid_to_q4_1(Int32(type.rawValue), bytes, &q41, Int64(n)), 0)
+            XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q4_1.rawValue), q41, &got, Int64(n)), 0)
+            var worst: Float = 0
+            for s in 0..<(n / 32) {
+                let range = (s * 32)..<(s * 32 + 32)
+                let scale = want[range].map(abs).max()!
+                guard scale > 0 else { continue }
+                worst = max(worst, range.map { abs(got[$0] - want[$0]) }.max()! / scale)
+            }
+            XCTAssertLessThan(worst, tolerance, "\(type): worst error \(worst) of a sub-block's largest value")
+        }
+    }
+
+    /// TQ1_0: base-3 digits, five a byte (bytes 0-47) or four (the last 4), most significant
+    /// first, stored as the digits' fraction of 3^5 scaled to 256 and rounded up: digits
+    /// 2,0,1,1,0 are 174/243 -> byte 184; 1,2,0,1,0 are 138/243 -> 146. Level = digit - 1.
+    func testTQ1_0AndItsQ4_0() {
+        let block = [UInt8](repeating: 184, count: 48) + [UInt8](repeating: 146, count: 4) + half(0.5)
+        let five: [Float] = [1, -1, 0, 0, -1], four: [Float] = [0, 1, -1, 0]
+        let want = five.flatMap { [Float](repeating: $0, count: 32) } + five.flatMap { [Float](repeating: $0, count: 16) }
+            + four.flatMap { [Float](repeating: $0, count: 4) }
+        let got = dequantize(.tq1_0, block)
+        XCTAssertEqual(got, want.map { 0.5 * $0 })
+        XCTAssertEqual(GGMLType.tq1_0.kernelType, .q4_0)
+        assertExactQ4_0(.tq1_0, block, got)
+    }
+
+    /// TQ2_0: 2-bit codes c (level c - 1), byte j of each 32 holding values j, j+32, j+64, j+96
+    /// of its 128 in bits 0-1, 2-3, 4-5, 6-7.
+    func testTQ2_0AndItsQ4_0() {
+        let codes: [UInt8] = [0, 1, 2, 3]
+        let qs = (0..<64).map { (j: Int) -> UInt8 in
+            var b: UInt8 = 0
+            for l in 0..<4 { b |= codes[(j + l) % 4] << UInt8(2 * l) }
+            return b
+        }
+        let block = qs + half(0.25)
+        let want = (0..<256).map { v -> Float in
+            let j = v / 128 * 32 + v % 32, l = v % 128 / 32
+            return 0.25 * Float(Int(codes[(j + l) % 4]) - 1)
+        }
+        let got = dequantize(.tq2_0, block)
+        XCTAssertEqual(got, want)
+        assertExactQ4_0(.tq2_0, block, got)
+    }
+
+    private func assertExactQ4_0(_ type: GGMLType, _ block: [UInt8], _ values: [Float], file: StaticString = #filePath, line: UInt = #line) {
+        var q40 = [UInt8](repeating: 0, count: GGMLType.q4_0.byteCount(forElements: 256)!)
+        XCTAssertEqual(lr_convert_row_ternary_to_q4_0(Int32(type.rawValue), block, &q40, 256), 0, file: file, line: line)
+        var back = [Float](repeating: .nan, count: 256)
+        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q4_0.rawValue), q40, &back, 256), 0, file: file, line: line)
+        XCTAssertEqual(back, values, "\(type) as Q4_0", file: file, line: line)
+    }
+}
