@@ -43,7 +43,7 @@ struct List: ParsableCommand {
             return
         }
         if rows.isEmpty {
-            FileHandle.standardError.write(Data("llmrun: no models in \(locator.searchPath.joined(separator: ", ")) (fetch one with Tools/fetch-model)\n".utf8))
+            Terminal.status("llmrun: no models in \(locator.searchPath.joined(separator: ", ")) (fetch one with Tools/fetch-model)")
             return
         }
         let table = [["NAME", "SIZE", "ARCHITECTURE", "FORMAT", "PATH"]] + rows.map {
