@@ -39,7 +39,7 @@ struct Chat: ParsableCommand {
     var chatTemplate: String?
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length (default: the model's, at most 4096).")
     var context: Int?
-    @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Most tokens per answer (-1: until the model stops).")
+    @Option(name: [.customShort("n"), .customLong("n-predict")], parsing: .unconditional, help: "Most tokens per answer (-1: until the model stops).")
     var count: Int = -1
     @Option(name: .customLong("stop"), help: ArgumentHelp("End an answer when it contains this string, which is not printed (repeatable).", valueName: "text"))
     var stops: [String] = []
