@@ -967,10 +967,12 @@ static void bench_one(int type, int rows, int k, int n_tok, int threads, int x8)
 
 static void bench(void) {
     // The SmolLM2-135M shapes: FFN down (576 x 1536), FFN gate/up (1536 x 576), output (49152 x 576);
-    // one token (decode, mat-vec) and 32 (prefill, mat-mat). Two threads split the rows in halves.
+    // one token (decode, mat-vec), four (four sequences decoding together) and 32 (prefill,
+    // mat-mat). Two threads split the rows in halves.
     static const struct { int rows, k, n_tok, threads; } cases[] = {
         {576, 1536, 1, 1}, {576, 1536, 32, 1}, {1536, 576, 1, 1}, {1536, 576, 32, 1},
         {49152, 576, 1, 1}, {49152, 576, 1, 2}, {49152, 576, 32, 1}, {49152, 576, 32, 2},
+        {1536, 576, 4, 1}, {49152, 576, 4, 1}, {49152, 576, 4, 2},  // a server's batched decode step
     };
     printf("bench (backend %s; best of repeated runs, single-threaded unless noted)\n", lr_kernels_backend());
     for (size_t ti = 0; ti < 3; ti++)
