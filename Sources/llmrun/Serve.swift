@@ -18,8 +18,10 @@ struct Serve: AsyncParsableCommand {
         parallel x c positions). A request goes to the free slot whose cache shares the \
         longest start with its prompt, and only the rest is computed. Requests past the slots \
         wait in a queue of --queue; past that they get 503 with Retry-After. Any "model" name \
-        is answered by the loaded model. A stream whose client hangs up is cancelled at the \
-        next step; a non-streaming request runs to its max_tokens or --timeout. Logs (one \
+        is answered by the loaded model. A request whose client hangs up, streaming or not, is \
+        cancelled at the next step. The planned footprint printed at start (the model's \
+        buffers, the process, and what serving takes per slot and queue place) is what \
+        --budget fits. Logs (one \
         line per request) go to stderr; SIGTERM or SIGINT stop the server, letting running \
         requests finish for up to 10 s.
 
