@@ -37,13 +37,19 @@ public enum BudgetPlanner {
     ///     the pruning run's own buffers come on top.
     ///   - slots: sequences the model will serve at once, each with a KV cache of `context`
     ///     positions (`serve --parallel`); `batch`: rows of its forward step.
+    ///   - threads: the run's threads (their attention scratch counts).
+    ///   - runtimeBytes: what the running process holds beside the model's buffers (binary,
+    ///     libraries, heap, stacks; a server's HTTP stack): `runtimeOverhead` for a CLI run,
+    ///     `ServingFootprint.runtimeBytes` for `serve`.
     public static func plan(file: GGUFFile, config: ModelConfig, budget: Int, context: Int,
                             requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0,
-                            slots: Int = 1, batch: Int = 256) throws -> BudgetPlan {
+                            slots: Int = 1, batch: Int = 256, threads: Int = 1,
+                            runtimeBytes: Int = BudgetPlanner.runtimeOverhead) throws -> BudgetPlan {
         // What the run will do for this architecture (uniform shapes, attention kept whole…).
         let settings = Pruner.adjusted(settings, for: config)
         try MemoryEstimate.checkContext(context)
-        let model = FootprintModel(file: file, config: config, context: context, settings: settings, slots: slots, batch: batch)
+        let model = FootprintModel(file: file, config: config, context: context, settings: settings, slots: slots, batch: batch,
+                                   threads: threads, runtimeBytes: runtimeBytes)
         // How the context reads in explanations: per slot when there are several.
         let contextLabel = slots > 1 ? "\(context) x \(slots) slots" : "\(context)"
         let total = model.totalParameters

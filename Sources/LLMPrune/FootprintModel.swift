@@ -23,6 +23,7 @@ struct FootprintModel {
     private let settings: PruneSettings
     private let blockParameters: [Int]
     private let dense: MemoryEstimate
+    private let runtimeBytes: Int
     /// Dense weights less the block matrices (as held at run time).
     private let weightsBesideBlocks: Int
     /// The embedding and a separate output matrix.
@@ -33,7 +34,10 @@ struct FootprintModel {
 
     /// `slots`: sequences served at once, each with its own cache (`serve --parallel`); `batch`:
     /// rows of a forward step.
-    init(file: GGUFFile, config: ModelConfig, context: Int, settings: PruneSettings, slots: Int = 1, batch: Int = 256) {
+    /// `runtimeBytes`: the process beside the model's buffers (`BudgetPlanner.runtimeOverhead`,
+    /// or a server's `ServingFootprint.runtimeBytes`).
+    init(file: GGUFFile, config: ModelConfig, context: Int, settings: PruneSettings, slots: Int = 1, batch: Int = 256,
+         threads: Int = 1, runtimeBytes: Int = BudgetPlanner.runtimeOverhead) {
         self.file = file
         self.settings = settings
         totalParameters = file.tensors.reduce(0) { $0 + $1.elementCount }
@@ -42,8 +46,9 @@ struct FootprintModel {
         blockMatrixParameters = blockMatrices.reduce(0) { $0 + $1.elementCount }
         let iq4 = blockMatrices.filter { WeightMatrix.kernelType(for: $0.type) == .iq4_nl }.reduce(0) { $0 + $1.elementCount }
         narrowestBlockFormat = 2 * iq4 > blockMatrixParameters ? .iq4_nl : .q4_0
-        dense = MemoryEstimate(file: file, config: config, context: context, batch: batch, slots: slots)
-        denseFootprint = dense.totalBytes.clampedAdding(BudgetPlanner.runtimeOverhead)
+        self.runtimeBytes = runtimeBytes
+        dense = MemoryEstimate(file: file, config: config, context: context, batch: batch, threads: threads, slots: slots)
+        denseFootprint = dense.totalBytes.clampedAdding(runtimeBytes)
         weightsBesideBlocks = dense.weightBytes - blockMatrices.reduce(0) { $0 + WeightMatrix.kernelByteCount(of: $1) }
         let counter = ParameterCount(config: config)
         blockParameters = config.layers.map { counter.layer($0) }
@@ -86,7 +91,7 @@ struct FootprintModel {
         // a huge footprint (the budget is infeasible), never a wrapped-around small one.
         let keptCache = Int(min(Double(dense.kvCacheBytes) * Double(blocks - dropped(ratio)) / Double(blocks), 9e18))
         return (weightsBesideBlocks - embeddingNow + embeddingBytes(e)).clampedAdding(keptCache)
-            .clampedAdding(dense.scratchBytes).clampedAdding(dense.tokenizerBytes).clampedAdding(BudgetPlanner.runtimeOverhead)
+            .clampedAdding(dense.scratchBytes).clampedAdding(dense.tokenizerBytes).clampedAdding(runtimeBytes)
     }
 
     /// The footprint with `ratio` of all parameters removed, blocks written as `blocks` and the

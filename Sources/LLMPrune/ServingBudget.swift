@@ -75,16 +75,20 @@ public enum ServingBudget {
     ///   - layerShare: COMP's share of whole blocks (nil: the architecture's default, as `prune`).
     ///   - calibrationText: text to calibrate on (default: the bundled C4 sample).
     ///   - residentBytes: what the process holds before pruning (default: its resident size now).
+    ///   - runtimeBytes: what the serving process holds beside the model's buffers
+    ///     (`ServingFootprint.runtimeBytes`; default: a CLI run's `BudgetPlanner.runtimeOverhead`).
     /// - Throws: `PruneError.budgetInfeasible` (exit 75) when no plan fits, before any work.
     public static func plan(modelPath: String, budget: Int, context: Int, slots: Int, batch: Int = 256,
                             settings: PruneSettings = PruneSettings(), layerShare: Double? = nil, calibrationText: String? = nil, residentBytes: Int? = nil, threads: Int,
+                            runtimeBytes: Int = BudgetPlanner.runtimeOverhead,
                             progress: (PruneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> ServingPlan {
         var settings = settings
         let pruner = try Pruner(sourcePath: modelPath, settings: settings, threads: threads)
         settings.layerShare = layerShare ?? PruneSettings.defaultLayerShare(architecture: pruner.config.architecture)
         let planned = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget, context: context,
                                              requestedType: settings.outputType, settings: settings,
-                                             residentBytes: residentBytes ?? ProcessMemory.residentBytes, slots: slots, batch: batch)
+                                             residentBytes: residentBytes ?? ProcessMemory.residentBytes, slots: slots, batch: batch,
+                                             threads: threads, runtimeBytes: runtimeBytes)
         let slotsNote = "\(slots) slot\(slots == 1 ? "" : "s") of \(context) positions"
         if planned.noPruningNeeded {
             return ServingPlan(budget: planned, slots: slots, prune: nil, blockType: nil, embeddingType: nil, blockEnergy: [],

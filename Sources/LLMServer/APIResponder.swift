@@ -20,7 +20,7 @@ final class ServingState: Sendable {
 /// Routes requests, checks the key and the body size, and answers every error in OpenAI's
 /// shape; writes one log line per request on stderr.
 struct APIResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = ServerRequestContext
     let configuration: ServerConfiguration
     let serving: ServingState
     let metrics: ServerMetrics
@@ -39,7 +39,7 @@ struct APIResponder: HTTPResponder {
         let method = request.method.rawValue
         let note = RequestNote()
         let response: Response
-        switch await routed(request, path: path, note: note, started: started) {
+        switch await routed(request, context: context, path: path, note: note, started: started) {
         case .success(let r): response = r
         case .failure(let error): response = Self.error(error)
         }
@@ -56,9 +56,9 @@ struct APIResponder: HTTPResponder {
         log(String(format: "%@ %@ %d%@ %.0f ms", method, path, status, note.isEmpty ? "" : " " + note, (Clock.now() - started) * 1000))
     }
 
-    private func routed(_ request: Request, path: String, note: RequestNote, started: Double) async -> Result<Response, APIError> {
+    private func routed(_ request: Request, context: Context, path: String, note: RequestNote, started: Double) async -> Result<Response, APIError> {
         do {
-            return .success(try await route(request, path: path, note: note, started: started))
+            return .success(try await route(request, context: context, path: path, note: note, started: started))
         } catch let error as APIError {
             return .failure(error)
         } catch {
@@ -66,7 +66,7 @@ struct APIResponder: HTTPResponder {
         }
     }
 
-    private func route(_ request: Request, path: String, note: RequestNote, started: Double) async throws -> Response {
+    private func route(_ request: Request, context: Context, path: String, note: RequestNote, started: Double) async throws -> Response {
         guard let allowed = Self.routes[path] else { throw APIError.notFound(path) }
         guard request.method.rawValue == allowed else { throw APIError.methodNotAllowed(request.method.rawValue, path, allowed: allowed) }
         let ready = serving.current
@@ -97,7 +97,7 @@ struct APIResponder: HTTPResponder {
         case "/detokenize": return try detokenize(body, model: ready.model)
         default:
             return try await complete(body, chat: path == "/v1/chat/completions", ready: ready, path: path,
-                                      note: note, started: started)
+                                      note: note, started: started, isConnected: context.isConnected)
         }
     }
 
@@ -122,7 +122,7 @@ struct APIResponder: HTTPResponder {
     // MARK: Completions
 
     private func complete(_ body: JSONValue, chat: Bool, ready: ServingModel, path: String,
-                          note: RequestNote, started: Double) async throws -> Response {
+                          note: RequestNote, started: Double, isConnected: @escaping @Sendable () -> Bool) async throws -> Response {
         let request = try CompletionRequest(json: body, chat: chat)
         let model = ready.model
         let prompt: [Int32]
@@ -147,8 +147,11 @@ struct APIResponder: HTTPResponder {
                            code: "context_length_exceeded")
         }
         let limits = GenerationLimits(maxTokens: request.maxTokens, stops: request.stops)
+        // A stream learns of a hang-up when a write fails; an answer in one piece has no write
+        // until the end, so the engine asks the connection at every step.
         let (job, events) = try ready.engine.submit(prompt: prompt, parameters: request.parameters, limits: limits,
-                                                    timeout: configuration.timeout)
+                                                    timeout: configuration.timeout,
+                                                    isConnected: request.stream ? nil : isConnected)
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
         let created = Int(Date().timeIntervalSince1970)
         let shape = ResponseShape(id: id, created: created, model: configuration.modelID, chat: chat)

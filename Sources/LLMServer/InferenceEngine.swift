@@ -19,19 +19,28 @@ final class Job: @unchecked Sendable {
     let submitted = Clock.now()
     private let continuation: AsyncStream<JobEvent>.Continuation
     private let cancelled = Atomic<Bool>(false)
+    /// Whether the client's connection is still open (nil: not watched).
+    private let isConnected: (@Sendable () -> Bool)?
 
     init(prompt: [Int32], parameters: SamplingParameters, limits: GenerationLimits, deadline: Double?,
-         continuation: AsyncStream<JobEvent>.Continuation) {
+         continuation: AsyncStream<JobEvent>.Continuation, isConnected: (@Sendable () -> Bool)? = nil) {
         self.prompt = prompt
         self.parameters = parameters
         self.limits = limits
         self.deadline = deadline
         self.continuation = continuation
+        self.isConnected = isConnected
     }
 
     /// Asks the engine to stop this job at its next step (the client went away).
     func cancel() { cancelled.store(true, ordering: .relaxed) }
-    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+    /// Cancelled, or its client's connection closed.
+    var isCancelled: Bool {
+        if cancelled.load(ordering: .relaxed) { return true }
+        guard let isConnected, !isConnected() else { return false }
+        cancel()
+        return true
+    }
 
     func send(_ event: JobEvent) {
         continuation.yield(event)
@@ -111,11 +120,12 @@ final class InferenceEngine: @unchecked Sendable {
     }
 
     /// Queues a job; throws 503 when the slots and the queue are full, or the server is stopping.
+    /// `isConnected` says whether the client still waits for the answer; asked before each step.
     func submit(prompt: [Int32], parameters: SamplingParameters, limits: GenerationLimits,
-                timeout: Double?) throws(APIError) -> (Job, AsyncStream<JobEvent>) {
+                timeout: Double?, isConnected: (@Sendable () -> Bool)? = nil) throws(APIError) -> (Job, AsyncStream<JobEvent>) {
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream()
         let job = Job(prompt: prompt, parameters: parameters, limits: limits,
-                      deadline: timeout.map { Clock.now() + $0 }, continuation: continuation)
+                      deadline: timeout.map { Clock.now() + $0 }, continuation: continuation, isConnected: isConnected)
         continuation.onTermination = { _ in job.cancel() }
         condition.lock()
         defer { condition.unlock() }

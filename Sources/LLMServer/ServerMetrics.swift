@@ -26,6 +26,9 @@ final class ServerMetrics: Sendable {
         metric("generated_tokens_total", "counter", "Tokens generated.", Double(e.generatedTokens))
         metric("generated_tokens_per_second", "gauge", "Generated tokens per second of engine time spent generating.",
                e.busySeconds > 0 ? Double(e.generatedTokens) / e.busySeconds : 0)
+        // What a load's throughput is made of: steps, their time, and how many rows they ran.
+        metric("engine_steps_total", "counter", "Forward steps the engine ran.", Double(e.steps))
+        metric("engine_busy_seconds_total", "counter", "Seconds the engine spent in steps that generated tokens.", e.busySeconds)
         metric("queue_depth", "gauge", "Requests waiting for a slot.", Double(e.queued))
         metric("slots_busy", "gauge", "Slots running a request.", Double(e.busySlots))
         metric("slots", "gauge", "Slots.", Double(e.slots))

@@ -284,16 +284,6 @@ func runShowingProgress(_ pruner: Pruner, label: String, calibration: Calibratio
     }
 }
 
-/// The pruner allocates and frees large per-block buffers; glibc's adaptive mmap threshold would
-/// keep each freed one in the heap and the resident size would climb block by block. Called by
-/// every command that runs a pruner (prune, quantize --fit) before it starts.
-func returnLargeBuffersToTheSystem() {
-    _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
-}
-
-/// glibc's mallopt(3); <malloc.h> is not part of Swift's Glibc module.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 /// What `prune --ratio R --dry-run --json` prints: the cut, before any calibration runs.
 private struct DryRunPlan: Encodable {

@@ -18,8 +18,10 @@ struct Serve: AsyncParsableCommand {
         parallel x c positions). A request goes to the free slot whose cache shares the \
         longest start with its prompt, and only the rest is computed. Requests past the slots \
         wait in a queue of --queue; past that they get 503 with Retry-After. Any "model" name \
-        is answered by the loaded model. A stream whose client hangs up is cancelled at the \
-        next step; a non-streaming request runs to its max_tokens or --timeout. Logs (one \
+        is answered by the loaded model. A request whose client hangs up, streaming or not, is \
+        cancelled at the next step. The planned footprint printed at start (the model's \
+        buffers, the process, and what serving takes per slot and queue place) is what \
+        --budget fits. Logs (one \
         line per request) go to stderr; SIGTERM or SIGINT stop the server, letting running \
         requests finish for up to 10 s.
 
@@ -85,35 +87,38 @@ struct Serve: AsyncParsableCommand {
         config.promptChunk = batch
         config.maxBodyBytes = maxBody
         config.modelID = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let file = try GGUFFile(path: path)
-        config.chatTemplate = chatTemplate.map { name in
-            let kind = ChatTemplateKind(rawValue: name)!
-            return ChatTemplate(file: file).flatMap { $0.kind == kind ? $0 : nil } ?? ChatTemplate(kind: kind)
-        } ?? ChatTemplate(file: file)
+        // The header is read here and let go before serving: a second mapping of it stayed
+        // resident beside the model's own for as long as the server ran.
+        config.chatTemplate = try readChatTemplate(path)
+        let footprint = try ServingFootprint(modelPath: path, context: context, slots: parallel, batch: batch,
+                                             threads: threadOptions.count, queue: queue, processBytes: baseline)
 
         let options = modelOptions, threads = threadOptions.count, plan = planOptions
         let dense = budget == nil && planOptions.prunePlan == nil
         let host = self.host, ready = config, parallel = self.parallel, context = self.context, batch = self.batch
-        var load: @Sendable () throws -> LanguageModel = { try loadModel(options, threads: threads, plan: plan) }
+        var load: @Sendable () throws -> LanguageModel = {
+            let model = try loadModel(options, threads: threads, plan: plan)
+            returnFreedMemoryToTheSystem()
+            return model
+        }
         if let budget {
             // Checked before listening (exit 75); the pruning itself runs while /health says loading.
-            let config = try ModelConfig(file: file)
-            var settings = PruneSettings()
-            settings.layerShare = PruneSettings.defaultLayerShare(architecture: config.architecture)
-            _ = try BudgetPlanner.plan(file: file, config: config, budget: budget.bytes, context: context, requestedType: nil,
-                                       settings: settings, residentBytes: ProcessMemory.residentBytes, slots: parallel, batch: batch)
+            _ = try footprint.budgetPlan(budget: budget.bytes)
             load = {
                 returnLargeBuffersToTheSystem()
                 var lastPhase = ""
                 let servingPlan = try ServingBudget.plan(modelPath: path, budget: budget.bytes, context: context, slots: parallel,
-                                                         batch: batch, threads: threads, progress: { p in
+                                                         batch: batch, threads: threads, runtimeBytes: footprint.runtimeBytes,
+                                                         progress: { p in
                     if p.phase != lastPhase {
                         Terminal.status("budget: \(p.phase) (\(String(format: "%.0f s", p.elapsed)), RSS \(ByteSize(bytes: p.residentBytes)))")
                         lastPhase = p.phase
                     }
                 })
                 Terminal.status(servingPlan.description)
-                return try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: servingPlan)
+                let model = try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: servingPlan)
+                returnFreedMemoryToTheSystem()
+                return model
             }
         }
         try await InferenceServer.run(
@@ -122,14 +127,19 @@ struct Serve: AsyncParsableCommand {
             onListening: { port in Terminal.status("llmrun serve: listening on http://\(host):\(port) (loading \(path))") },
             onReady: { model in
                 if dense {
-                    let planned = MemoryEstimate(file: model.file, config: model.config, context: context, batch: batch,
-                                                 threads: threads, slots: parallel)
-                    Terminal.status("llmrun serve: planned footprint \(formatBytes(baseline + planned.totalBytes)) (process \(formatBytes(baseline)), weights \(formatBytes(planned.weightBytes)), \(parallel) caches \(formatBytes(planned.kvCacheBytes)), scratch \(formatBytes(planned.scratchBytes)), tokenizer \(formatBytes(planned.tokenizerBytes)))")
+                    Terminal.status("llmrun serve: planned footprint \(footprint.description)")
                 }
                 Terminal.status("llmrun serve: ready · \(ready.modelID) · \(ready.parallel) slots x \(ready.contextPerSlot) context · loaded in \(String(format: "%.1f", model.loadSeconds)) s")
             },
             log: { Terminal.status($0) }
         )
         Terminal.status("llmrun serve: stopped")
+    }
+
+    /// The chat template to serve: --chat-template's, or the file's.
+    private func readChatTemplate(_ path: String) throws -> ChatTemplate? {
+        let file = try GGUFFile(path: path)
+        guard let chatTemplate, let kind = ChatTemplateKind(rawValue: chatTemplate) else { return ChatTemplate(file: file) }
+        return ChatTemplate(file: file).flatMap { $0.kind == kind ? $0 : nil } ?? ChatTemplate(kind: kind)
     }
 }

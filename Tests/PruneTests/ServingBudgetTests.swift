@@ -39,6 +39,22 @@ final class ServingBudgetTests: XCTestCase {
         return s
     }
 
+    /// The footprint `serve` prints is the one `serve --budget` plans with: the model's buffers
+    /// plus the process and what serving adds, so a dense model fits a budget exactly when the
+    /// printed figure does.
+    func testServingFootprintIsWhatThePlannerFits() throws {
+        let path = try ServingBudgetTests.source.get()
+        let footprint = try ServingFootprint(modelPath: path, context: 512, slots: 4, batch: 256, threads: 2, queue: 64,
+                                             processBytes: 30_000_000)
+        XCTAssertEqual(footprint.servingBytes, ServingFootprint.servingBytes(slots: 4, queue: 64))
+        XCTAssertGreaterThan(ServingFootprint.servingBytes(slots: 4, queue: 128), footprint.servingBytes)
+        let roomy = try footprint.budgetPlan(budget: 4_000_000_000)
+        XCTAssertTrue(roomy.noPruningNeeded)
+        XCTAssertEqual(roomy.denseFootprintBytes, footprint.totalBytes)
+        XCTAssertTrue(try footprint.budgetPlan(budget: footprint.totalBytes).noPruningNeeded)
+        XCTAssertFalse(try footprint.budgetPlan(budget: footprint.totalBytes - 1).noPruningNeeded)
+    }
+
     func testEverySlotsCacheIsCounted() throws {
         let file = try GGUFFile(path: try ServingBudgetTests.source.get())
         let config = try ModelConfig(file: file)

@@ -257,6 +257,38 @@ final class ServerTests: XCTestCase {
         await server.stop()
     }
 
+    /// A client waiting for an answer in one piece (no stream, so no write fails) that hangs up
+    /// frees its slot at the engine's next step: the request ends interrupted, long before its
+    /// context would have stopped it, and the next request is served.
+    func testNonStreamingClientThatHangsUpFreesItsSlot() async throws {
+        // A context long enough that the job would run for many seconds if nothing stopped it.
+        let server = try await RunningServer.start(model: Self.modelPath) { $0.parallel = 1; $0.queue = 0; $0.contextPerSlot = 50_000 }
+        defer { Task { await server.stop() } }
+        let p = server.port
+        let long = #"{"prompt":"the","max_tokens":100000,"temperature":1,"seed":3,"top_k":0,"top_p":1,"min_p":0}"#
+        let first = try HTTPTestConnection(port: p)
+        first.send("POST", "/v1/completions", body: long)
+        // Bounded wait until the slot is taken (another request is refused).
+        var busy = false
+        for _ in 0..<200 where !busy {
+            busy = try http(p, "POST", "/v1/completions", body: #"{"prompt":"a","max_tokens":1}"#).status == 503
+            if !busy { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        XCTAssertTrue(busy, "the long request never took the slot")
+        let hungUp = Date()
+        close(first.fd)
+        var served = false
+        for _ in 0..<100 where !served {
+            served = try http(p, "POST", "/v1/completions", body: #"{"prompt":"a","max_tokens":2,"temperature":0}"#).status == 200
+            if !served { try await Task.sleep(nanoseconds: 50_000_000) }
+        }
+        XCTAssertTrue(served, "the hung-up request kept its slot")
+        XCTAssertLessThan(Date().timeIntervalSince(hungUp), 5)
+        let logged = server.lines
+        XCTAssertTrue(logged.contains { $0.contains("stop=interrupted") }, "\(logged)")
+        await server.stop()
+    }
+
     /// Four requests decoded together in one batched forward per step answer as they do with
     /// each slot's forward run in turn.
     func testBatchedStepsAnswerAsSequentialOnes() async throws {

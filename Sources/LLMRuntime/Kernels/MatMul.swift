@@ -18,6 +18,8 @@ public struct MatmulInput {
     public private(set) var floats: UnsafePointer<Float>?
     public var rowBytes: Int { columns / 32 * 34 }
     private let f32MinBatch = Int(lr_gemm_f32a_min_batch())
+    /// Values up to which the caller quantizes the rows itself.
+    static let inlineValues = 16384
 
     public init(maxRows: Int, maxColumns: Int) {
         self.maxColumns = maxColumns
@@ -45,8 +47,10 @@ public struct MatmulInput {
         floats = nil
         let rb = rowBytes
         let base = buffer.pointer
-        if rows == 1 {
-            MatmulInput.quantizePadded(x, columns: columns, into: base)
+        // A few decode rows (one per served sequence) quantize in microseconds: handing them
+        // to the pool costs a parallel region, five a block, more than the work.
+        if rows * columns <= MatmulInput.inlineValues {
+            for r in 0..<rows { MatmulInput.quantizePadded(x + r * columns, columns: columns, into: base + r * rb) }
             return
         }
         pool.parallelFor(rows) { r, _ in
