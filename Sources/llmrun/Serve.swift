@@ -96,7 +96,7 @@ struct Serve: AsyncParsableCommand {
         let options = modelOptions, threads = threadOptions.count, plan = planOptions
         let dense = budget == nil && planOptions.prunePlan == nil
         let host = self.host, ready = config, parallel = self.parallel, context = self.context, batch = self.batch
-        var load: @Sendable () throws -> LanguageModel = {
+        var load: ModelLoader = { _ in
             let model = try loadModel(options, threads: threads, plan: plan)
             returnFreedMemoryToTheSystem()
             return model
@@ -104,7 +104,7 @@ struct Serve: AsyncParsableCommand {
         if let budget {
             // Checked before listening (exit 75); the pruning itself runs while /health says loading.
             _ = try footprint.budgetPlan(budget: budget.bytes)
-            load = {
+            load = { stopRequested in
                 returnLargeBuffersToTheSystem()
                 var lastPhase = ""
                 let servingPlan = try ServingBudget.plan(modelPath: path, budget: budget.bytes, context: context, slots: parallel,
@@ -114,7 +114,7 @@ struct Serve: AsyncParsableCommand {
                         Terminal.status("budget: \(p.phase) (\(String(format: "%.0f s", p.elapsed)), RSS \(ByteSize(bytes: p.residentBytes)))")
                         lastPhase = p.phase
                     }
-                })
+                }, shouldStop: stopRequested)
                 Terminal.status(servingPlan.description)
                 let model = try LanguageModel(path: path, threads: threads, sentencePieceModel: options.tokenizerModel, loadTransform: servingPlan)
                 returnFreedMemoryToTheSystem()

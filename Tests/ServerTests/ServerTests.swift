@@ -20,6 +20,8 @@ final class RunningServer: @unchecked Sendable {
         self.log = log
     }
 
+    /// `loadDelay < 0`: the load waits (up to 60 s) until the server is asked to stop, logs
+    /// "load stopped", and gives up, as a long --budget prune does.
     static func start(model path: String, loadDelay: Double = 0, waitForHealth: Bool = true,
                       _ adjust: (inout ServerConfiguration) -> Void = { _ in }) async throws -> RunningServer {
         var config = ServerConfiguration()
@@ -34,7 +36,12 @@ final class RunningServer: @unchecked Sendable {
         let port = Mutex<Int?>(nil)
         let log = LogBox()
         let task = Task {
-            try await InferenceServer.run(configuration: config, load: {
+            try await InferenceServer.run(configuration: config, load: { stopRequested in
+                                              if loadDelay < 0 {
+                                                  let end = Date().addingTimeInterval(60)
+                                                  while !stopRequested() && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+                                                  if stopRequested() { log.append("load stopped"); throw CancellationError() }
+                                              }
                                               if loadDelay > 0 { Thread.sleep(forTimeInterval: loadDelay) }
                                               return try LanguageModel(path: path, threads: 1)
                                           },
@@ -189,6 +196,19 @@ final class ServerTests: XCTestCase {
         }
         XCTAssertTrue(ok)
         await server.stop()
+    }
+
+    /// Stopping the server while the model still loads (a --budget prune takes minutes) reaches
+    /// the load, which gives up, and the server ends without an error.
+    func testStopWhileLoadingReachesTheLoad() async throws {
+        let server = try await RunningServer.start(model: Self.modelPath, loadDelay: -1, waitForHealth: false)
+        XCTAssertEqual(try http(server.port, "GET", "/health").status, 503)
+        let started = Date()
+        server.task.cancel()
+        let result = await server.task.result
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "the load gave up instead of running to its end")
+        XCTAssertTrue(server.lines.contains("load stopped"), "\(server.lines)")
+        if case .failure(let error) = result { XCTFail("the server ended with \(error)") }
     }
 
     func testClientMistakesGetTheirStatusAndAnErrorObject() async throws {
