@@ -102,3 +102,11 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(_ int: Int) { self = .number(Double(int)) }
     public init(_ string: String?) { self = string.map { .string($0) } ?? .null }
 }
+
+extension JSONValue {
+    /// A request body as the server reads it: JSON, or a 400.
+    public static func requestBody(_ data: Data) throws(APIError) -> JSONValue {
+        guard let json = parse(data) else { throw .invalid("the request body is not valid JSON") }
+        return json
+    }
+}
