@@ -78,5 +78,7 @@ if Context.environment["LLMRUN_FUZZ"] == "1" {
                           path: "Tests/Fuzz/vocab"),
         .executableTarget(name: "fuzz-chat-template", dependencies: ["FuzzSupport", "Tokenizers"],
                           path: "Tests/Fuzz/chat-template"),
+        .executableTarget(name: "fuzz-serve-request", dependencies: ["FuzzSupport", "LLMServerAPI", "Tokenizers"],
+                          path: "Tests/Fuzz/serve-request"),
     ]
 }
