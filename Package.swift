@@ -78,7 +78,7 @@ if Context.environment["LLMRUN_FUZZ"] == "1" {
                           path: "Tests/Fuzz/vocab"),
         .executableTarget(name: "fuzz-chat-template", dependencies: ["FuzzSupport", "Tokenizers"],
                           path: "Tests/Fuzz/chat-template"),
-        .executableTarget(name: "fuzz-serve-request", dependencies: ["FuzzSupport", "LLMServerAPI", "Tokenizers"],
+        .executableTarget(name: "fuzz-serve-request", dependencies: ["FuzzSupport", "LLMRuntime", "LLMServerAPI", "Tokenizers"],
                           path: "Tests/Fuzz/serve-request"),
     ]
 }

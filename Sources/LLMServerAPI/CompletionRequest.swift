@@ -79,8 +79,10 @@ public struct CompletionRequest: Sendable {
                 p[keyPath: path] = Float(v)
             }
         }
+        // The range chat's /repeat-penalty takes: below it (down to a Float's 0) or above it
+        // (up to a Float's inf), dividing and multiplying logits by it makes them inf or NaN.
         if let v = try f.double("repeat_penalty") {
-            guard v > 0 else { throw .invalid("repeat_penalty must be > 0", param: "repeat_penalty") }
+            guard (0.01...100).contains(v) else { throw .invalid("repeat_penalty must be between 0.01 and 100 (1 = off)", param: "repeat_penalty") }
             p.repeatPenalty = Float(v)
         }
         if let seed = try f.int("seed") {

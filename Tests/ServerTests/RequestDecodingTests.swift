@@ -56,6 +56,34 @@ final class RequestDecodingTests: XCTestCase {
                        "the request body is not valid JSON")
     }
 
+    /// Found by the serve-request harness's check of accepted sampling numbers: 1e300 became a
+    /// Float inf and 1e-300 a Float 0, and the repetition penalty then made logits inf or NaN.
+    func testRepeatPenaltyOutsideWhatTheSamplerTakesIsRefused() throws {
+        for v in ["1e300", "1e-300", "0.001", "101", "0", "-1"] {
+            let json = try body(#"{"prompt":"a","repeat_penalty":\#(v)}"#)
+            XCTAssertEqual(refusal { () throws(APIError) in _ = try CompletionRequest(json: json, chat: false) }?.param, "repeat_penalty", v)
+        }
+        for v in ["0.01", "1", "1.1", "100"] {
+            XCTAssertEqual(try CompletionRequest(json: body(#"{"prompt":"a","repeat_penalty":\#(v)}"#), chat: false).parameters.repeatPenalty,
+                           Float(v), v)
+        }
+    }
+
+    /// Foundation's parser refuses nesting past 511 levels (a 400); up to there the body decodes
+    /// on a concurrency thread as in the server, whose stack is smaller than the main thread's.
+    func testDeepNestingDecodesUpToTheParsersLimitThenIsRefused() async throws {
+        func nested(_ depth: Int) -> Data {
+            Data(("{\"prompt\":\"a\",\"user\":" + String(repeating: "[{\"a\":", count: depth / 2) + "1"
+                  + String(repeating: "}]", count: depth / 2) + "}").utf8)
+        }
+        let accepted = await Task.detached { () -> Bool in
+            guard let json = try? JSONValue.requestBody(nested(510)) else { return false }
+            return (try? CompletionRequest(json: json, chat: false)) != nil && (try? JSONValue.requestBody(Data(json.serialized.utf8))) == json
+        }.value
+        XCTAssertTrue(accepted)
+        XCTAssertEqual(refusal { () throws(APIError) in _ = try JSONValue.requestBody(nested(2000)) }?.message, "the request body is not valid JSON")
+    }
+
     func testPromptIsCheckedAgainstTheModelsLimits() throws {
         let limits = ModelLimits(vocabularySize: 100, context: 8)
         let bytes: (String) -> [Int32] = { $0.utf8.map { Int32($0) % 100 } }

@@ -1,5 +1,6 @@
 import Foundation
 import FuzzSupport
+import LLMRuntime
 import LLMServerAPI
 import Tokenizers
 
@@ -12,7 +13,8 @@ import Tokenizers
 //   error object is valid JSON;
 // - a body that parses prints as JSON that parses back to the same value, and prints the same
 //   way again;
-// - what is accepted is within the limits: ids in the vocabulary, a prompt that fits a slot.
+// - what is accepted is within the limits: ids in the vocabulary, a prompt that fits a slot,
+//   sampling numbers the sampler takes without making a logit NaN or infinite.
 
 /// SmolLM2's vocabulary and a small slot, so long prompts reach the context check.
 let limits = ModelLimits(vocabularySize: 49_152, context: 512)
@@ -37,6 +39,7 @@ public func fuzzServeRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     for chat in [true, false] {
         let request: CompletionRequest
         do throws(APIError) { request = try CompletionRequest(json: body, chat: chat) } catch { refused(error, chat ? "chat" : "completion"); continue }
+        checkAccepted(request)
         for template in [template, nil] {
             do throws(APIError) {
                 let prompt = try request.promptTokens(limits: limits, template: template, tokenize: { $0.utf8.map { Int32($0) } })
@@ -76,4 +79,15 @@ func checkRoundTrip(_ value: JSONValue) {
     guard let again = JSONValue.parse(Data(text.utf8)) else { fatalError("\(value) prints as invalid JSON: \(text)") }
     guard again == value else { fatalError("\(value) prints as \(text), which parses as \(again)") }
     guard again.serialized == text else { fatalError("\(text) prints differently once parsed again: \(again.serialized)") }
+}
+
+/// An accepted request's numbers, as the sampler and the generation limits will use them.
+func checkAccepted(_ r: CompletionRequest) {
+    let p = r.parameters
+    let finite = [p.temperature, p.topP, p.minP, p.repeatPenalty, p.presencePenalty, p.frequencyPenalty].allSatisfy(\.isFinite)
+    // A penalty of 0 or of Float's extremes turns a logit into ±inf or NaN (0 * inf).
+    guard finite, p.temperature >= 0, p.topK >= 0, (0.01...100).contains(p.repeatPenalty) else {
+        fatalError("accepted sampling parameters the sampler cannot use: \(p)")
+    }
+    guard (r.maxTokens ?? 0) >= 0, r.stops.count <= 4 else { fatalError("accepted max_tokens \(String(describing: r.maxTokens)), \(r.stops.count) stops") }
 }
