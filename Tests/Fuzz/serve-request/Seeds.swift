@@ -3,7 +3,7 @@ import FuzzSupport
 /// The committed seed corpus (Tests/FuzzCorpus/serve-request), written by `Tools/fuzz --seeds
 /// serve-request`: request bodies as OpenAI's clients send them (string and text-part content,
 /// stop as a string or a list, stream_options, n, seed) and as they go wrong (unknown fields,
-/// wrong types, huge numbers, deep nesting, escapes and lone surrogates, not JSON at all).
+/// wrong types, huge numbers, nesting up to and past the depth limit, escapes and lone surrogates, not JSON at all).
 enum Seeds {
     static let bodies: [(name: String, json: String)] = [
         ("chat", #"{"model":"smollm2","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}],"temperature":0,"seed":1,"max_tokens":12}"#),
@@ -22,8 +22,8 @@ enum Seeds {
         ("completion-many", #"{"prompt":["one","two"],"n":3,"echo":true}"#),
         ("tokenize", #"{"content":"Hello <|im_start|> world","add_special":true,"parse_special":false,"with_pieces":true}"#),
         ("detokenize", #"{"tokens":[0,1,2,49151,49152,-1,3.5]}"#),
-        ("deep", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"user\":" + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}"),
-        ("deep-objects", String(repeating: "{\"a\":", count: 100) + "1" + String(repeating: "}", count: 100)),
+        ("deep", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"user\":" + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}"),
+        ("deep-objects", String(repeating: "{\"a\":[", count: 40) + "\"]}[\"" + String(repeating: "]}", count: 40)),
         ("duplicate-keys", #"{"prompt":"a","prompt":"b","max_tokens":1,"max_tokens":-1}"#),
         ("numbers", #"[0,-0,-1E+308,123456789012345678901234567890,0.1,5e-324,1.7976931348623157e308,4.9e-324,1e15,999999999999999.9]"#),
         ("number-overflow", #"{"prompt":"a","max_tokens":1e400,"seed":1e-400}"#),
