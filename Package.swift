@@ -33,10 +33,13 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "LLMPrune", dependencies: ["LLMRuntime", "GGUF", "CKernels", "Tokenizers"], exclude: ["Resources/README.md"], resources: [.copy("Resources/calibration-c4.txt")]),
+        // What turns request bytes into a typed request or an API error, apart from the HTTP
+        // stack, so a fuzz harness reaches the server's own decoding without Hummingbird.
+        .target(name: "LLMServerAPI", dependencies: ["LLMRuntime", "Tokenizers"]),
         .target(
             name: "LLMServer",
             dependencies: [
-                "LLMRuntime", "LLMPrune", "Tokenizers",
+                "LLMRuntime", "LLMPrune", "LLMServerAPI", "Tokenizers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -56,7 +59,7 @@ let package = Package(
         .testTarget(name: "PruneTests", dependencies: ["LLMPrune", "LLMRuntime", "GGUF", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"]),
         .testTarget(name: "LineEditingTests", dependencies: ["LineEditing"]),
-        .testTarget(name: "ServerTests", dependencies: ["LLMServer", "LLMRuntime", "TestSupport", "GGUF"]),
+        .testTarget(name: "ServerTests", dependencies: ["LLMServer", "LLMServerAPI", "LLMRuntime", "TestSupport", "GGUF", "Tokenizers"]),
     ],
     cxxLanguageStandard: .cxx17
 )
@@ -75,5 +78,7 @@ if Context.environment["LLMRUN_FUZZ"] == "1" {
                           path: "Tests/Fuzz/vocab"),
         .executableTarget(name: "fuzz-chat-template", dependencies: ["FuzzSupport", "Tokenizers"],
                           path: "Tests/Fuzz/chat-template"),
+        .executableTarget(name: "fuzz-serve-request", dependencies: ["FuzzSupport", "LLMRuntime", "LLMServerAPI", "Tokenizers"],
+                          path: "Tests/Fuzz/serve-request"),
     ]
 }

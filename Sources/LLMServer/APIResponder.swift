@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LLMRuntime
+import LLMServerAPI
 import Synchronization
 import Tokenizers
 
@@ -115,8 +116,7 @@ struct APIResponder: HTTPResponder {
         } catch {
             throw APIError.invalid("could not read the request body: \(error)")
         }
-        guard let json = JSONValue.parse(data) else { throw APIError.invalid("the request body is not valid JSON") }
-        return json
+        return try JSONValue.requestBody(data)
     }
 
     // MARK: Completions
@@ -125,27 +125,9 @@ struct APIResponder: HTTPResponder {
                           note: RequestNote, started: Double, isConnected: @escaping @Sendable () -> Bool) async throws -> Response {
         let request = try CompletionRequest(json: body, chat: chat)
         let model = ready.model
-        let prompt: [Int32]
-        switch request.input {
-        case .messages(let messages):
-            guard let template = configuration.chatTemplate else {
-                throw APIError.invalid("the model has no chat template: start the server with --chat-template, or use /v1/completions")
-            }
-            prompt = model.tokenize(template.render(messages, addGenerationPrompt: true, bos: nil))
-        case .text(let text): prompt = model.tokenize(text)
-        case .tokens(let ids):
-            let vocab = model.config.vocabularySize
-            if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocab }) {
-                throw APIError.invalid("token id \(bad) is outside the vocabulary (0..<\(vocab))", param: "prompt")
-            }
-            prompt = ids
-        }
-        guard !prompt.isEmpty else { throw APIError.invalid("the prompt is empty", param: chat ? "messages" : "prompt") }
-        let context = configuration.contextPerSlot
-        guard prompt.count < context else {
-            throw APIError.invalid("the prompt needs \(prompt.count) tokens but a slot's context holds \(context) (start the server with a larger -c)",
-                           code: "context_length_exceeded")
-        }
+        let prompt = try request.promptTokens(limits: ModelLimits(vocabularySize: model.config.vocabularySize,
+                                                                  context: configuration.contextPerSlot),
+                                              template: configuration.chatTemplate, tokenize: { model.tokenize($0) })
         let limits = GenerationLimits(maxTokens: request.maxTokens, stops: request.stops)
         // A stream learns of a hang-up when a write fails; an answer in one piece has no write
         // until the end, so the engine asks the connection at every step.
@@ -213,15 +195,9 @@ struct APIResponder: HTTPResponder {
     // MARK: Tokenizer routes (llama-server's shapes)
 
     private func tokenize(_ body: JSONValue, model: LanguageModel) throws(APIError) -> Response {
-        guard case .object(let o) = body else { throw .invalid("the request body must be a JSON object") }
-        if let unknown = o.keys.sorted().first(where: { !["content", "add_special", "parse_special", "with_pieces"].contains($0) }) {
-            throw .invalid("unsupported parameter '\(unknown)'", param: unknown, code: "unsupported_parameter")
-        }
-        guard case .string(let content)? = o["content"] else { throw .invalid("'content' must be a string", param: "content") }
-        let f = Fields(o)
-        let ids = model.tokenizer.encodePrompt(content, addSpecial: try f.bool("add_special") ?? false,
-                                               parseSpecial: try f.bool("parse_special") ?? true)
-        if try f.bool("with_pieces") == true {
+        let request = try TokenizeRequest(json: body)
+        let ids = model.tokenizer.encodePrompt(request.content, addSpecial: request.addSpecial, parseSpecial: request.parseSpecial)
+        if request.withPieces {
             return Self.json(["tokens": .array(ids.map { id in
                 let bytes = model.tokenizer.pieceBytes(id, renderSpecial: true)
                 let piece: JSONValue = String(validating: bytes, as: UTF8.self).map { .string($0) }
@@ -233,19 +209,8 @@ struct APIResponder: HTTPResponder {
     }
 
     private func detokenize(_ body: JSONValue, model: LanguageModel) throws(APIError) -> Response {
-        guard case .object(let o) = body else { throw .invalid("the request body must be a JSON object") }
-        if let unknown = o.keys.sorted().first(where: { $0 != "tokens" }) {
-            throw .invalid("unsupported parameter '\(unknown)'", param: unknown, code: "unsupported_parameter")
-        }
-        guard case .array(let list)? = o["tokens"] else { throw .invalid("'tokens' must be a list of token ids", param: "tokens") }
-        let vocab = model.config.vocabularySize
-        let ids = try list.map { (v) throws(APIError) -> Int32 in
-            guard case .number(let d) = v, d == d.rounded(), d >= 0, d < Double(vocab) else {
-                throw .invalid("'tokens' must be token ids in 0..<\(vocab)", param: "tokens")
-            }
-            return Int32(d)
-        }
-        return Self.json(["content": .string(model.tokenizer.decode(ids, renderSpecial: true))])
+        let request = try DetokenizeRequest(json: body, vocabularySize: model.config.vocabularySize)
+        return Self.json(["content": .string(model.tokenizer.decode(request.tokens, renderSpecial: true))])
     }
 
     // MARK: Responses

@@ -1,5 +1,6 @@
 import Foundation
 import LLMRuntime
+import LLMServerAPI
 import Synchronization
 
 /// What a job reports to the request that submitted it.

@@ -6,11 +6,18 @@ func LLVMFuzzerRunDriver(
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt
 
-/// Runs libFuzzer on `testOneInput` with the process's arguments. SwiftPM links an executable
-/// target's `main` to `<target>_main`, so each harness defines that and calls this, rather than
-/// relying on libFuzzer's own `main`.
-public func runFuzzer(argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+/// A harness's `main` arguments, as SwiftPM passes them to `<target>_main`.
+public typealias Arguments = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+
+/// Runs libFuzzer on `testOneInput` with the process's arguments: what every harness's `main`
+/// does. SwiftPM links an executable target's `main` to `<target>_main`, so each harness defines
+/// that (the `@_cdecl` names differ) and calls this, rather than relying on libFuzzer's own
+/// `main`. With `LLMRUN_FUZZ_SEEDS` set it writes the seeds instead (`writeSeedsIfAsked`);
+/// `setUp` runs once before the first input, so its cost is not taken for a slow input.
+public func runFuzzer(argc: CInt, argv: Arguments, seeds: (String) throws -> Void, setUp: () -> Void = {},
                       _ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt {
+    writeSeedsIfAsked(seeds)
+    setUp()
     var argc = argc
     var argv = argv
     return LLVMFuzzerRunDriver(&argc, &argv, testOneInput)

@@ -8,15 +8,9 @@ import Tokenizers
 // no crash: ChatML keeps every role and content verbatim, and every kind renders the same
 // messages the same way twice.
 
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutableRawPointer) -> CInt {
-    writeSeedsIfAsked { try Seeds.write(to: $0) }
-    return 0
-}
-
 @_cdecl("fuzz_chat_template_main")
-public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc: argc, argv: argv, fuzzChatTemplate)
+public func main(_ argc: CInt, _ argv: Arguments) -> CInt {
+    runFuzzer(argc: argc, argv: argv, seeds: Seeds.write, fuzzChatTemplate)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

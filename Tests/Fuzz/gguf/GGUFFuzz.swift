@@ -12,15 +12,9 @@ import Tokenizers
 nonisolated(unsafe) let scratch = ScratchFile("gguf")
 let pool = ThreadPool(threadCount: 1)
 
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutableRawPointer) -> CInt {
-    writeSeedsIfAsked { try Seeds.write(to: $0) }
-    return 0
-}
-
 @_cdecl("fuzz_gguf_main")
-public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc: argc, argv: argv, fuzzGGUF)
+public func main(_ argc: CInt, _ argv: Arguments) -> CInt {
+    runFuzzer(argc: argc, argv: argv, seeds: Seeds.write, fuzzGGUF)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

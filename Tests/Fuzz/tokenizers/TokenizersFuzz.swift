@@ -51,16 +51,9 @@ let cases: [Case] = {
     return out
 }()
 
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutableRawPointer) -> CInt {
-    writeSeedsIfAsked { try Seeds.write(to: $0) }
-    _ = cases.count
-    return 0
-}
-
 @_cdecl("fuzz_tokenizers_main")
-public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc: argc, argv: argv, fuzzTokenizers)
+public func main(_ argc: CInt, _ argv: Arguments) -> CInt {
+    runFuzzer(argc: argc, argv: argv, seeds: Seeds.write, setUp: { _ = cases.count }, fuzzTokenizers)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

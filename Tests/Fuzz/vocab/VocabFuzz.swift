@@ -12,15 +12,9 @@ nonisolated(unsafe) let scratch = ScratchFile("vocab")
 
 let probe = "Hello world, it's 12345 <|im_start|>user\n日本語 🚀 \u{2581}x <s></s>\u{0}\t  end"
 
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutableRawPointer) -> CInt {
-    writeSeedsIfAsked { try Seeds.write(to: $0) }
-    return 0
-}
-
 @_cdecl("fuzz_vocab_main")
-public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc: argc, argv: argv, fuzzVocab)
+public func main(_ argc: CInt, _ argv: Arguments) -> CInt {
+    runFuzzer(argc: argc, argv: argv, seeds: Seeds.write, fuzzVocab)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -27,22 +27,22 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         ])]
     }
 
-    static func invalid(_ message: String, param: String? = nil, code: String? = nil) -> APIError {
+    public static func invalid(_ message: String, param: String? = nil, code: String? = nil) -> APIError {
         APIError(status: 400, message: message, type: "invalid_request_error", code: code, param: param)
     }
-    static let unauthorized = APIError(status: 401, message: "missing or wrong API key: send the header 'Authorization: Bearer KEY'",
+    public static let unauthorized = APIError(status: 401, message: "missing or wrong API key: send the header 'Authorization: Bearer KEY'",
                                        type: "authentication_error", code: "invalid_api_key")
-    static func notFound(_ path: String) -> APIError {
+    public static func notFound(_ path: String) -> APIError {
         APIError(status: 404, message: "no route \(path) (routes: /v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize, /detokenize)",
                  type: "invalid_request_error", code: "not_found")
     }
-    static func methodNotAllowed(_ method: String, _ path: String, allowed: String) -> APIError {
+    public static func methodNotAllowed(_ method: String, _ path: String, allowed: String) -> APIError {
         APIError(status: 405, message: "\(method) is not allowed on \(path) (use \(allowed))", type: "invalid_request_error", code: "method_not_allowed")
     }
-    static func tooLarge(limit: Int) -> APIError {
+    public static func tooLarge(limit: Int) -> APIError {
         APIError(status: 413, message: "the request body is over the limit of \(limit) bytes (--max-body)", type: "invalid_request_error", code: "request_too_large")
     }
-    static func unavailable(_ message: String, retryAfter: Int = 1) -> APIError {
+    public static func unavailable(_ message: String, retryAfter: Int = 1) -> APIError {
         APIError(status: 503, message: message, type: "server_error", code: "unavailable", retryAfter: retryAfter)
     }
 }

@@ -3,19 +3,19 @@ import Tokenizers
 
 /// A chat or text completion request, checked field by field: every field is either honoured
 /// or refused with a 400 that names it.
-struct CompletionRequest: Sendable {
-    enum Input: Sendable {
+public struct CompletionRequest: Sendable {
+    public enum Input: Sendable {
         case messages([ChatMessage])
         case text(String)
         case tokens([Int32])
     }
-    var input: Input
-    var maxTokens: Int?
-    var parameters: SamplingParameters
-    var seedGiven = false
-    var stops: [String] = []
-    var stream = false
-    var includeUsage = false
+    public var input: Input
+    public var maxTokens: Int?
+    public var parameters: SamplingParameters
+    public var seedGiven = false
+    public var stops: [String] = []
+    public var stream = false
+    public var includeUsage = false
 
     // Fields with no effect on the answer that clients commonly send; anything else unknown is refused.
     private static let metadata: Set<String> = ["model", "user", "stream", "stream_options", "n"]
@@ -29,7 +29,7 @@ struct CompletionRequest: Sendable {
     ])
 
     /// Parses a request body; `chat` selects /v1/chat/completions' fields, else /v1/completions'.
-    init(json body: JSONValue, chat: Bool) throws(APIError) {
+    public init(json body: JSONValue, chat: Bool) throws(APIError) {
         guard case .object(let fields) = body else { throw .invalid("the request body must be a JSON object") }
         let allowed = chat ? Self.chatFields : Self.completionFields
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
@@ -79,8 +79,10 @@ struct CompletionRequest: Sendable {
                 p[keyPath: path] = Float(v)
             }
         }
+        // The range chat's /repeat-penalty takes: below it (down to a Float's 0) or above it
+        // (up to a Float's inf), dividing and multiplying logits by it makes them inf or NaN.
         if let v = try f.double("repeat_penalty") {
-            guard v > 0 else { throw .invalid("repeat_penalty must be > 0", param: "repeat_penalty") }
+            guard (0.01...100).contains(v) else { throw .invalid("repeat_penalty must be between 0.01 and 100 (1 = off)", param: "repeat_penalty") }
             p.repeatPenalty = Float(v)
         }
         if let seed = try f.int("seed") {
