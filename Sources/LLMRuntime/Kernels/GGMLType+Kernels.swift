@@ -24,7 +24,9 @@ extension GGMLType {
     public var kernelHandling: KernelHandling {
         switch self {
         case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
-        case .q4_K: .repacked(to: .q4_1)
+        // K-quants in the file's own super-blocks (CKernels' kx8 kernels): 4.5 and 6.56 bits a
+        // value, where the Q4_1 re-pack took 5 and the Q8_0 copy 8.5.
+        case .q4_K, .q6_K: .native
         case .q5_K: .repacked(to: .q5_1)
         case .iq4_xs: .repacked(to: .iq4_nl)
         // 3-bit and IQ1 codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
@@ -38,6 +40,12 @@ extension GGMLType {
         }
     }
 
+    /// A kernel format this library also quantizes f32 rows into (the pruner's and quantizer's
+    /// outputs): the 32-value formats; the K-quants are run, not written.
+    public var isQuantizableKernelFormat: Bool {
+        kernelHandling == .native && blockSize == 32
+    }
+
     /// The format a matrix stored as this type runs in.
     public var kernelType: GGMLType {
         switch kernelHandling {
@@ -49,7 +57,6 @@ extension GGMLType {
     /// The row re-packer for a `.repacked` or `.mapped` type (one row of `count` values), else nil.
     var rowRepacker: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? {
         switch self {
-        case .q4_K: lr_convert_row_q4_K_to_q4_1
         case .q5_K: lr_convert_row_q5_K_to_q5_1
         case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
         case .iq3_xxs, .iq3_s, .iq1_s, .iq1_m:
