@@ -53,7 +53,7 @@ typedef struct {
                    int n_tok, int k, float *out, size_t out_ld);
     int (*gemm_f32a_x8)(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                         int n_tok, int k, float *out, size_t out_ld);
-    /// The same for the K-quants' x8 layout (Q4_K, Q6_K; NULL: the scalar x8 kernels run).
+    /// The same for the K-quants' x8 layout (Q4_K, Q5_K, Q6_K; NULL: the scalar x8 kernels run).
     int (*gemm_kx8)(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                     int n_tok, int k, float *out, size_t out_ld);
     /// The types gemm_x8 takes, which the backend prefers in x8 (LR_TYPE_BIT of each). Types

@@ -1,4 +1,4 @@
-// AVX2 mat-vec / small mat-mul on x8 K-quants (Q4_K, Q6_K) with Q8_0 activations: the "avx2"
+// AVX2 mat-vec / small mat-mul on x8 K-quants (Q4_K, Q5_K, Q6_K) with Q8_0 activations: the "avx2"
 // backend's gemm_kx8 (Zen 2 and other x86 without VNNI). Same layout and plan as kx8_avx512.c,
 // one group of 8 rows per ymm, with maddubs (unsigned quants x signed activations) in place of
 // vpdpbusd. Its int16 pair sums are planned per type: Q4_K's eight chunks add up to
@@ -43,11 +43,15 @@ LR_INLINE LR_TARGET_AVX2 __m256 lane_byte_s(__m256i v, const int byte) {
     return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * byte), 24));
 }
 
-/// Q4_K: one group (8 rows) against NT tokens: out[j * out_ld + i] for row i, token j.
-LR_INLINE LR_TARGET_AVX2 void q4k_group(const uint8_t *grp, int nsb, const uint8_t *a, size_t a_row_bytes,
-                                        const ka_act *acts, int nb, float *out, size_t out_ld, const int NT) {
-    const size_t bb = lr_x8_block_bytes(LR_TYPE_Q4_K);
-    const size_t sco = lr_kx8_word(LR_TYPE_Q4_K, 0), qso = lr_kx8_word(LR_TYPE_Q4_K, 3);
+/// Q4_K and Q5_K: one group (8 rows) against NT tokens: out[j * out_ld + i] for row i, token j.
+/// Q5_K's 5-bit quants keep the int16 sums within 8 x 2 x 31 x 128 = 63488: too many, so they
+/// widen every four chunks.
+LR_INLINE LR_TARGET_AVX2 void k45_group(const uint8_t *grp, int nsb, const uint8_t *a, size_t a_row_bytes,
+                                        const ka_act *acts, int nb, float *out, size_t out_ld, const int NT,
+                                        const int wtype) {
+    const int five = wtype == LR_TYPE_Q5_K;
+    const size_t bb = lr_x8_block_bytes(wtype);
+    const size_t sco = lr_kx8_word(wtype, 0), qho = lr_kx8_word(wtype, 3), qso = lr_kx8_word(wtype, five ? 11 : 3);
     const __m256i nibble = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f), m2 = _mm256_set1_epi8(0x03);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[KA_NT];
@@ -74,21 +78,28 @@ LR_INLINE LR_TARGET_AVX2 void q4k_group(const uint8_t *grp, int nsb, const uint8
             for (int c = 0; c < 8; c++) {
                 const __m256i v = load32(blk + qso + 32 * (size_t)(8 * (s / 2) + c));
                 q[c] = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(v, 4) : v, nibble);
+                if (five) {  // bit s of qh word c's bytes to bit 4 (see kx8_avx512.c)
+                    const __m256i hb = load32(blk + qho + 32 * (size_t)c);
+                    const __m256i hs = s < 4 ? _mm256_slli_epi16(hb, 4 - s) : s == 4 ? hb : _mm256_srli_epi16(hb, s - 4);
+                    q[c] = _mm256_or_si256(q[c], _mm256_and_si256(hs, _mm256_set1_epi8(0x10)));
+                }
             }
             LR_UNROLL
             for (int j = 0; j < NT; j++) {
                 const int8_t *aq = ((const lr_block_q8_0 *)(a + (size_t)j * a_row_bytes))[8 * b + s].qs;
                 const ka_act *act = acts + (size_t)j * nb + 8 * b + s;
-                __m256i p = _mm256_setzero_si256();
+                __m256i p[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
                 LR_UNROLL
                 for (int c = 0; c < 8; c++) {
                     int32_t word;
                     memcpy(&word, aq + 4 * c, 4);
-                    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(q[c], _mm256_set1_epi32(word)));
+                    p[five ? c / 4 : 0] = _mm256_add_epi16(p[five ? c / 4 : 0], _mm256_maddubs_epi16(q[c], _mm256_set1_epi32(word)));
                 }
+                const __m256i isum = five ? _mm256_add_epi32(_mm256_madd_epi16(p[0], ones), _mm256_madd_epi16(p[1], ones))
+                                          : _mm256_madd_epi16(p[0], ones);
                 __m256 dav = _mm256_broadcast_ss(&act->da);
                 LR_OPAQUE(dav);
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_mul_ps(fsc, dav), acc[j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(fsc, dav), acc[j]);
                 acc[j] = _mm256_fnmadd_ps(fmn, _mm256_broadcast_ss(&act->sa), acc[j]);
             }
         }
@@ -99,7 +110,9 @@ LR_INLINE LR_TARGET_AVX2 void q4k_group(const uint8_t *grp, int nsb, const uint8
 
 /// Q6_K: as q4k_group, with kx8_avx512.c's q6k_pair's walk over the quants.
 LR_INLINE LR_TARGET_AVX2 void q6k_group(const uint8_t *grp, int nsb, const uint8_t *a, size_t a_row_bytes,
-                                        const ka_act *acts, int nb, float *out, size_t out_ld, const int NT) {
+                                        const ka_act *acts, int nb, float *out, size_t out_ld, const int NT,
+                                        const int wtype) {
+    (void)wtype;
     const size_t bb = lr_x8_block_bytes(LR_TYPE_Q6_K);
     const size_t qlo = lr_kx8_word(LR_TYPE_Q6_K, 0), qho = lr_kx8_word(LR_TYPE_Q6_K, 32),
                  sco = lr_kx8_word(LR_TYPE_Q6_K, 48);
@@ -152,18 +165,21 @@ LR_INLINE LR_TARGET_AVX2 void q6k_group(const uint8_t *grp, int nsb, const uint8
     for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
 }
 
-#define KA_GROUP(WNAME, NT)                                                                                     \
+#define KA_GROUP(KERNEL, WNAME, WTYPE, NT)                                                                                     \
     static __attribute__((noinline)) LR_TARGET_AVX2 void ka_##WNAME##_##NT(                                     \
         const uint8_t *grp, int nsb, const uint8_t *a, size_t a_row_bytes, const ka_act *acts, int nb, float *out, \
         size_t out_ld) {                                                                                         \
-        WNAME##_group(grp, nsb, a, a_row_bytes, acts, nb, out, out_ld, NT);                                      \
+        KERNEL(grp, nsb, a, a_row_bytes, acts, nb, out, out_ld, NT, WTYPE);                                   \
     }
-KA_GROUP(q4k, 1)
-KA_GROUP(q4k, 2)
-KA_GROUP(q4k, 3)
-KA_GROUP(q6k, 1)
-KA_GROUP(q6k, 2)
-KA_GROUP(q6k, 3)
+KA_GROUP(k45_group, q4k, LR_TYPE_Q4_K, 1)
+KA_GROUP(k45_group, q4k, LR_TYPE_Q4_K, 2)
+KA_GROUP(k45_group, q4k, LR_TYPE_Q4_K, 3)
+KA_GROUP(k45_group, q5k, LR_TYPE_Q5_K, 1)
+KA_GROUP(k45_group, q5k, LR_TYPE_Q5_K, 2)
+KA_GROUP(k45_group, q5k, LR_TYPE_Q5_K, 3)
+KA_GROUP(q6k_group, q6k, LR_TYPE_Q6_K, 1)
+KA_GROUP(q6k_group, q6k, LR_TYPE_Q6_K, 2)
+KA_GROUP(q6k_group, q6k, LR_TYPE_Q6_K, 3)
 
 typedef void (*ka_group_fn)(const uint8_t *, int, const uint8_t *, size_t, const ka_act *, int, float *, size_t);
 _Static_assert(KA_NT == 3, "group kernels are instantiated for 1..3 tokens");
@@ -173,8 +189,9 @@ enum { KA_STACK_BLOCKS = 2048 };  // k up to 65536 keeps its activation terms on
 int lr_gemm_kx8_avx2(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                      int n_tok, int k, float *out, size_t out_ld) {
     static const ka_group_fn q4k[KA_NT + 1] = {NULL, ka_q4k_1, ka_q4k_2, ka_q4k_3};
+    static const ka_group_fn q5k[KA_NT + 1] = {NULL, ka_q5k_1, ka_q5k_2, ka_q5k_3};
     static const ka_group_fn q6k[KA_NT + 1] = {NULL, ka_q6k_1, ka_q6k_2, ka_q6k_3};
-    const ka_group_fn *fns = wtype == LR_TYPE_Q4_K ? q4k : wtype == LR_TYPE_Q6_K ? q6k : NULL;
+    const ka_group_fn *fns = wtype == LR_TYPE_Q4_K ? q4k : wtype == LR_TYPE_Q5_K ? q5k : wtype == LR_TYPE_Q6_K ? q6k : NULL;
     if (fns == NULL || k < 0 || k % LR_QK_K != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
     if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
     lr_kernels_init();  // lr_f16_table

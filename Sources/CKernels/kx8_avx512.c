@@ -1,4 +1,4 @@
-// AVX-512 VNNI mat-vec / mat-mul on x8 K-quants (Q4_K, Q6_K) with Q8_0 activations: the
+// AVX-512 VNNI mat-vec / mat-mul on x8 K-quants (Q4_K, Q5_K, Q6_K) with Q8_0 activations: the
 // "avx512vnni" backend's gemm_kx8. The weights are the file's own super-blocks, only interleaved
 // 8 rows at a time at load (the same bytes), so generation reads 4.5 / 6.56 bits a value instead
 // of the 5 / 8.5 of the Q4_1 / Q8_0 copies they used to run as.
@@ -64,12 +64,15 @@ LR_INLINE LR_TARGET_AVX512VNNI __m512 lane_byte_s(__m512i v, const int byte) {
     return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * byte), 24));
 }
 
-/// Q4_K: groups g0 and g1 (16 rows; g1 may repeat g0) against NT tokens.
-LR_INLINE LR_TARGET_AVX512VNNI void q4k_pair(const uint8_t *g0, const uint8_t *g1, int nsb, const uint8_t *a,
+/// Q4_K and Q5_K (wtype): groups g0 and g1 (16 rows; g1 may repeat g0) against NT tokens. Q5_K's
+/// fifth bits: bit s of qh byte l is value l of sub-block s, so qh word c serves quant chunk c
+/// of every sub-block, shifted to bit 4.
+LR_INLINE LR_TARGET_AVX512VNNI void k45_pair(const uint8_t *g0, const uint8_t *g1, int nsb, const uint8_t *a,
                                              size_t a_row_bytes, const kv_act *acts, int nb, float *out,
-                                             size_t out_ld, int store16, const int NT) {
-    const size_t bb = lr_x8_block_bytes(LR_TYPE_Q4_K);
-    const size_t sco = lr_kx8_word(LR_TYPE_Q4_K, 0), qso = lr_kx8_word(LR_TYPE_Q4_K, 3);
+                                             size_t out_ld, int store16, const int NT, const int wtype) {
+    const int five = wtype == LR_TYPE_Q5_K;
+    const size_t bb = lr_x8_block_bytes(wtype);
+    const size_t sco = lr_kx8_word(wtype, 0), qho = lr_kx8_word(wtype, 3), qso = lr_kx8_word(wtype, five ? 11 : 3);
     const __m512i nibble = _mm512_set1_epi8(0x0f), m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(0x03);
     __m512 acc[KV_NT];
     LR_UNROLL
@@ -100,6 +103,11 @@ LR_INLINE LR_TARGET_AVX512VNNI void q4k_pair(const uint8_t *g0, const uint8_t *g
                 const size_t at = qso + 32 * (size_t)(8 * (s / 2) + c);
                 const __m512i v = load_pair(b0 + at, b1 + at);
                 q[c] = _mm512_and_si512(s % 2 ? _mm512_srli_epi16(v, 4) : v, nibble);
+                if (five) {
+                    const __m512i hb = load_pair(b0 + qho + 32 * c, b1 + qho + 32 * c);
+                    const __m512i hs = s < 4 ? _mm512_slli_epi16(hb, 4 - s) : s == 4 ? hb : _mm512_srli_epi16(hb, s - 4);
+                    q[c] = _mm512_or_si512(q[c], _mm512_and_si512(hs, _mm512_set1_epi8(0x10)));
+                }
             }
             LR_UNROLL
             for (int j = 0; j < NT; j++) {
@@ -129,7 +137,8 @@ LR_INLINE LR_TARGET_AVX512VNNI void q4k_pair(const uint8_t *g0, const uint8_t *g
 /// 2qq..2qq+1 of qh chunks 8h + w, word w = 0..7; words 0..3 are sub-block 2B, 4..7 2B + 1.
 LR_INLINE LR_TARGET_AVX512VNNI void q6k_pair(const uint8_t *g0, const uint8_t *g1, int nsb, const uint8_t *a,
                                              size_t a_row_bytes, const kv_act *acts, int nb, float *out,
-                                             size_t out_ld, int store16, const int NT) {
+                                             size_t out_ld, int store16, const int NT, const int wtype) {
+    (void)wtype;
     const size_t bb = lr_x8_block_bytes(LR_TYPE_Q6_K);
     const size_t qlo = lr_kx8_word(LR_TYPE_Q6_K, 0), qho = lr_kx8_word(LR_TYPE_Q6_K, 32),
                  sco = lr_kx8_word(LR_TYPE_Q6_K, 48);
@@ -182,16 +191,17 @@ LR_INLINE LR_TARGET_AVX512VNNI void q6k_pair(const uint8_t *g0, const uint8_t *g
 }
 
 /// kv_WNAME_NT: one noinline function per type and token count (its own register allocation).
-#define KV_PAIR(WNAME, NT)                                                                                         \
+#define KV_PAIR(KERNEL, WNAME, WTYPE, NT)                                                                                      \
     static __attribute__((noinline)) LR_TARGET_AVX512VNNI void kv_##WNAME##_##NT(                                   \
         const uint8_t *g0, const uint8_t *g1, int nsb, const uint8_t *a, size_t a_row_bytes, const kv_act *acts,   \
         int nb, float *out, size_t out_ld, int store16) {                                                          \
-        WNAME##_pair(g0, g1, nsb, a, a_row_bytes, acts, nb, out, out_ld, store16, NT);                             \
+        KERNEL(g0, g1, nsb, a, a_row_bytes, acts, nb, out, out_ld, store16, NT, WTYPE);                           \
     }
-#define KV_TYPE(WNAME) KV_PAIR(WNAME, 1) KV_PAIR(WNAME, 2) KV_PAIR(WNAME, 3) KV_PAIR(WNAME, 4) KV_PAIR(WNAME, 5) \
-    KV_PAIR(WNAME, 6) KV_PAIR(WNAME, 7) KV_PAIR(WNAME, 8)
-KV_TYPE(q4k)
-KV_TYPE(q6k)
+#define KV_TYPE(K, W, T) KV_PAIR(K, W, T, 1) KV_PAIR(K, W, T, 2) KV_PAIR(K, W, T, 3) KV_PAIR(K, W, T, 4) \
+    KV_PAIR(K, W, T, 5) KV_PAIR(K, W, T, 6) KV_PAIR(K, W, T, 7) KV_PAIR(K, W, T, 8)
+KV_TYPE(k45_pair, q4k, LR_TYPE_Q4_K)
+KV_TYPE(k45_pair, q5k, LR_TYPE_Q5_K)
+KV_TYPE(q6k_pair, q6k, LR_TYPE_Q6_K)
 
 typedef void (*kv_pair_fn)(const uint8_t *, const uint8_t *, int, const uint8_t *, size_t, const kv_act *, int,
                            float *, size_t, int);
@@ -202,8 +212,8 @@ enum { KV_STACK_BLOCKS = 512 };  // k up to 16384 keeps its activation terms on 
 
 int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
                            size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
-    static const kv_pair_fn q4k[] = KV_FNS(q4k), q6k[] = KV_FNS(q6k);
-    const kv_pair_fn *fns = wtype == LR_TYPE_Q4_K ? q4k : wtype == LR_TYPE_Q6_K ? q6k : NULL;
+    static const kv_pair_fn q4k[] = KV_FNS(q4k), q5k[] = KV_FNS(q5k), q6k[] = KV_FNS(q6k);
+    const kv_pair_fn *fns = wtype == LR_TYPE_Q4_K ? q4k : wtype == LR_TYPE_Q5_K ? q5k : wtype == LR_TYPE_Q6_K ? q6k : NULL;
     if (fns == NULL || k < 0 || k % LR_QK_K != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
     if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
     lr_kernels_init();  // lr_f16_table

@@ -1,10 +1,11 @@
-// NEON mat-muls on x8 K-quants (Q4_K, Q6_K) with Q8_0 activations, plain ARMv8 (SMULL/SMLAL)
+// NEON mat-muls on x8 K-quants (Q4_K, Q5_K, Q6_K) with Q8_0 activations, plain ARMv8 (SMULL/SMLAL)
 // and ARMv8.2 dotprod (SDOT by lane): the NEON backends' gemm_kx8. Layout and plan as
 // kx8_avx512.c: a 16-byte quant vector holds 4 rows x 4 consecutive values, one broadcast
 // activation word multiplies 4 rows, and each 32-value block's quants are unpacked once for a
 // tile of tokens. Quants are unsigned (Q4_K 0..15, Q6_K 0..63, its -32 starting the int32 sums)
 // and below 128, so they multiply as int8 unchanged; plain NEON's int16 products of two words
 // reach 2 x 63 x 128 = 16128 before they widen.
+// Q5_K's fifth bits join Q4_K's nibbles as in kx8_avx512.c.
 #include "interleave_internal.h"
 
 #include <stdlib.h>
@@ -52,9 +53,9 @@ LR_INLINE float32x4_t kn_byte_s(uint32x4_t v, int byte) {
 LR_INLINE void kn_scales(const uint8_t *blk, const int wtype, float32x4_t sc[16][2], float32x4_t mn[8][2]) {
     float32x4_t d[2], dmin[2];
     kn_halves(blk, d);
-    if (wtype == LR_TYPE_Q4_K) {
+    if (wtype != LR_TYPE_Q6_K) {
         kn_halves(blk + 16, dmin);
-        const uint8_t *w = blk + lr_kx8_word(LR_TYPE_Q4_K, 0);
+        const uint8_t *w = blk + lr_kx8_word(wtype, 0);
         const uint32x4_t m6 = vdupq_n_u32(0x3f3f3f3fu), m4 = vdupq_n_u32(0x0f0f0f0fu), m2 = vdupq_n_u32(0x03030303u);
         for (int h = 0; h < 2; h++) {
             // lr_k4_scale_min for 4 rows at once (see kx8_avx512.c)
@@ -84,9 +85,15 @@ LR_INLINE void kn_quants(const uint8_t *blk, const int wtype, int B, int8x16_t q
     const uint8x16_t nibble = vdupq_n_u8(0x0f);
     for (int w = 0; w < 8; w++)
         for (int h = 0; h < 2; h++) {
-            if (wtype == LR_TYPE_Q4_K) {
-                const uint8x16_t v = vld1q_u8(blk + lr_kx8_word(LR_TYPE_Q4_K, 3 + 8 * (B / 2) + w) + 16 * h);
-                q[w][h] = vreinterpretq_s8_u8(B % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, nibble));
+            if (wtype != LR_TYPE_Q6_K) {
+                const int five = wtype == LR_TYPE_Q5_K;
+                const uint8x16_t v = vld1q_u8(blk + lr_kx8_word(wtype, (five ? 11 : 3) + 8 * (B / 2) + w) + 16 * h);
+                uint8x16_t u = B % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, nibble);
+                if (five) {  // Q5_K: bit B of qh word w's bytes to bit 4
+                    const uint8x16_t hb = vld1q_u8(blk + lr_kx8_word(wtype, 3 + w) + 16 * h);
+                    u = vorrq_u8(u, vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(4 - B))), vdupq_n_u8(0x10)));
+                }
+                q[w][h] = vreinterpretq_s8_u8(u);
             } else {
                 const int half = B / 4, qq = B % 4;
                 const uint8x16_t l = vld1q_u8(blk + lr_kx8_word(LR_TYPE_Q6_K, 16 * half + 8 * (qq % 2) + w) + 16 * h);
@@ -160,7 +167,7 @@ KN_ISUMS(neon, , {
                     int32x4_t s[2][2];                                                                               \
                     kn_isums_##SUFFIX(q, aq, s);                                                                     \
                     for (int h = 0; h < 2; h++) {                                                                    \
-                        if (wtype == LR_TYPE_Q4_K) {                                                                 \
+                        if (wtype != LR_TYPE_Q6_K) {                                                                 \
                             const float32x4_t f = vcvtq_f32_s32(vaddq_s32(s[0][h], s[1][h]));                        \
                             acc[j][h] = vfmaq_f32(acc[j][h], f, vmulq_n_f32(sc[B][h], act->da));                     \
                             acc[j][h] = vfmsq_f32(acc[j][h], mn[B][h], vdupq_n_f32(act->sa));                        \
@@ -182,7 +189,7 @@ KN_ISUMS(neon, , {
                                                                                                                      \
     int lr_gemm_kx8_##SUFFIX(int wtype, const void *w, int group_begin, int group_end, const void *a,                 \
                              size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {                       \
-        if ((wtype != LR_TYPE_Q4_K && wtype != LR_TYPE_Q6_K) || k < 0 || k % LR_QK_K != 0 || group_begin < 0 ||     \
+        if ((wtype != LR_TYPE_Q4_K && wtype != LR_TYPE_Q5_K && wtype != LR_TYPE_Q6_K) || k < 0 || k % LR_QK_K != 0 || group_begin < 0 ||     \
             group_end < group_begin || n_tok < 0)                                                                    \
             return -1;                                                                                               \
         if (group_begin == group_end || n_tok == 0 || k == 0) return 0;                                              \

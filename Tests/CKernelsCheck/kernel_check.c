@@ -815,7 +815,7 @@ static void check_kx8(const char *backend) {
     static uint8_t rows[ROWS * (MAXK / 256) * 210], packed[ROWS * (MAXK / 256) * 210], back[(MAXK / 256) * 210];
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float out[MAXT * LD], ref[MAXT * LD];
-    const int kq_types[] = {LR_TYPE_Q4_K, LR_TYPE_Q6_K};
+    const int kq_types[] = {LR_TYPE_Q4_K, LR_TYPE_Q5_K, LR_TYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof kq_types / sizeof kq_types[0]; ti++) {
         const int type = kq_types[ti];
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
@@ -828,7 +828,7 @@ static void check_kx8(const char *backend) {
             int bad = 0;
             for (int r = 0; r < 4; r++) {  // the oracle itself
                 float got;
-                (type == LR_TYPE_Q4_K ? lr_vec_dot_q4_K_q8_0_scalar : lr_vec_dot_q6_K_q8_0_scalar)(k, &got, rows + r * wrb, a + r);
+                (type == LR_TYPE_Q4_K ? lr_vec_dot_q4_K_q8_0_scalar : type == LR_TYPE_Q5_K ? lr_vec_dot_q5_K_q8_0_scalar : lr_vec_dot_q6_K_q8_0_scalar)(k, &got, rows + r * wrb, a + r);
                 const double e = kq_exact(type, k, rows + r * wrb, a + r);
                 bad += fabs(got - e) > 1e-5 * kq_magnitude(type, k, rows + r * wrb, a + r);
             }

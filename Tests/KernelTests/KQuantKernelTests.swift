@@ -1,7 +1,7 @@
 import CKernels
 import XCTest
 
-/// Q4_K and Q6_K run in the file's own super-blocks: the scalar row dot against the exact product
+/// Q4_K, Q5_K and Q6_K run in the file's own super-blocks: the scalar row dot against the exact product
 /// of the dequantized rows, the x8 layout's round trip, and every SIMD backend's x8 kernel
 /// against the scalar rows, on random blocks and on extreme ones (every quant, scale and min at
 /// its largest; Q6_K's int8 scales at -128) where vpdpbusd's unsigned x signed order and the
@@ -13,18 +13,19 @@ final class KQuantKernelTests: XCTestCase {
     }
 
     private static let types: [(id: Int32, blockBytes: Int, name: String)] = [
-        (Int32(LR_TYPE_Q4_K), 144, "Q4_K"), (Int32(LR_TYPE_Q6_K), 210, "Q6_K"),
+        (Int32(LR_TYPE_Q4_K), 144, "Q4_K"), (Int32(LR_TYPE_Q5_K), 176, "Q5_K"), (Int32(LR_TYPE_Q6_K), 210, "Q6_K"),
     ]
 
     /// Random super-blocks: any scale and quant bytes, a quantizer-sized f16 d (and dmin).
     private func randomBlocks(_ type: Int32, _ count: Int, _ rng: inout KernelRNG) -> [UInt8] {
-        let bb = type == Int32(LR_TYPE_Q4_K) ? 144 : 210
+        let bb = Self.types.first { $0.id == type }!.blockBytes
+        let q6 = type == Int32(LR_TYPE_Q6_K)
         var bytes = (0..<(count * bb)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         for b in 0..<count {
             let d = lr_f32_to_f16(rng.uniform(0.0005, 0.01)), dmin = lr_f32_to_f16(rng.uniform(0, 0.01))
-            let at = b * bb + (type == Int32(LR_TYPE_Q4_K) ? 0 : 208)
+            let at = b * bb + (q6 ? 208 : 0)
             bytes[at] = UInt8(d & 0xff); bytes[at + 1] = UInt8(d >> 8)
-            if type == Int32(LR_TYPE_Q4_K) { bytes[at + 2] = UInt8(dmin & 0xff); bytes[at + 3] = UInt8(dmin >> 8) }
+            if !q6 { bytes[at + 2] = UInt8(dmin & 0xff); bytes[at + 3] = UInt8(dmin >> 8) }
         }
         return bytes
     }
@@ -47,8 +48,11 @@ final class KQuantKernelTests: XCTestCase {
                 var got: Float = 0
                 w.withUnsafeBytes { wp in
                     a.withUnsafeBytes { ap in
-                        if t.id == Int32(LR_TYPE_Q4_K) { lr_vec_dot_q4_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress) }
-                        else { lr_vec_dot_q6_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress) }
+                        switch t.name {
+                        case "Q4_K": lr_vec_dot_q4_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
+                        case "Q5_K": lr_vec_dot_q5_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
+                        default: lr_vec_dot_q6_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
+                        }
                         let (e, mag) = exact(t.id, wp.baseAddress!, ap.baseAddress!, k)
                         XCTAssertLessThanOrEqual(abs(Double(got) - e), 1e-5 * mag, "\(t.name) k=\(k)")
                     }
@@ -128,14 +132,15 @@ final class KQuantKernelTests: XCTestCase {
         }
         for t in Self.types {
             // (quant bytes, scale bytes): all bits set, all clear; Q6_K's scales at -128 and +127
-            let fills: [(UInt8, UInt8)] = t.id == Int32(LR_TYPE_Q4_K) ? [(0xff, 0xff), (0x00, 0x00), (0xff, 0x00)]
-                                                                       : [(0xff, 0xff), (0x00, 0x00), (0xff, 0x80), (0x00, 0x7f)]
+            let q6 = t.id == Int32(LR_TYPE_Q6_K)
+            let fills: [(UInt8, UInt8)] = q6 ? [(0xff, 0xff), (0x00, 0x00), (0xff, 0x80), (0x00, 0x7f)]
+                                             : [(0xff, 0xff), (0x00, 0x00), (0xff, 0x00)]
             for (q, s) in fills {
                 var rows = [UInt8]()
                 for _ in 0..<(16 * k / 256) {
-                    if t.id == Int32(LR_TYPE_Q4_K) {
+                    if !q6 {  // Q5_K's qh takes the quants' fill
                         rows += [UInt8(d & 0xff), UInt8(d >> 8), UInt8(d & 0xff), UInt8(d >> 8)]
-                        rows += [UInt8](repeating: s, count: 12) + [UInt8](repeating: q, count: 128)
+                        rows += [UInt8](repeating: s, count: 12) + [UInt8](repeating: q, count: t.blockBytes - 16)
                     } else {
                         rows += [UInt8](repeating: q, count: 192) + [UInt8](repeating: s, count: 16) + [UInt8(d & 0xff), UInt8(d >> 8)]
                     }

@@ -24,10 +24,9 @@ extension GGMLType {
     public var kernelHandling: KernelHandling {
         switch self {
         case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
-        // K-quants in the file's own super-blocks (CKernels' kx8 kernels): 4.5 and 6.56 bits a
-        // value, where the Q4_1 re-pack took 5 and the Q8_0 copy 8.5.
-        case .q4_K, .q6_K: .native
-        case .q5_K: .repacked(to: .q5_1)
+        // K-quants in the file's own super-blocks (CKernels' kx8 kernels): 4.5, 5.5 and 6.56 bits
+        // a value, where the Q4_1 / Q5_1 re-packs took 5 and 6 and Q6_K's Q8_0 copy 8.5.
+        case .q4_K, .q5_K, .q6_K: .native
         case .iq4_xs: .repacked(to: .iq4_nl)
         // 3-bit and IQ1 codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
         // grid has no zero-free symmetric levels (IQ3's odd multiples, IQ1's shifted -1/0/1).
@@ -57,7 +56,6 @@ extension GGMLType {
     /// The row re-packer for a `.repacked` or `.mapped` type (one row of `count` values), else nil.
     var rowRepacker: ((UnsafeRawPointer?, UnsafeMutableRawPointer?, Int64) -> Void)? {
         switch self {
-        case .q5_K: lr_convert_row_q5_K_to_q5_1
         case .iq4_xs: lr_convert_row_iq4_xs_to_iq4_nl
         case .iq3_xxs, .iq3_s, .iq1_s, .iq1_m:
             { [raw = Int32(rawValue)] src, dst, n in _ = lr_convert_row_iq_grid_to_q4_1(raw, src, dst, n) }
