@@ -24,9 +24,9 @@ extension GGMLType {
     public var kernelHandling: KernelHandling {
         switch self {
         case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
-        // K-quants in the file's own super-blocks (CKernels' kx8 kernels): 4.5, 5.5 and 6.56 bits
+        // K-quants in the file's own super-blocks (CKernels' kx8 kernels): 4.5 and 5.5 bits
         // a value, where the Q4_1 / Q5_1 re-packs took 5 and 6 and Q6_K's Q8_0 copy 8.5.
-        case .q4_K, .q5_K, .q6_K: .native
+        case .q4_K, .q5_K: .native
         case .iq4_xs: .repacked(to: .iq4_nl)
         // 3-bit and IQ1 codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
         // grid has no zero-free symmetric levels (IQ3's odd multiples, IQ1's shifted -1/0/1).
