@@ -148,18 +148,6 @@ void lr_dequantize_row_q3_K(const void *src, float *dst, int64_t n) {
     }
 }
 
-// Q4_K / Q5_K scales: eight 6-bit (scale, min) pairs in 12 bytes. Pairs 0..3 sit in the low 6 bits
-// of bytes 0..3 (scales) and 4..7 (mins); pairs 4..7 take a nibble from bytes 8..11 and their top
-// two bits from the spare bits 6..7 of bytes 0..7.
-LR_INLINE void k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
 void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n) {
     const lr_block_q4_K *x = src;
@@ -170,9 +158,9 @@ void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n) {
         float *y = dst + i * LR_QK_K;
         for (int j = 0; j < 4; j++, q += 32) {
             uint8_t sc, m;
-            k4_scale_min(2 * j, x[i].scales, &sc, &m);
+            lr_k4_scale_min(2 * j, x[i].scales, &sc, &m);
             const float d1 = d * sc, m1 = dmin * m;
-            k4_scale_min(2 * j + 1, x[i].scales, &sc, &m);
+            lr_k4_scale_min(2 * j + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = dmin * m;
             for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0x0f) - m1;
             for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
@@ -190,7 +178,7 @@ void lr_dequantize_row_q4_K(const void *src, float *dst, int64_t n) {
 static void k_sub_block(float d, float dmin, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, int j,
                         uint16_t *out_d, uint16_t *out_m, uint8_t out_qs[16], uint8_t *out_qh) {
     uint8_t sc, m;
-    k4_scale_min(j, scales, &sc, &m);
+    lr_k4_scale_min(j, scales, &sc, &m);
     *out_d = lr_f32_to_f16_inline(d * sc);
     *out_m = lr_f32_to_f16_inline(-(dmin * m));
     const uint8_t *q = qs + (j / 2) * 32;
@@ -238,9 +226,9 @@ void lr_dequantize_row_q5_K(const void *src, float *dst, int64_t n) {
         uint8_t u1 = 1, u2 = 2;
         for (int j = 0; j < 4; j++, ql += 32, u1 <<= 2, u2 <<= 2) {
             uint8_t sc, m;
-            k4_scale_min(2 * j, x[i].scales, &sc, &m);
+            lr_k4_scale_min(2 * j, x[i].scales, &sc, &m);
             const float d1 = d * sc, m1 = dmin * m;
-            k4_scale_min(2 * j + 1, x[i].scales, &sc, &m);
+            lr_k4_scale_min(2 * j + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = dmin * m;
             for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0x0f) + ((qh[l] & u1) ? 16 : 0)) - m1;
             for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;

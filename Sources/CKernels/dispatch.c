@@ -11,6 +11,8 @@
 #define LR_X8_ROWLESS (LR_TYPE_BIT(LR_TYPE_IQ4_NL) | LR_TYPE_BIT(LR_TYPE_Q5_0) | LR_TYPE_BIT(LR_TYPE_Q5_1))
 #define LR_X8_ALL \
     (LR_X8_ROWLESS | LR_TYPE_BIT(LR_TYPE_Q4_0) | LR_TYPE_BIT(LR_TYPE_Q4_1) | LR_TYPE_BIT(LR_TYPE_Q8_0))
+/// The K-quants with x8 kernels (gemm_kx8); their rows past a matrix's last group of 8 run scalar.
+#define LR_X8_K (LR_TYPE_BIT(LR_TYPE_Q4_K) | LR_TYPE_BIT(LR_TYPE_Q5_K) | LR_TYPE_BIT(LR_TYPE_Q6_K))
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -55,7 +57,7 @@ static const lr_kernel_table table_scalar = {
     .gemm = lr_gemm_q8_avx2,                               \
     .gemm_f32a = lr_gemm_f32a_avx2,                        \
     .gemm_f32a_x8 = lr_gemm_f32a_x8_avx2,                  \
-    .x8_types = LR_X8_ALL,                                 \
+    .x8_types = LR_X8_ALL | LR_X8_K,                       \
     .gemm_f32a_min_batch = LR_F32A_MIN_BATCH_AVX2,         \
     .cross_tile_f32 = lr_cross_tile_f32_avx2,              \
     .quantize_q8_0 = lr_quantize_row_q8_0_avx2,            \
@@ -67,7 +69,8 @@ static const lr_kernel_table table_scalar = {
     .swiglu = lr_swiglu_avx2,                              \
     .geglu = lr_geglu_avx2
 
-static const lr_kernel_table table_avx2 = {.name = "avx2", AVX2_ENTRIES, .gemm_x8 = lr_gemm_q8_x8_avx2};
+static const lr_kernel_table table_avx2 = {
+    .name = "avx2", AVX2_ENTRIES, .gemm_x8 = lr_gemm_q8_x8_avx2, .gemm_kx8 = lr_gemm_kx8_avx2};
 
 /// AVX-512 VNNI: x8 mat-muls with vpdpbusd at 512 bits, for every batch size (the f32-activation
 /// path stays for row-layout weights, the rows past a matrix's last group of 8).
@@ -75,6 +78,7 @@ static const lr_kernel_table table_avx512vnni = {
     .name = "avx512vnni",
     AVX2_ENTRIES,
     .gemm_x8 = lr_gemm_q8_x8_avx512vnni,
+    .gemm_kx8 = lr_gemm_kx8_avx512vnni,
     .x8_int8_all_batches = 1,
 };
 
@@ -109,7 +113,8 @@ static int cpu_has_avx512vnni(void) {
         .vec_dot_q4_1 = lr_vec_dot_q4_1_q8_0_##SUFFIX,             \
         .gemm = lr_gemm_q8_##SUFFIX,                               \
         .gemm_x8 = lr_gemm_q8_x8_##SUFFIX,                         \
-        .x8_types = NEON_X8_PREFERRED ? LR_X8_ALL : LR_X8_ROWLESS, \
+        .gemm_kx8 = lr_gemm_kx8_##SUFFIX,                          \
+        .x8_types = (NEON_X8_PREFERRED ? LR_X8_ALL : LR_X8_ROWLESS) | LR_X8_K, \
         .quantize_q8_0 = lr_quantize_row_q8_0_neon,                \
         .f16_to_f32_row = lr_f16_to_f32_row_neon,                  \
         .f32_to_f16_row = lr_f32_to_f16_row_neon,                  \
@@ -218,7 +223,7 @@ int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int 
                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
     // IQ4_NL, Q5_0 and Q5_1 have SIMD kernels in the x8 layout only: here come rows past a
     // matrix's last group of 8, and every row on backends without x8 kernels (scalar).
-    if (LR_X8_ROWLESS & LR_TYPE_BIT(wtype))
+    if ((LR_X8_ROWLESS & LR_TYPE_BIT(wtype)) || lr_is_kquant(wtype))
         return lr_gemm_q8_scalar(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return lr_active_table()->gemm(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, n_tok, k, out, out_ld);
 }
@@ -227,6 +232,10 @@ int lr_gemm_f32a(int wtype, const void *w, size_t w_row_bytes, int row_begin, in
                  const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
     const lr_kernel_table *t = lr_active_table();
     if (t->gemm_f32a == NULL) return -1;
+    // K-quants take the int8 path (lr_gemm_f32a_min_batch_for); this serves a K matrix that shares
+    // its input with one of another type that chose f32.
+    if (lr_is_kquant(wtype))
+        return lr_gemm_f32a_scalar(wtype, w, w_row_bytes, row_begin, row_end, a, a_ld, n_tok, k, out, out_ld);
     return t->gemm_f32a(wtype, w, w_row_bytes, row_begin, row_end, a, a_ld, n_tok, k, out, out_ld);
 }
 
@@ -250,6 +259,7 @@ int lr_gemm_f32a_min_batch_for(int wtype, int x8) {
     // 150-170 GMAC/s by type; forced to AVX2 there, the int8 tiles run 43 (IQ4_NL) to 93 (Q4_0)
     // and the f32 path 53 for every type.
     if (x8 && t->gemm_x8 != NULL && t->x8_int8_all_batches) return 0;
+    if (lr_is_kquant(wtype)) return 0;  // no f32 kernels: their int8 ones read the file's bytes
     if (x8 && t->gemm_x8 != NULL && (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1 || lr_x8_has_qh(wtype)))
         return 0;
     return t->gemm_f32a_min_batch;
@@ -281,13 +291,16 @@ void lr_cross_tile_f32(const float *x, size_t ldx, const float *y, size_t ldy, i
 
 int lr_x8_preferred(int wtype) {
     const lr_kernel_table *t = lr_active_table();
-    return t->gemm_x8 != NULL && lr_x8_block_bytes(wtype) != 0 && (t->x8_types & LR_TYPE_BIT(wtype)) != 0;
+    if (lr_x8_block_bytes(wtype) == 0 || (t->x8_types & LR_TYPE_BIT(wtype)) == 0) return 0;
+    return lr_is_kquant(wtype) ? t->gemm_kx8 != NULL : t->gemm_x8 != NULL;
 }
 
 int lr_gemm_q8_x8(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                   int n_tok, int k, float *out, size_t out_ld) {
     if (!lr_x8_preferred(wtype))
         return lr_gemm_q8_x8_scalar(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
+    if (lr_is_kquant(wtype))
+        return lr_active_table()->gemm_kx8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
     return lr_active_table()->gemm_x8(wtype, w, group_begin, group_end, a, a_row_bytes, n_tok, k, out, out_ld);
 }
 
@@ -295,7 +308,7 @@ int lr_gemm_f32a_x8(int wtype, const void *w, int group_begin, int group_end, co
                     int n_tok, int k, float *out, size_t out_ld) {
     const lr_kernel_table *t = lr_active_table();
     if (t->gemm_f32a == NULL) return -1;
-    if (t->gemm_f32a_x8 == NULL)
+    if (t->gemm_f32a_x8 == NULL || lr_is_kquant(wtype))
         return lr_gemm_f32a_x8_scalar(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
     return t->gemm_f32a_x8(wtype, w, group_begin, group_end, a, a_ld, n_tok, k, out, out_ld);
 }

@@ -1,4 +1,4 @@
-// The x8 layout of Q4 weights (see ckernels.h): packing, unpacking, the scalar definitions of its
+// The x8 layout of Q4 weights and K-quants (see ckernels.h): packing, unpacking, the scalar definitions of its
 // mat-muls (dispatch.c holds the entry points).
 #include <stdlib.h>
 
@@ -6,13 +6,37 @@
 
 size_t lr_x8_group_bytes(int wtype, int k) {
     const size_t block = lr_x8_block_bytes(wtype);
-    if (block == 0 || k < 0 || k % LR_QK != 0) return 0;
-    return block * (size_t)(k / LR_QK);
+    if (block == 0 || k < 0 || k % lr_block_values(wtype) != 0) return 0;
+    return block * (size_t)(k / lr_block_values(wtype));
+}
+
+/// Moves the bytes of one K-quant super-block of row i between the row layout and an x8 block
+/// column (lr_kx8_layout): to_x8 packs, else unpacks.
+static void kx8_move(int wtype, uint8_t *row, uint8_t *col, int i, int to_x8) {
+    const lr_kx8_layout l = lr_kx8(wtype);
+    for (int h = 0; h < 2; h++) {
+        if (l.half[h] == 0xff) continue;
+        if (to_x8) memcpy(col + 16 * h + 2 * i, row + l.half[h], 2);
+        else memcpy(row + l.half[h], col + 16 * h + 2 * i, 2);
+    }
+    for (int w = 0; w < l.words; w++) {
+        uint8_t *x = col + lr_kx8_word(wtype, w) + 4 * i, *r = row + l.word_from + 4 * w;
+        if (to_x8) memcpy(x, r, 4);
+        else memcpy(r, x, 4);
+    }
 }
 
 int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *dst) {
     const size_t block = lr_x8_block_bytes(wtype);
-    if (block == 0 || k < 0 || k % LR_QK != 0) return -1;
+    if (block == 0 || k < 0 || k % lr_block_values(wtype) != 0) return -1;
+    if (lr_is_kquant(wtype)) {
+        const size_t rb = lr_weight_block_bytes(wtype);
+        for (int b = 0; b < k / LR_QK_K; b++)
+            for (int i = 0; i < 8; i++)
+                kx8_move(wtype, (uint8_t *)src + (size_t)i * src_row_bytes + (size_t)b * rb,
+                         (uint8_t *)dst + (size_t)b * block, i, 1);
+        return 0;
+    }
     const size_t row_block = lr_x8_row_block_bytes(wtype), qs_at = lr_x8_row_qs_offset(wtype);
     const int nb = k / LR_QK, chunks = lr_x8_chunks(wtype);
     for (int b = 0; b < nb; b++) {
@@ -31,7 +55,13 @@ int lr_x8_pack(int wtype, const void *src, size_t src_row_bytes, int k, void *ds
 
 int lr_x8_unpack_row(int wtype, const void *group, int i, int k, void *dst) {
     const size_t block = lr_x8_block_bytes(wtype);
-    if (block == 0 || k < 0 || k % LR_QK != 0 || i < 0 || i > 7) return -1;
+    if (block == 0 || k < 0 || k % lr_block_values(wtype) != 0 || i < 0 || i > 7) return -1;
+    if (lr_is_kquant(wtype)) {
+        const size_t rb = lr_weight_block_bytes(wtype);
+        for (int b = 0; b < k / LR_QK_K; b++)
+            kx8_move(wtype, (uint8_t *)dst + (size_t)b * rb, (uint8_t *)group + (size_t)b * block, i, 0);
+        return 0;
+    }
     const size_t row_block = lr_x8_row_block_bytes(wtype), qs_at = lr_x8_row_qs_offset(wtype);
     const int nb = k / LR_QK, chunks = lr_x8_chunks(wtype);
     for (int b = 0; b < nb; b++) {
@@ -55,7 +85,7 @@ static void unpack_groups(int wtype, const uint8_t *w, int g0, int g1, int k, ui
 }
 
 static int check_args(int wtype, int group_begin, int group_end, int n_tok, int k) {
-    if (lr_x8_block_bytes(wtype) == 0 || k < 0 || k % LR_QK != 0) return -1;
+    if (lr_x8_block_bytes(wtype) == 0 || k < 0 || k % lr_block_values(wtype) != 0) return -1;
     if (group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
     return 0;
 }

@@ -53,6 +53,9 @@ typedef struct {
                    int n_tok, int k, float *out, size_t out_ld);
     int (*gemm_f32a_x8)(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                         int n_tok, int k, float *out, size_t out_ld);
+    /// The same for the K-quants' x8 layout (Q4_K, Q5_K, Q6_K; NULL: the scalar x8 kernels run).
+    int (*gemm_kx8)(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                    int n_tok, int k, float *out, size_t out_ld);
     /// The types gemm_x8 takes, which the backend prefers in x8 (LR_TYPE_BIT of each). Types
     /// without row-layout SIMD kernels (IQ4_NL, Q5) run their rows past a matrix's last group of
     /// 8 in the scalar loops.
@@ -112,6 +115,10 @@ int lr_gemm_q8_x8_avx2(int wtype, const void *w, int group_begin, int group_end,
                        int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_f32a_x8_avx2(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                          int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_kx8_avx2(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                     int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                           size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_q8_x8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
                              size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 #endif
@@ -128,6 +135,10 @@ void lr_swiglu_neon(float *gate, const float *up, int64_t n);
 void lr_attend_f16_neon(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int d, float scale,
                         float *scores, float *out);
 void lr_geglu_neon(float *gate, const float *up, int64_t n);
+int lr_gemm_kx8_neon(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
+                     int n_tok, int k, float *out, size_t out_ld);
+int lr_gemm_kx8_neon_dotprod(int wtype, const void *w, int group_begin, int group_end, const void *a,
+                             size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_q8_x8_neon(int wtype, const void *w, int group_begin, int group_end, const void *a, size_t a_row_bytes,
                        int n_tok, int k, float *out, size_t out_ld);
 int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int group_end, const void *a,
@@ -141,6 +152,19 @@ int lr_gemm_q8_x8_neon_dotprod(int wtype, const void *w, int group_begin, int gr
 LR_INLINE uint32_t lr_load_u32le(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+// Q4_K / Q5_K scales: eight 6-bit (scale, min) pairs in 12 bytes. Pairs 0..3 sit in the low 6 bits
+// of bytes 0..3 (scales) and 4..7 (mins); pairs 4..7 take a nibble from bytes 8..11 and their top
+// two bits from the spare bits 6..7 of bytes 0..7.
+LR_INLINE void lr_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
 LR_INLINE uint32_t lr_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 LR_INLINE float lr_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 

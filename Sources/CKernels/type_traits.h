@@ -8,32 +8,68 @@
 #include "kernels_internal.h"
 
 typedef struct {
-    /// Bytes of one 32-value block of one row in the file layout (0: not a kernel format).
-    uint8_t block_bytes;
+    /// Bytes of one block of one row in the file layout (0: not a kernel format): 32 values, or
+    /// a K-quant's 256-value super-block.
+    uint16_t block_bytes;
+    /// Values per block: 32, or 256 for the K-quants (LR_QK_K).
+    uint16_t block_values;
     /// x = d * q + m (Q4_1, Q5_1); the fifth bits of 5-bit quants in qh (Q5_0, Q5_1).
     uint8_t has_mins, has_qh;
     /// The unsigned quant's offset, x = d * (u - offset), for kernels that multiply unsigned
     /// weights (Q4_0 8, Q5_0 16; Q8_0 and IQ4_NL 128 once their signed bytes get +128; 0 with mins).
     uint8_t offset;
-    /// 32-byte quant chunks of 8 rows per x8 block column: a row's qs bytes / 4 (0: no x8 layout).
+    /// 32-byte quant chunks of 8 rows per x8 block column: a row's qs bytes / 4 (0: no x8 layout
+    /// of the 32-value kind; the K-quants have their own, see lr_kx8_layout).
     uint8_t x8_chunks;
 } lr_type_traits;
 
 /// A switch, not a table, so that kernels instantiated per type fold every trait to a constant.
 LR_INLINE lr_type_traits lr_traits(int wtype) {
     switch (wtype) {
-    case LR_TYPE_Q4_0: return (lr_type_traits){18, 0, 0, 8, 4};
-    case LR_TYPE_Q4_1: return (lr_type_traits){20, 1, 0, 0, 4};
-    case LR_TYPE_Q5_0: return (lr_type_traits){22, 0, 1, 16, 4};
-    case LR_TYPE_Q5_1: return (lr_type_traits){24, 1, 1, 0, 4};
-    case LR_TYPE_Q8_0: return (lr_type_traits){34, 0, 0, 128, 8};
-    case LR_TYPE_IQ4_NL: return (lr_type_traits){18, 0, 0, 128, 4};  // Q4_0's layout; a nibble names a level
-    default: return (lr_type_traits){0, 0, 0, 0, 0};
+    case LR_TYPE_Q4_0: return (lr_type_traits){18, 32, 0, 0, 8, 4};
+    case LR_TYPE_Q4_1: return (lr_type_traits){20, 32, 1, 0, 0, 4};
+    case LR_TYPE_Q5_0: return (lr_type_traits){22, 32, 0, 1, 16, 4};
+    case LR_TYPE_Q5_1: return (lr_type_traits){24, 32, 1, 1, 0, 4};
+    case LR_TYPE_Q8_0: return (lr_type_traits){34, 32, 0, 0, 128, 8};
+    case LR_TYPE_IQ4_NL: return (lr_type_traits){18, 32, 0, 0, 128, 4};  // Q4_0's layout; a nibble names a level
+    // K-quants run in the file's own super-blocks (x = d*sc*q - dmin*m; Q6_K d*sc*(q - 32)).
+    case LR_TYPE_Q4_K: return (lr_type_traits){144, 256, 1, 0, 0, 0};
+    case LR_TYPE_Q5_K: return (lr_type_traits){176, 256, 1, 1, 0, 0};
+    case LR_TYPE_Q6_K: return (lr_type_traits){210, 256, 0, 0, 32, 0};
+    default: return (lr_type_traits){0, 0, 0, 0, 0, 0};
     }
 }
 
 /// The bit of a type in a backend's x8_types mask.
 #define LR_TYPE_BIT(t) ((t) >= 0 && (t) < 32 ? 1u << (t) : 0u)
+
+/// A K-quant (256-value super-blocks, own kernels and x8 layout).
+LR_INLINE int lr_is_kquant(int wtype) { return lr_traits(wtype).block_values == LR_QK_K; }
+/// Values per block of a kernel format (0: not one).
+LR_INLINE int lr_block_values(int wtype) { return lr_traits(wtype).block_values; }
+
+/// The x8 layout of a K-quant super-block column: the 8 rows' f16 fields (d, and dmin where the
+/// type has one) as 8 halves each, then every 4-byte word of the rest of the row, one 32-byte
+/// chunk per word with row i's in lane i, in the row's byte order. So a vector lane is a row
+/// for scales and quants alike, and the group takes exactly its 8 rows' bytes.
+typedef struct {
+    /// Row offsets of the f16 fields (d, then dmin; 0xff: none), put at 0 and 16.
+    uint8_t half[2];
+    /// Row offset and count of the 4-byte words after them (scales, quants, high bits).
+    uint8_t word_from, words;
+} lr_kx8_layout;
+
+LR_INLINE lr_kx8_layout lr_kx8(int wtype) {
+    switch (wtype) {
+    case LR_TYPE_Q4_K: return (lr_kx8_layout){{0, 2}, 4, 35};       // scales[12], qs[128]
+    case LR_TYPE_Q5_K: return (lr_kx8_layout){{0, 2}, 4, 43};       // scales[12], qh[32], qs[128]
+    case LR_TYPE_Q6_K: return (lr_kx8_layout){{208, 0xff}, 0, 52};  // ql[128], qh[64], scales[16]
+    default: return (lr_kx8_layout){{0xff, 0xff}, 0, 0};
+    }
+}
+/// Where the words start in a K-quant x8 block column, and where row word w sits.
+LR_INLINE size_t lr_kx8_words_offset(int wtype) { return lr_kx8(wtype).half[1] == 0xff ? 16 : 32; }
+LR_INLINE size_t lr_kx8_word(int wtype, int w) { return lr_kx8_words_offset(wtype) + 32 * (size_t)w; }
 
 // Row layout: d (2 bytes), the min m (2), qh (4), qs.
 LR_INLINE size_t lr_weight_block_bytes(int wtype) { return lr_traits(wtype).block_bytes; }
@@ -48,7 +84,9 @@ LR_INLINE size_t lr_x8_row_qs_offset(int wtype) { return lr_x8_row_qh_offset(wty
 LR_INLINE size_t lr_x8_qh_offset(int wtype) { return lr_x8_has_mins(wtype) ? 32 : 16; }
 LR_INLINE size_t lr_x8_qs_offset(int wtype) { return lr_x8_qh_offset(wtype) + (lr_x8_has_qh(wtype) ? 32 : 0); }
 LR_INLINE int lr_x8_chunks(int wtype) { return lr_traits(wtype).x8_chunks; }
+/// Bytes of one x8 block column: 8 rows' block (32 values; a K-quant's super-block).
 LR_INLINE size_t lr_x8_block_bytes(int wtype) {
+    if (lr_is_kquant(wtype)) return 8 * (size_t)lr_traits(wtype).block_bytes;
     return lr_x8_chunks(wtype) == 0 ? 0 : lr_x8_qs_offset(wtype) + 32 * (size_t)lr_x8_chunks(wtype);
 }
 

@@ -61,7 +61,9 @@ struct FootprintModel {
     /// (read from the format, so a new kernel format is planned at its size), else Q8_0's, the
     /// format the load converts it to.
     static func bytesPerParameter(_ t: GGMLType) -> Double {
-        if WeightMatrix.nativeTypes.contains(t), let block = t.byteCount(forElements: 32) { return Double(block) / 32 }
+        if WeightMatrix.nativeTypes.contains(t), let block = t.byteCount(forElements: t.blockSize) {
+            return Double(block) / Double(t.blockSize)
+        }
         if t == .f16 { return 34.0 / 32 + 2 }  // converted to Q8_0 at load, file kept mapped
         return 34.0 / 32
     }

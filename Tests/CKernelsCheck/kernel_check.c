@@ -620,7 +620,7 @@ static void check_gemm(const char *backend) {
     }
     // Argument errors.
     float dummy[4];
-    check(lr_gemm_q8(LR_TYPE_Q6_K, w, 0, 0, 1, a, 0, 1, 256, dummy, 1) == -1, "[%s] gemm rejects q6_K", backend);
+    check(lr_gemm_q8(LR_TYPE_Q3_K, w, 0, 0, 1, a, 0, 1, 256, dummy, 1) == -1, "[%s] gemm rejects q3_K", backend);
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 0, 1, a, 34, 1, 33, dummy, 1) == -1, "[%s] gemm rejects k %% 32 != 0", backend);
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 2, 1, a, 34, 1, 32, dummy, 1) == -1, "[%s] gemm rejects end < begin", backend);
 }
@@ -757,11 +757,154 @@ static void check_x8(const char *backend) {
     }
 
     float dummy[8];
-    check(lr_gemm_q8_x8(LR_TYPE_Q6_K, packed, 0, 1, a, 34, 1, 256, dummy, 8) == -1, "[%s] x8 rejects q6_K", backend);
+    check(lr_gemm_q8_x8(LR_TYPE_Q3_K, packed, 0, 1, a, 34, 1, 256, dummy, 8) == -1, "[%s] x8 rejects q3_K", backend);
+    check(lr_gemm_q8_x8(LR_TYPE_Q4_K, packed, 0, 1, a, 34, 1, 128, dummy, 8) == -1, "[%s] x8 rejects q4_K k %% 256", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 0, 1, a, 34, 1, 33, dummy, 8) == -1, "[%s] x8 rejects k %% 32", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 2, 1, a, 34, 1, 32, dummy, 8) == -1, "[%s] x8 rejects end < begin", backend);
-    check(lr_x8_group_bytes(LR_TYPE_Q6_K, 256) == 0 && lr_x8_pack(LR_TYPE_Q6_K, rows, 0, 256, packed) == -1,
-          "[%s] x8 has no q6_K layout", backend);
+    check(lr_x8_group_bytes(LR_TYPE_Q3_K, 256) == 0 && lr_x8_pack(LR_TYPE_Q3_K, rows, 0, 256, packed) == -1,
+          "[%s] x8 has no q3_K layout", backend);
+}
+
+/// Bytes of a K-quant super-block.
+static size_t kq_block_bytes(int type) {
+    return type == LR_TYPE_Q4_K ? sizeof(lr_block_q4_K) : type == LR_TYPE_Q5_K ? sizeof(lr_block_q5_K) : sizeof(lr_block_q6_K);
+}
+static const char *kq_name(int type) { return type == LR_TYPE_Q4_K ? "q4_K" : type == LR_TYPE_Q5_K ? "q5_K" : "q6_K"; }
+
+/// Random K-quant super-blocks: random scale and quant bytes (every 6-bit scale, min and int8
+/// scale occurs), f16 d (and dmin) of a quantizer's size.
+static void kq_fill(int type, uint8_t *p, int nsb) {
+    const size_t bb = kq_block_bytes(type);
+    for (int b = 0; b < nsb; b++, p += bb) {
+        for (size_t j = 0; j < bb; j++) p[j] = (uint8_t)rnd();
+        const uint16_t d = lr_f32_to_f16(rnd_uniform(0.0005f, 0.01f)), dmin = lr_f32_to_f16(rnd_uniform(0.0f, 0.01f));
+        if (type == LR_TYPE_Q6_K) memcpy(p + 208, &d, 2);
+        else memcpy(p, &d, 2), memcpy(p + 2, &dmin, 2);
+    }
+}
+
+/// Sum of |w_i a_i| over a row, the scale a K-quant dot's rounding is measured against.
+static double kq_magnitude(int type, int k, const void *w, const void *a) {
+    static float wf[16384], af[16384];
+    lr_dequantize_row(type, w, wf, k);
+    lr_dequantize_row_q8_0(a, af, k);
+    double s = 0;
+    for (int i = 0; i < k; i++) s += fabs((double)wf[i] * af[i]);
+    return s;
+}
+
+/// The exact (double) product of a dequantized K-quant row and activation row.
+static double kq_exact(int type, int k, const void *w, const void *a) {
+    static float wf[16384], af[16384];
+    lr_dequantize_row(type, w, wf, k);
+    lr_dequantize_row_q8_0(a, af, k);
+    double s = 0;
+    for (int i = 0; i < k; i++) s += (double)wf[i] * af[i];
+    return s;
+}
+
+/// K-quants in their own bytes: the scalar row dot against the exact product of the dequantized
+/// rows, the x8 layout's round trip, every backend's x8 kernel against the scalar rows (token
+/// counts around the tile widths, odd last groups), and extreme blocks: every quant, scale and
+/// min at its largest (all bits set), all clear, and the int8 scales at -128, against +-127 and
+/// -128 activations (vpdpbusd's unsigned x signed order, maddubs' int16 sums).
+static void check_kx8(const char *backend) {
+    static const int ks[] = {256, 512, 1536, 4864};
+    static const int toks[] = {1, 2, 3, 4, 5, 8, 9, 13, 17};
+    enum { GROUPS = 3, ROWS = GROUPS * 8, MAXK = 4864, MAXT = 17, LD = ROWS + 5 };
+    static uint8_t rows[ROWS * (MAXK / 256) * 210], packed[ROWS * (MAXK / 256) * 210], back[(MAXK / 256) * 210];
+    static lr_block_q8_0 a[MAXT * (MAXK / 32)];
+    static float out[MAXT * LD], ref[MAXT * LD];
+    const int kq_types[] = {LR_TYPE_Q4_K, LR_TYPE_Q5_K, LR_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof kq_types / sizeof kq_types[0]; ti++) {
+        const int type = kq_types[ti];
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            const int k = ks[ki], nsb = k / 256;
+            const size_t wrb = (size_t)nsb * kq_block_bytes(type), arb = (size_t)(k / 32) * sizeof(lr_block_q8_0);
+            const size_t gb = lr_x8_group_bytes(type, k);
+            check(gb == 8 * wrb, "[%s] x8 %s k=%d: a group takes 8 rows' bytes", backend, kq_name(type), k);
+            kq_fill(type, rows, ROWS * nsb);
+            fill_activations(a, MAXT * (k / 32));
+            int bad = 0;
+            for (int r = 0; r < 4; r++) {  // the oracle itself
+                float got;
+                (type == LR_TYPE_Q4_K ? lr_vec_dot_q4_K_q8_0_scalar : type == LR_TYPE_Q5_K ? lr_vec_dot_q5_K_q8_0_scalar : lr_vec_dot_q6_K_q8_0_scalar)(k, &got, rows + r * wrb, a + r);
+                const double e = kq_exact(type, k, rows + r * wrb, a + r);
+                bad += fabs(got - e) > 1e-5 * kq_magnitude(type, k, rows + r * wrb, a + r);
+            }
+            check(bad == 0, "[%s] %s k=%d scalar dot vs exact", backend, kq_name(type), k);
+            for (int g = 0; g < GROUPS; g++) bad += lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb) != 0;
+            for (int r = 0; r < ROWS && !bad; r++) {
+                bad += lr_x8_unpack_row(type, packed + (r / 8) * gb, r % 8, k, back) != 0;
+                bad += memcmp(back, rows + (size_t)r * wrb, wrb) != 0;
+            }
+            check(bad == 0, "[%s] x8 %s k=%d pack/unpack round trip", backend, kq_name(type), k);
+            for (size_t tt = 0; tt < sizeof toks / sizeof toks[0]; tt++) {
+                const int n_tok = toks[tt];
+                const int ranges[][2] = {{0, GROUPS}, {1, 2}, {2, 3}, {1, 1}};
+                for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+                    const int g0 = ranges[ri][0], g1 = ranges[ri][1];
+                    for (int x8 = 0; x8 < 2; x8++) {
+                        for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = -12345.0f;
+                        const int st = x8 ? lr_gemm_q8_x8(type, packed, g0, g1, a, arb, n_tok, k, out, LD)
+                                          : lr_gemm_q8(type, rows, wrb, 8 * g0, 8 * g1, a, arb, n_tok, k, out, LD);
+                        int nbad = st != 0 || lr_gemm_q8_scalar(type, rows, wrb, 8 * g0, 8 * g1, a, arb, n_tok, k, ref, LD) != 0;
+                        for (int t = 0; t < MAXT && !nbad; t++)
+                            for (int r = 0; r < LD; r++) {
+                                const int inside = t < n_tok && r >= 8 * g0 && r < 8 * g1;
+                                const float o = out[t * LD + r], e = ref[t * LD + r];
+                                if (!inside) nbad += o != -12345.0f;
+                                else nbad += !(fabs((double)o - e) <= 1e-5 * kq_magnitude(type, k, rows + (size_t)r * wrb, (const uint8_t *)a + t * arb));
+                            }
+                        check(nbad == 0, "[%s] %s q8 %s k=%d n_tok=%d groups [%d,%d): %d bad", backend, x8 ? "x8" : "rows",
+                              kq_name(type), k, n_tok, g0, g1, nbad);
+                    }
+                }
+            }
+        }
+    }
+    for (size_t ti = 0; ti < sizeof kq_types / sizeof kq_types[0]; ti++) {
+        const int type = kq_types[ti], k = 1536, nsb = k / 256;
+        const size_t bb = kq_block_bytes(type), wrb = (size_t)nsb * bb, arb = (size_t)(k / 32) * sizeof(lr_block_q8_0);
+        const size_t gb = lr_x8_group_bytes(type, k);
+        const uint16_t d = lr_f32_to_f16(0.01f);
+        // all bits set (quants and scales at their largest; Q6_K's int8 scales -1), all clear, Q6_K
+        // scales at -128 and +127 with quants at 63 and 0 (-32)
+        const uint8_t fills[] = {0xFF, 0x00, 0x80, 0x7F};
+        for (size_t fi = 0; fi < sizeof fills; fi++) {
+            for (int b = 0; b < 16 * nsb; b++) {
+                uint8_t *p = rows + (size_t)b * bb;
+                if (type == LR_TYPE_Q6_K) {
+                    memset(p, fi >= 2 ? (fi == 2 ? 0xFF : 0x00) : fills[fi], 192);
+                    memset(p + 192, fills[fi], 16);
+                    memcpy(p + 208, &d, 2);
+                } else {
+                    memset(p, fills[fi], bb);
+                    memcpy(p, &d, 2), memcpy(p + 2, &d, 2);
+                }
+            }
+            for (int t = 0; t < 4; t++)
+                for (int b = 0; b < k / 32; b++) {
+                    a[t * (k / 32) + b].d = lr_f32_to_f16(0.01f);
+                    memset(a[t * (k / 32) + b].qs, t == 1 ? 0x81 : t == 2 ? 0x80 : 0x7F, 32);
+                }
+            lr_x8_pack(type, rows, wrb, k, packed);
+            lr_x8_pack(type, rows + 8 * wrb, wrb, k, packed + gb);
+            for (int n_tok = 1; n_tok <= 4; n_tok++)
+                for (int g0 = 0; g0 < 2; g0++) {
+                    for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = 0;
+                    int nbad = lr_gemm_q8_x8(type, packed, g0, 2, a, arb, n_tok, k, out, LD) != 0;
+                    nbad += lr_gemm_q8_scalar(type, rows, wrb, 8 * g0, 16, a, arb, n_tok, k, ref, LD) != 0;
+                    for (int t = 0; t < n_tok; t++)
+                        for (int r = 8 * g0; r < 16; r++) {
+                            const double e = ref[t * LD + r];
+                            nbad += !(fabs((double)out[t * LD + r] - e) <= 1e-5 * kq_magnitude(type, k, rows + (size_t)r * wrb, (const uint8_t *)a + t * arb));
+                        }
+                    check(nbad == 0, "[%s] x8 %s extreme blocks (fill %02x) n_tok=%d groups [%d,2): %d bad", backend,
+                          kq_name(type), fills[fi], n_tok, g0, nbad);
+                }
+        }
+    }
 }
 
 /// The attention kernel against its definition: scores (probabilities after) and output, for
@@ -1027,6 +1170,7 @@ int main(int argc, char **argv) {
         check_dots(tested[i]);
         check_gemm(tested[i]);
         check_x8(tested[i]);
+        check_kx8(tested[i]);
         check_attention(tested[i]);
         check_glu(tested[i]);
     }

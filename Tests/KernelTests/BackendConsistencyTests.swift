@@ -205,7 +205,7 @@ final class BackendConsistencyTests: XCTestCase {
     func testGemmRejectsBadArguments() {
         var out = [Float](repeating: 0, count: 4)
         let w = [UInt8](repeating: 0, count: 34 * 8)
-        XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q6_K), w, 210, 0, 1, w, 34, 1, 256, &out, 1), -1)
+        XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q3_K), w, 110, 0, 1, w, 34, 1, 256, &out, 1), -1)
         XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q8_0), w, 34, 0, 1, w, 34, 1, 33, &out, 1), -1)
         XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q8_0), w, 34, 2, 1, w, 34, 1, 32, &out, 1), -1)
     }

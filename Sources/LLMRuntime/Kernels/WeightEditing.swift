@@ -41,7 +41,7 @@ extension WeightMatrix {
     /// least squares weighted by `importance` (one per column, e.g. the mean square of that input
     /// over calibration tokens; nil: equal).
     public init(values: [Float], rows: Int, columns: Int, type: GGMLType = .q8_0, importance: [Float]? = nil) {
-        let t = WeightMatrix.nativeTypes.contains(type) ? type : .q8_0  // each kernel format has a quantizer
+        let t = type.isQuantizableKernelFormat ? type : .q8_0  // each 32-value kernel format has a quantizer
         let rowBytes = t.byteCount(forElements: columns)!
         var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
         let weights = importance.flatMap { $0.count == columns ? $0 : nil } ?? []
@@ -90,8 +90,9 @@ extension WeightMatrix {
     /// Rows made by `row(r, into:)` as f32, quantized one at a time into a matrix of `type`.
     private static func quantizingRows(rows: Int, columns: Int, to type: GGMLType, importance: [Float]?,
                                        row: (Int, UnsafeMutablePointer<Float>) -> Void) throws(ModelError) -> WeightMatrix {
-        guard WeightMatrix.nativeTypes.contains(type), let rowBytes = type.byteCount(forElements: columns) else {
-            throw .unsupported(path: "", detail: "matrices are converted in memory only to the kernel formats \(WeightMatrix.nativeTypes.map { "\($0)" }.sorted().joined(separator: ", ")), not \(type)")
+        guard type.isQuantizableKernelFormat, let rowBytes = type.byteCount(forElements: columns) else {
+            let formats = WeightMatrix.nativeTypes.filter(\.isQuantizableKernelFormat).map { "\($0)" }.sorted()
+            throw .unsupported(path: "", detail: "matrices are converted in memory only to the kernel formats \(formats.joined(separator: ", ")), not \(type)")
         }
         let buffer = AlignedBuffer(byteCount: max(1, rows * rowBytes))
         let weights = importance.flatMap { $0.count == columns ? $0 : nil } ?? []
