@@ -203,9 +203,16 @@ LR_INLINE LR_TARGET_AVX512VNNI __m512 halves_blocks(const uint8_t *p, size_t bb,
     return _mm512_cvtph_ps(h);
 }
 
-/// Blocks 2P and 2P + 1 of one group against NT tokens, added into acc (lanes 0..7 even blocks).
+LR_INLINE LR_TARGET_AVX512VNNI __m256 lo8(__m512 v) { return _mm512_castps512_ps256(v); }
+LR_INLINE LR_TARGET_AVX512VNNI __m256 hi8(__m512 v) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+/// Blocks 2P and 2P + 1 of one group against NT tokens, added into acc block by block in the
+/// order pair_kernel adds them, so a sequence's result does not depend on how many tokens share
+/// the mat-mul (batched decoding equals decoding alone, to the bit).
 LR_INLINE LR_TARGET_AVX512VNNI void block_pair_step(const uint8_t *p, size_t bb, const vn_block_pair *pa, int np,
-                                                    __m512 *acc, const int whole, const int NT, const int wtype) {
+                                                    __m256 *acc, const int whole, const int NT, const int wtype) {
     const size_t qso = lr_x8_qs_offset(wtype), qho = lr_x8_qh_offset(wtype);
     const __m512i nibble = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8((char)0x80);
     __m512i q[8];
@@ -243,8 +250,13 @@ LR_INLINE LR_TARGET_AVX512VNNI void block_pair_step(const uint8_t *p, size_t bb,
         __m512i isum = a->start;
         LR_UNROLL
         for (int c = 0; c < 8; c++) isum = _mm512_dpbusd_epi32(isum, q[c], a->w[c]);
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, a->da), acc[j]);
-        if (lr_x8_has_mins(wtype)) acc[j] = _mm512_fmadd_ps(m, a->sa, acc[j]);
+        const __m512 f = _mm512_cvtepi32_ps(isum), dd = _mm512_mul_ps(d, a->da);
+        acc[j] = _mm256_fmadd_ps(lo8(f), lo8(dd), acc[j]);
+        if (lr_x8_has_mins(wtype)) acc[j] = _mm256_fmadd_ps(lo8(m), lo8(a->sa), acc[j]);
+        if (whole) {
+            acc[j] = _mm256_fmadd_ps(hi8(f), hi8(dd), acc[j]);
+            if (lr_x8_has_mins(wtype)) acc[j] = _mm256_fmadd_ps(hi8(m), hi8(a->sa), acc[j]);
+        }
     }
 }
 
@@ -255,21 +267,18 @@ enum { VN_GROUP_NT = 2 };
 
 /// One group (8 rows) against NT tokens, reading its bytes as one sequential stream: each zmm holds
 /// a quant chunk of two consecutive blocks, so 16 lanes work as in pair_kernel without a second
-/// stream. out[j * out_ld + i]; the even and odd blocks' float sums meet at the end.
+/// stream. out[j * out_ld + i].
 LR_INLINE LR_TARGET_AVX512VNNI void group_kernel(const uint8_t *g, int nb, const vn_block_pair *pairs, float *out,
                                                  size_t out_ld, const int NT, const int wtype) {
     const size_t bb = lr_x8_block_bytes(wtype);
     const int np = (nb + 1) / 2;
-    __m512 acc[VN_GROUP_NT];
+    __m256 acc[VN_GROUP_NT];
     LR_UNROLL
-    for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
+    for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
     for (int pi = 0; pi < nb / 2; pi++) block_pair_step(g + (size_t)2 * pi * bb, bb, pairs + pi, np, acc, 1, NT, wtype);
     if (nb % 2) block_pair_step(g + (size_t)(nb - 1) * bb, bb, pairs + np - 1, np, acc, 0, NT, wtype);
     LR_UNROLL
-    for (int j = 0; j < NT; j++) {
-        const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[j]), 1));
-        _mm256_storeu_ps(out + (size_t)j * out_ld, _mm256_add_ps(_mm512_castps512_ps256(acc[j]), hi));
-    }
+    for (int j = 0; j < NT; j++) _mm256_storeu_ps(out + (size_t)j * out_ld, acc[j]);
 }
 
 #define VN_GROUP(WNAME, WTYPE, NT)                                                                                 \
