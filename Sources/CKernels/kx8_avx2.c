@@ -12,27 +12,8 @@
 
 enum { KA_NT = 3 };  // tokens sharing each decoded sub-block (8 quant registers + accumulators in 16)
 
-/// Per token and 32-value block, as kx8_avx512.c's.
-typedef struct {
-    float da, sa;
-    int32_t s0, s1;
-} ka_act;
+typedef lr_kq_act ka_act;  // avx2_int8.h
 
-static LR_TARGET_AVX2 void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, ka_act *acts) {
-    for (int t = 0; t < nt; t++) {
-        const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
-        ka_act *o = acts + (size_t)t * nb;
-        for (int b = 0; b < nb; b++) {
-            const __m256i s = _mm256_sad_epu8(
-                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)ab[b].qs), _mm256_set1_epi8((char)0x80)),
-                _mm256_setzero_si256());
-            const int32_t lo = (int32_t)(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1)) - 16 * 128;
-            const int32_t hi = (int32_t)(_mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3)) - 16 * 128;
-            const float d = lr_f16_table[ab[b].d];
-            o[b] = (ka_act){d, d * (float)(lo + hi), -32 * lo, -32 * hi};
-        }
-    }
-}
 
 LR_INLINE LR_TARGET_AVX2 __m256i load32(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 LR_INLINE LR_TARGET_AVX2 __m256 halves(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
@@ -207,7 +188,7 @@ int lr_gemm_kx8_avx2(int wtype, const void *w, int group_begin, int group_end, c
     for (int t = 0; t < n_tok; t += KA_NT) {
         const int nt = n_tok - t < KA_NT ? n_tok - t : KA_NT;
         const uint8_t *at = ab + (size_t)t * a_row_bytes;
-        prep_acts(at, a_row_bytes, nt, nb, acts);
+        lr_kq_prep_acts(at, a_row_bytes, nt, nb, acts);
         for (int g = group_begin; g < group_end; g++)
             fns[nt](wb + (size_t)g * gb, nsb, at, a_row_bytes, acts, nb, out + (size_t)t * out_ld + 8 * (size_t)g, out_ld);
     }

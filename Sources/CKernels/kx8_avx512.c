@@ -19,29 +19,8 @@
 
 enum { KV_NT = 8 };  // tokens sharing each decoded sub-block (8 quant registers + 8 accumulators)
 
-/// Per token and 32-value block: the activation scale, scale x sum (Q4_K's mins), and -32 x the
-/// sums of its two halves (Q6_K's offset, where the int32 sums start).
-typedef struct {
-    float da, sa;
-    int32_t s0, s1;
-} kv_act;
+typedef lr_kq_act kv_act;  // avx2_int8.h
 
-static LR_TARGET_AVX512VNNI void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, kv_act *acts) {
-    for (int t = 0; t < nt; t++) {
-        const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
-        kv_act *o = acts + (size_t)t * nb;
-        for (int b = 0; b < nb; b++) {
-            // Sums of 8 bytes each (biased to unsigned): halves are lanes 0+1 and 2+3.
-            const __m256i s = _mm256_sad_epu8(
-                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)ab[b].qs), _mm256_set1_epi8((char)0x80)),
-                _mm256_setzero_si256());
-            const int32_t lo = (int32_t)(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1)) - 16 * 128;
-            const int32_t hi = (int32_t)(_mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3)) - 16 * 128;
-            const float d = lr_f16_table[ab[b].d];
-            o[b] = (kv_act){d, d * (float)(lo + hi), -32 * lo, -32 * hi};
-        }
-    }
-}
 
 /// 32 bytes at p0 (rows 0..7) and 32 at p1 (rows 8..15) as one register.
 LR_INLINE LR_TARGET_AVX512VNNI __m512i load_pair(const uint8_t *p0, const uint8_t *p1) {
@@ -230,7 +209,7 @@ int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_
     for (int t = 0; t < n_tok; t += KV_NT) {
         const int nt = n_tok - t < KV_NT ? n_tok - t : KV_NT;
         const uint8_t *at = ab + (size_t)t * a_row_bytes;
-        prep_acts(at, a_row_bytes, nt, nb, acts);
+        lr_kq_prep_acts(at, a_row_bytes, nt, nb, acts);
         float *o = out + (size_t)t * out_ld;
         for (int g = group_begin; g < group_end; g += 2) {
             const int two = g + 1 < group_end;
