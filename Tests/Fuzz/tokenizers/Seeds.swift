@@ -16,7 +16,16 @@ enum Seeds {
         "\u{2581}sentencepiece\u{2581}space and <0x41> byte text",
     ]
 
+    /// Inputs the fuzzer once failed on, whole (selector byte first; some are not UTF-8).
+    static let found: [[UInt8]] = [
+        // SentencePiece: "<tool>" then U+07EE, a combining mark. The harness compared Characters
+        // and missed the user-defined token, whose fragment after it gets a space prefix.
+        Array("\u{0B}<im_starten\u{08}\0\0&\0\0\0\0>\n<tool>".utf8)
+            + [0xDF, 0xAE, 0x07, 0x66] + Array(repeating: 0xFF, count: 10) + Array("yexxt|".utf8),
+    ]
+
     static func write(to dir: String) throws {
+        for (i, bytes) in found.enumerated() { try writeFile(dir + "/found-\(i)", bytes) }
         for (i, text) in texts.enumerated() {
             for selector: UInt8 in [UInt8(i % 13), UInt8(11 + i % 2), 0x30 | UInt8((i + 5) % 13)] {
                 let bytes = [selector] + Array(text.utf8)
