@@ -46,51 +46,32 @@ public struct PerplexityEvaluator {
             throw .invalidRequest("the text has \(tokens.count) tokens, fewer than one chunk of \(n) (use a longer text or a smaller -c)")
         }
         let chunkCount = min(requested ?? available, available)
-        let config = model.config
-        let vocab = config.vocabularySize
-        let logitRows = min(64, batchSize)
-        try MemoryEstimate.checkRunBuffers(config: config, context: n, batch: batchSize, threads: model.pool.threadCount,
-                                           logitRows: logitRows)
-        let cache = try F16KVCache(layers: config.layers, headDim: config.headDim, capacity: n)
-        let state = try RunState(config: config, maxBatch: batchSize, contextLength: n, threads: model.pool.threadCount,
-                             logitRows: logitRows)
+        let vocab = model.config.vocabularySize
+        let session = try GenerationSession(model: model, contextLength: n, batchSize: batchSize,
+                                            logitRows: min(64, batchSize))
         let first = n / 2
         let addBOS = model.tokenizer.addsBOS && model.tokenizer.bosToken != nil
         let started = Clock.now()
         var nll = 0.0, nll2 = 0.0, count = 0
-        var rowNLL = [Double](repeating: 0, count: logitRows)
+        var rowNLL = [Double](repeating: 0, count: session.state.logitRows)
         var done = 0
         for c in 0..<chunkCount {
             var chunk = Array(tokens[(c * n)..<((c + 1) * n)])
             if addBOS { chunk[0] = model.tokenizer.bosToken! }
-            try chunk.withUnsafeBufferPointer { (all) throws(ModelError) in
-                var b0 = 0
-                while b0 < n {
-                    let b1 = min(n, b0 + batchSize)
-                    model.transformer.forward(UnsafeBufferPointer(rebasing: all[b0..<b1]), start: b0, cache: cache,
-                                              state: state, logits: .none)
-                    // Score rows j in [first, n-1): logits at j predict token j+1.
-                    var r0 = max(first, b0)
-                    let rEnd = min(b1, n - 1)
-                    while r0 < rEnd {
-                        let r1 = min(rEnd, r0 + logitRows)
-                        model.transformer.computeLogits(rows: (r0 - b0)..<(r1 - b0), state: state)
-                        let rows = r1 - r0
-                        rowNLL.withUnsafeMutableBufferPointer { out in
-                            model.pool.parallelFor(rows) { i, _ in
-                                let target = Int(all[r0 + i + 1])
-                                out[i] = -logSoftmax(state.logits + i * vocab, count: vocab, at: target)
-                            }
-                        }
-                        for i in 0..<rows {
-                            nll += rowNLL[i]
-                            nll2 += rowNLL[i] * rowNLL[i]
-                        }
-                        count += rows
-                        r0 = r1
+            session.reset()
+            // Score positions j in [first, n-1): the logits at j predict token j+1.
+            try session.prefill(chunk, scoring: first..<(n - 1)) { positions, logits in
+                rowNLL.withUnsafeMutableBufferPointer { out in
+                    model.pool.parallelFor(positions.count) { i, _ in
+                        let target = Int(chunk[positions.lowerBound + i + 1])
+                        out[i] = -logSoftmax(logits + i * vocab, count: vocab, at: target)
                     }
-                    b0 = b1
                 }
+                for i in 0..<positions.count {
+                    nll += rowNLL[i]
+                    nll2 += rowNLL[i] * rowNLL[i]
+                }
+                count += positions.count
             }
             done = c + 1
             if !progress(done, exp(nll / Double(count))) { break }

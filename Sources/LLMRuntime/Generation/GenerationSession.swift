@@ -88,6 +88,31 @@ public final class GenerationSession {
         }
     }
 
+    /// Feeds `newTokens` as `prefill` does, in the same batches, and hands `score` the logits
+    /// after every fed position in `scored`, a few rows at a time: `score(positions, logits)`
+    /// gets `positions.count` rows of `vocabularySize` values, where the row of position p
+    /// predicts the token at p + 1. The evaluators' loop; no logits are left for sampling.
+    public func prefill(_ newTokens: [Int32], scoring scored: Range<Int>,
+                        _ score: (Range<Int>, UnsafeMutablePointer<Float>) throws(ModelError) -> Void) throws(ModelError) {
+        guard !newTokens.isEmpty else { return }
+        try checkRoom(for: newTokens.count)
+        try checkTokens(newTokens)
+        var done = 0
+        while done < newTokens.count {
+            let n = min(batchSize, newTokens.count - done), b0 = tokens.count
+            feedChunk(newTokens[done..<(done + n)], logits: false)
+            var r0 = max(b0, scored.lowerBound)
+            let rEnd = min(b0 + n, scored.upperBound)
+            while r0 < rEnd {
+                let r1 = min(rEnd, r0 + state.logitRows)
+                model.transformer.computeLogits(rows: (r0 - b0)..<(r1 - b0), state: state)
+                try score(r0..<r1, state.logits)
+                r0 = r1
+            }
+            done += n
+        }
+    }
+
     /// One forward pass over at most `batchSize` checked tokens; with `logits`, those of the
     /// chunk's last token are left ready for sampling.
     public func feedChunk(_ chunk: ArraySlice<Int32>, logits: Bool) {
