@@ -34,12 +34,14 @@
 // tokens, one thread: 4 tokens 145-161 GMAC/s by type, 8 tokens 155-170.
 enum { VN_NT = 8 };  // tokens sharing each unpacked block column (8 quant registers + NT accumulators)
 
-// pair_kernel prefetches each of its two weight streams this many bytes ahead. With 3-8 tokens
-// its per-byte work is long enough that the hardware prefetchers fall behind on two streams:
-// SmolLM2's layers and output, 4 tokens, 2 threads, kernels only (/tmp bench, alternating runs):
-// 6.0-6.7 ms a step without, 4.5-4.8 with 4-16 KB ahead; 8 tokens 8.8 -> 5.5 ms. One token
-// (the one-stream kernel below) got slower with it, so that kernel does not prefetch.
-enum { VN_PREFETCH = 8192 };
+// pair_kernel prefetches each of its two weight streams this many bytes ahead, into L2. With 3-8
+// tokens its per-byte work is long enough that the hardware prefetchers fall behind on two
+// streams: SmolLM2's layers and output, 4 tokens, 2 threads, kernels only (a bench outside the
+// repo, alternating runs): 6.0-6.7 ms a step without; 4.5-4.9 prefetching 4-16 KB ahead into L1,
+// where the kernel then stalls on the prefetches themselves (L1's miss buffers are full);
+// 3.8-4.1 at 16 KB into L2 (32 KB: 3.9-4.4). 8 tokens 8.8 -> 5.5-6.0 ms. One token (the
+// one-stream kernel below) got slower with it, so that kernel does not prefetch.
+enum { VN_PREFETCH = 16384 };
 
 /// Per token and block: the activation scale, minus the weights' offset times the int8 sum (the
 /// int32 sum's start), and the scale times the sum (Q4_1, Q5_1: the mins' term).
@@ -107,8 +109,8 @@ LR_INLINE LR_TARGET_AVX512VNNI void pair_kernel(const uint8_t *g0, const uint8_t
         const uint8_t *b0 = g0 + (size_t)b * bb, *b1 = g1 + (size_t)b * bb;
         // Both streams' bytes VN_PREFETCH ahead (past the matrix's end a prefetch is a no-op).
         for (size_t o = 0; o < bb; o += 64) {
-            _mm_prefetch((const char *)b0 + VN_PREFETCH + o, _MM_HINT_T0);
-            _mm_prefetch((const char *)b1 + VN_PREFETCH + o, _MM_HINT_T0);
+            _mm_prefetch((const char *)b0 + VN_PREFETCH + o, _MM_HINT_T1);
+            _mm_prefetch((const char *)b1 + VN_PREFETCH + o, _MM_HINT_T1);
         }
         // q[c]: values 4c..4c+3 of each row, unsigned (chunks 4..7: Q4's high nibbles, Q8_0's
         // second half), so chunk c always meets activation word c.
