@@ -34,6 +34,15 @@
 // tokens, one thread: 4 tokens 145-161 GMAC/s by type, 8 tokens 155-170.
 enum { VN_NT = 8 };  // tokens sharing each unpacked block column (8 quant registers + NT accumulators)
 
+// pair_kernel prefetches each of its two weight streams this many bytes ahead, into L2. With 3-8
+// tokens its per-byte work is long enough that the hardware prefetchers fall behind on two
+// streams: SmolLM2's layers and output, 4 tokens, 2 threads, kernels only (a bench outside the
+// repo, alternating runs): 6.0-6.7 ms a step without; 4.5-4.9 prefetching 4-16 KB ahead into L1,
+// where the kernel then stalls on the prefetches themselves (L1's miss buffers are full);
+// 3.8-4.1 at 16 KB into L2 (32 KB: 3.9-4.4). 8 tokens 8.8 -> 5.5-6.0 ms. One token (the
+// one-stream kernel below) got slower with it, so that kernel does not prefetch.
+enum { VN_PREFETCH = 16384 };
+
 /// Per token and block: the activation scale, minus the weights' offset times the int8 sum (the
 /// int32 sum's start), and the scale times the sum (Q4_1, Q5_1: the mins' term).
 typedef struct {
@@ -98,6 +107,11 @@ LR_INLINE LR_TARGET_AVX512VNNI void pair_kernel(const uint8_t *g0, const uint8_t
     for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *b0 = g0 + (size_t)b * bb, *b1 = g1 + (size_t)b * bb;
+        // Both streams' bytes VN_PREFETCH ahead (past the matrix's end a prefetch is a no-op).
+        for (size_t o = 0; o < bb; o += 64) {
+            _mm_prefetch((const char *)b0 + VN_PREFETCH + o, _MM_HINT_T1);
+            _mm_prefetch((const char *)b1 + VN_PREFETCH + o, _MM_HINT_T1);
+        }
         // q[c]: values 4c..4c+3 of each row, unsigned (chunks 4..7: Q4's high nibbles, Q8_0's
         // second half), so chunk c always meets activation word c.
         __m512i q[8];
@@ -260,10 +274,13 @@ LR_INLINE LR_TARGET_AVX512VNNI void block_pair_step(const uint8_t *p, size_t bb,
     }
 }
 
-// Up to this many tokens, the one-stream group kernel. From 3 or 4 tokens on, pair_kernel's
-// broadcast activations win in the model despite its two streams (SmolLM2, 4 sequences decoding
-// together, 2 threads: Q4_1 412-470 t/s against 359-407).
-enum { VN_GROUP_NT = 2 };
+// Up to this many tokens, the one-stream group kernel, while its block-pair activations fit in
+// VN_GROUP_L1_BYTES (they are read again for every group: out of L1 they cost more than the
+// second stream). From 3 tokens on, pair_kernel's broadcast activations and prefetched streams
+// win (SmolLM2, 4 sequences decoding together, 2 threads: Q4_1 412-470 t/s against 359-407
+// before pair_kernel prefetched). Kernels only, 2 tokens: FFN down (k = 1536, 33.8 KB of pairs)
+// 1.34 ms a step in the group kernel, 0.75 in pair_kernel; the other matrices favour the group kernel.
+enum { VN_GROUP_NT = 2, VN_GROUP_L1_BYTES = 24 << 10 };
 
 /// One group (8 rows) against NT tokens, reading its bytes as one sequential stream: each zmm holds
 /// a quant chunk of two consecutive blocks, so 16 lanes work as in pair_kernel without a second
@@ -373,7 +390,9 @@ int lr_gemm_q8_x8_avx512vnni(int wtype, const void *w, int group_begin, int grou
         const uint8_t *at = ab + (size_t)t * a_row_bytes;
         prep_acts(at, a_row_bytes, nt, nb, wtype, acts);
         float *o = out + (size_t)t * out_ld;
-        vn_block_pair *pairs = nt <= VN_GROUP_NT ? block_pairs_buffer((size_t)nt * ((nb + 1) / 2)) : NULL;
+        const size_t npairs = (size_t)nt * ((nb + 1) / 2);
+        const int grouped = nt == 1 || (nt <= VN_GROUP_NT && npairs * sizeof(vn_block_pair) <= VN_GROUP_L1_BYTES);
+        vn_block_pair *pairs = grouped ? block_pairs_buffer(npairs) : NULL;
         if (pairs != NULL) {
             prep_block_pairs(at, a_row_bytes, nt, nb, acts, pairs);
             for (int g = group_begin; g < group_end; g++) gfns[nt](wb + (size_t)g * gb, nb, pairs, o + 8 * (size_t)g, out_ld);

@@ -625,6 +625,39 @@ static void check_gemm(const char *backend) {
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 2, 1, a, 34, 1, 32, dummy, 1) == -1, "[%s] gemm rejects end < begin", backend);
 }
 
+/// Batched decoding equals decoding alone: each token's row of an x8 int8 mat-mul over 1..8
+/// tokens is bitwise the row of that token run by itself, whichever kernel the token count and
+/// width pick (avx512vnni: the one-stream group kernel for 1 token, and for 2 while their
+/// activations fit in L1; pair_kernel otherwise). The runtime's batched forward relies on it.
+static void check_x8_batched_equals_alone(const char *backend) {
+    static const int ks[] = {64, 576, 1536, 8960};
+    enum { GROUPS = 5, ROWS = GROUPS * 8, MAXK = 8960, MAXT = 8, LD = ROWS };
+    static uint8_t rows[ROWS * (MAXK / 32) * 34], packed[ROWS * (MAXK / 32) * 34];
+    static lr_block_q8_0 a[MAXT * (MAXK / 32)];
+    static float out[MAXT * LD], one[LD];
+    const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL, LR_TYPE_Q5_0, LR_TYPE_Q5_1};
+    for (int ti = 0; ti < (int)(sizeof x8_types / sizeof x8_types[0]); ti++) {
+        const int type = x8_types[ti];
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            const int k = ks[ki], nb = k / 32;
+            const size_t wrb = (size_t)nb * block_bytes(type), arb = (size_t)nb * sizeof(lr_block_q8_0);
+            const size_t gb = lr_x8_group_bytes(type, k);
+            fill_weights(type, rows, ROWS * nb);
+            fill_activations(a, MAXT * nb);
+            for (int g = 0; g < GROUPS; g++) lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb);
+            for (int n_tok = 1; n_tok <= MAXT; n_tok++) {
+                int nbad = lr_gemm_q8_x8(type, packed, 0, GROUPS, a, arb, n_tok, k, out, LD) != 0;
+                for (int t = 0; t < n_tok && !nbad; t++) {
+                    nbad += lr_gemm_q8_x8(type, packed, 0, GROUPS, (const uint8_t *)a + t * arb, arb, 1, k, one, LD) != 0;
+                    nbad += memcmp(one, out + (size_t)t * LD, sizeof one) != 0;
+                }
+                check(nbad == 0, "[%s] x8 %s k=%d n_tok=%d: each token's row equals it alone, bitwise", backend,
+                      type_name(type), k, n_tok);
+            }
+        }
+    }
+}
+
 /// The x8 layout: packing round-trips, and every x8 mat-mul (int8 and f32 activations) agrees
 /// with its row-layout definition on the same rows, writing nothing outside its groups.
 static void check_x8(const char *backend) {
@@ -1170,6 +1203,7 @@ int main(int argc, char **argv) {
         check_dots(tested[i]);
         check_gemm(tested[i]);
         check_x8(tested[i]);
+        check_x8_batched_equals_alone(tested[i]);
         check_kx8(tested[i]);
         check_attention(tested[i]);
         check_glu(tested[i]);

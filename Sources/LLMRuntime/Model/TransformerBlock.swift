@@ -105,13 +105,21 @@ public struct TransformerBlock: @unchecked Sendable {
         let ctx = s.contextLength
         let window = windowed ? config.slidingWindow : Int.max
         let scale = config.attentionScale
-        pool.parallelFor(n * heads) { job, thread in
-            let t = job / heads, h = job % heads
-            let (sequence, position) = rows.locate(row: t)
-            let end = position + 1
-            sequence.cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd,
-                                  positions: max(0, end - window)..<end, scale: scale,
-                                  scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
+        // With enough rows, one job per (row, KV head) runs the query heads sharing those keys and
+        // values one after another: the first brings them from DRAM (the weights streamed since
+        // the last step evicted them), the others find them in L1. Split over threads head by
+        // head, each thread fetched them again (SmolLM2, 4 sequences: attention was 20% of a
+        // step). A single row keeps one job per head, so the few jobs still balance.
+        let perJob = n * shape.kvHeadCount >= 4 * pool.threadCount ? group : 1
+        pool.parallelFor(n * heads / perJob) { job, thread in
+            for h0 in 0..<perJob {
+                let t = job * perJob / heads, h = job * perJob % heads + h0
+                let (sequence, position) = rows.locate(row: t)
+                let end = position + 1
+                sequence.cache.attend(layer: l, kvHead: h / group, query: s.q + t * qDim + h * hd,
+                                      positions: max(0, end - window)..<end, scale: scale,
+                                      scores: s.scores + thread * ctx, into: s.att + t * qDim + h * hd)
+            }
         }
         s.xin.prepare(s.att, rows: n, columns: qDim, for: wo, pool: pool)
         pool.matmul(wo, s.xin, into: s.xb2, outStride: dim)
