@@ -24,13 +24,11 @@ extension GGMLType {
     public var kernelHandling: KernelHandling {
         switch self {
         case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
-        // CKernels has checked kx8 kernels for Q4_K, Q5_K and Q6_K in the file's own
-        // super-blocks (4.5, 5.5 and 6.56 bits a value), but they stay off until they stream
-        // from memory as fast as the re-packs: their AVX-512 kernel reads two groups as two
-        // streams (the cause x8_avx512.c's one-stream group kernel fixed for the 32-value
-        // formats), and Qwen2.5-Coder-0.5B Q4_K_M generated 43 t/s with them against 58.
-        case .q4_K: .repacked(to: .q4_1)
-        case .q5_K: .repacked(to: .q5_1)
+        // Q4_K and Q5_K run in the file's own super-blocks (4.5 and 5.5 bits a value, against the
+        // 5 and 6 of the Q4_1 / Q5_1 re-packs they used to be). Q6_K has checked kernels too, but
+        // keeps its Q8_0 copy: from memory they read 6-8 GB/s a core against Q8_0's 13-15 (the
+        // 6-bit unpack is the bottleneck), so the smaller file generated slower.
+        case .q4_K, .q5_K: .native
         case .iq4_xs: .repacked(to: .iq4_nl)
         // 3-bit and IQ1 codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
         // grid has no zero-free symmetric levels (IQ3's odd multiples, IQ1's shifted -1/0/1).
@@ -47,6 +45,18 @@ extension GGMLType {
     /// outputs): the 32-value formats; the K-quants are run, not written.
     public var isQuantizableKernelFormat: Bool {
         kernelHandling == .native && blockSize == 32
+    }
+
+    /// The format edited values of a matrix stored as this type are quantized into (pruning's
+    /// column edits): itself when this library writes it; the 32-value format that holds the same
+    /// quants for the K-quants it runs natively (Q4_1 for Q4_K, Q5_1 for Q5_K); Q8_0 else.
+    public var editedFormat: GGMLType {
+        if isQuantizableKernelFormat { return self }
+        switch self {
+        case .q4_K: return .q4_1
+        case .q5_K: return .q5_1
+        default: return kernelType.isQuantizableKernelFormat ? kernelType : .q8_0
+        }
     }
 
     /// The format a matrix stored as this type runs in.
