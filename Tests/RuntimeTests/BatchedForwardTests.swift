@@ -144,8 +144,8 @@ final class BatchedForwardTests: XCTestCase {
         try checkRealModel(Fixtures.defaultModel)
     }
 
-    /// Qwen2.5-Coder-0.5B Q4_K_M: half its ffn_down matrices are Q4_K, run in their own bytes
-    /// (the kx8 kernels), the rest Q5_0, Q8_0 and Q6_K's Q8_0 copies.
+    /// Qwen2.5-Coder-0.5B Q4_K_M: K-quant matrices (run in their own bytes by the kx8 kernels
+    /// where `GGMLType.kernelHandling` says native, else re-packed), Q5_0, Q8_0.
     func testQwenKQuantBatchedEqualsAlone() throws {
         try checkRealModel(Fixtures.model("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"))
     }
