@@ -9,8 +9,8 @@
 // need no preparation: words c and c + 1 of a Q8_0 block are 8 consecutive bytes, broadcast as
 // one 64-bit value. Each lane pair holds two partial sums of the same row and sub-block; they are
 // added at the end of the row. The first version took two x8 groups per zmm (16 rows, one
-// 32-bit broadcast), two streams a group apart: from memory it read Q4_K at 17 GB/s on one Zen 5
-// core against 22-28 GB/s for this one (docs/measurements.md). Every token runs the same steps
+// 32-bit broadcast), two streams a group apart: from memory it read Q4_K at 15-17.5 GB/s on one Zen 5
+// core against 19-28 GB/s for this one (docs/measurements.md). Every token runs the same steps
 // whatever the batch, so a sequence decoded alone equals it decoded in a batch to the bit.
 //
 // vpdpbusd's first operand is unsigned, and so are the quants (Q4_K's nibbles, Q5_K's 5 bits;
