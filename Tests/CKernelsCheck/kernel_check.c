@@ -894,6 +894,16 @@ static void check_kx8(const char *backend) {
                     }
                 }
             }
+            // A token's results do not depend on the batch it rides in (batched decoding equals the
+            // same sequence decoded alone, to the bit): 17 tokens together against each alone.
+            static float alone[LD];
+            int nbad = lr_gemm_q8_x8(type, packed, 0, GROUPS, a, arb, MAXT, k, out, LD) != 0;
+            for (int t = 0; t < MAXT && !nbad; t++) {
+                nbad += lr_gemm_q8_x8(type, packed, 0, GROUPS, (const uint8_t *)a + t * arb, arb, 1, k, alone, LD) != 0;
+                nbad += memcmp(alone, out + t * LD, ROWS * sizeof(float)) != 0;
+            }
+            check(nbad == 0, "[%s] x8 %s k=%d: each of %d tokens alone equals it in the batch, to the bit", backend,
+                  kq_name(type), k, MAXT);
         }
     }
     for (size_t ti = 0; ti < sizeof kq_types / sizeof kq_types[0]; ti++) {

@@ -141,7 +141,16 @@ final class BatchedForwardTests: XCTestCase {
     }
 
     func testSmolLM2BatchedEqualsAlone() throws {
-        let path = Fixtures.defaultModel
+        try checkRealModel(Fixtures.defaultModel)
+    }
+
+    /// Qwen2.5-Coder-0.5B Q4_K_M: K-quant matrices (run in their own bytes by the kx8 kernels
+    /// where `GGMLType.kernelHandling` says native, else re-packed), Q5_0, Q8_0.
+    func testQwenKQuantBatchedEqualsAlone() throws {
+        try checkRealModel(Fixtures.model("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"))
+    }
+
+    private func checkRealModel(_ path: String) throws {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "no \(path)")
         let model = try LanguageModel(path: path, threads: 2)
         let prompts = ["The capital of France is", "def fibonacci(n):\n    if n < 2:",
@@ -153,6 +162,6 @@ final class BatchedForwardTests: XCTestCase {
             plans[i].tokens = (0..<plans[i].tokens.count).map { ids[$0 % ids.count] }
         }
         let (worst, widest) = try compare(model, plans, context: 128)
-        XCTAssertLessThanOrEqual(worst, tolerance(widest: widest), "SmolLM2: batched vs alone")
+        XCTAssertLessThanOrEqual(worst, tolerance(widest: widest), "\(path): batched vs alone")
     }
 }

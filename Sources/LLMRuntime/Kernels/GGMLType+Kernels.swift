@@ -24,11 +24,12 @@ extension GGMLType {
     public var kernelHandling: KernelHandling {
         switch self {
         case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
-        // CKernels has checked kx8 kernels for Q4_K, Q5_K and Q6_K in the file's own
-        // super-blocks (4.5, 5.5 and 6.56 bits a value), but they stay off until they stream
-        // from memory as fast as the re-packs: their AVX-512 kernel reads two groups as two
-        // streams (the cause x8_avx512.c's one-stream group kernel fixed for the 32-value
-        // formats), and Qwen2.5-Coder-0.5B Q4_K_M generated 43 t/s with them against 58.
+        // CKernels runs Q4_K and Q5_K in the file's own super-blocks (4.5 and 5.5 bits a value,
+        // one stream per group), and `case .q4_K, .q5_K: .native` here switches them on: Qwen2.5
+        // Q4_K_M then generates 1.16x (1.5B) and 1.26x (0.5B) as fast with 17% less peak memory,
+        // but processes prompts at 0.92x / 0.87x (docs/measurements.md), so they stay re-packed
+        // until the prompt path is no slower. Q6_K's kernels read 6-8 GB/s a core from memory
+        // against Q8_0's 13-15 (the 6-bit unpack is the bottleneck): it keeps its Q8_0 copy.
         case .q4_K: .repacked(to: .q4_1)
         case .q5_K: .repacked(to: .q5_1)
         case .iq4_xs: .repacked(to: .iq4_nl)
@@ -47,6 +48,18 @@ extension GGMLType {
     /// outputs): the 32-value formats; the K-quants are run, not written.
     public var isQuantizableKernelFormat: Bool {
         kernelHandling == .native && blockSize == 32
+    }
+
+    /// The format edited values of a matrix stored as this type are quantized into (pruning's
+    /// column edits): itself when this library writes it; the 32-value format that holds the same
+    /// quants for the K-quants it runs natively (Q4_1 for Q4_K, Q5_1 for Q5_K); Q8_0 else.
+    public var editedFormat: GGMLType {
+        if isQuantizableKernelFormat { return self }
+        switch self {
+        case .q4_K: return .q4_1
+        case .q5_K: return .q5_1
+        default: return kernelType.isQuantizableKernelFormat ? kernelType : .q8_0
+        }
     }
 
     /// The format a matrix stored as this type runs in.

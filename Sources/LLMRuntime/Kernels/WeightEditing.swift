@@ -23,8 +23,8 @@ extension WeightMatrix {
         }
     }
 
-    /// The columns `kept`, each multiplied by its scale, requantized to `type` (Q8_0 when the
-    /// source format cannot be written). The kept count must be a multiple of 32.
+    /// The columns `kept`, each multiplied by its scale, requantized to `type`'s `editedFormat`
+    /// (Q4_K as Q4_1, Q5_K as Q5_1, Q8_0 when nothing holds its quants). The kept count must be a multiple of 32.
     public func selectingColumns(_ kept: [Int], scales: [Float]?, as outType: GGMLType = .q8_0,
                                  importance: [Float]? = nil) -> WeightMatrix {
         let full = dequantized()
@@ -41,7 +41,7 @@ extension WeightMatrix {
     /// least squares weighted by `importance` (one per column, e.g. the mean square of that input
     /// over calibration tokens; nil: equal).
     public init(values: [Float], rows: Int, columns: Int, type: GGMLType = .q8_0, importance: [Float]? = nil) {
-        let t = type.isQuantizableKernelFormat ? type : .q8_0  // each 32-value kernel format has a quantizer
+        let t = type.editedFormat  // each 32-value kernel format has a quantizer
         let rowBytes = t.byteCount(forElements: columns)!
         var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
         let weights = importance.flatMap { $0.count == columns ? $0 : nil } ?? []
