@@ -374,7 +374,7 @@ final class PrunerTests: XCTestCase {
     /// Q8_0's, so a budget with --out-type iq4_nl removed 40% of SmolLM2 where Q4_0 removed 16%).
     func testBudgetPlanCountsEachKernelFormatAtItsSize() throws {
         for t in WeightMatrix.nativeTypes {
-            XCTAssertEqual(FootprintModel.bytesPerParameter(t), Double(t.byteCount(forElements: 32)!) / 32, "\(t)")
+            XCTAssertEqual(FootprintModel.bytesPerParameter(t), Double(t.byteCount(forElements: t.blockSize)!) / Double(t.blockSize), "\(t)")
         }
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -21,7 +21,7 @@ final class WeightLoadingTests: XCTestCase {
         return bytes
     }
 
-    func testQ4_KLoadsAsQ4_1WithItsValues() throws {
+    func testQ4_KLoadsInItsOwnBytes() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let rows = 3, columns = 512
@@ -35,18 +35,21 @@ final class WeightLoadingTests: XCTestCase {
         let file = try GGUFFile(path: path)
         let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
         let m = try WeightMatrix(tensor: tensor, in: file)
-        XCTAssertEqual(m.type, .q4_1)
-        XCTAssertEqual(WeightMatrix.kernelType(for: .q4_K), .q4_1)
+        // Q4_K and Q5_K run in their own bytes (a view onto the file).
+        XCTAssertEqual(m.type, .q4_K)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q4_K), .q4_K)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q6_K), .q8_0)
-        XCTAssertEqual(WeightMatrix.kernelType(for: .q5_K), .q5_1)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q5_K), .q5_K)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q4_0), .q4_0)
-        XCTAssertEqual(GGMLType.q4_K.kernelHandling, .repacked(to: .q4_1))
+        XCTAssertEqual(GGMLType.q4_K.kernelHandling, .native)
         XCTAssertEqual(GGMLType.iq4_xs.kernelHandling, .repacked(to: .iq4_nl))
         XCTAssertEqual(GGMLType.q6_K.kernelHandling, .converted(to: .q8_0))
-        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl])
+        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .q4_K, .q5_K])
         // Every native format has an x8 layout in CKernels' type table.
-        for t in WeightMatrix.nativeTypes { XCTAssertGreaterThan(lr_x8_group_bytes(Int32(t.rawValue), 32), 0, "\(t)") }
-        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 20)
+        for t in WeightMatrix.nativeTypes {
+            XCTAssertGreaterThan(lr_x8_group_bytes(Int32(t.rawValue), Int32(t.blockSize)), 0, "\(t)")
+        }
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 256 * 144)
         XCTAssertEqual(m.rows, rows)
         XCTAssertEqual(m.columns, columns)
 
@@ -63,9 +66,9 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertLessThan(worst, largest * 0x1p-9)
     }
 
-    /// Q5_K matrices run as Q5_1 (6 bits a value, not Q8_0's 8.5) holding the file's values to
-    /// the f16 rounding of each sub-block's scale and min.
-    func testQ5_KLoadsAsQ5_1WithItsValues() throws {
+    /// Q5_K matrices run in their own super-blocks (5.5 bits a value, not Q8_0's 8.5 or Q5_1's 6),
+    /// holding the file's values.
+    func testQ5_KLoadsInItsOwnBytes() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         var rng = SplitMix64(seed: 13)
@@ -86,8 +89,8 @@ final class WeightLoadingTests: XCTestCase {
         let file = try GGUFFile(path: path)
         let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
         let m = try WeightMatrix(tensor: tensor, in: file)
-        XCTAssertEqual(m.type, .q5_1)
-        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 32 * 24)
+        XCTAssertEqual(m.type, .q5_K)
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 256 * 176)
         var want = [Float](repeating: 0, count: rows * columns)
         XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q5_K.rawValue), raw, &want, Int64(rows * columns)), 0)
         let got = m.dequantized()

@@ -24,14 +24,13 @@ extension GGMLType {
     public var kernelHandling: KernelHandling {
         switch self {
         case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl: .native
-        // CKernels runs Q4_K and Q5_K in the file's own super-blocks (4.5 and 5.5 bits a value,
-        // one stream per group), and `case .q4_K, .q5_K: .native` here switches them on: Qwen2.5
-        // Q4_K_M then generates 1.16x (1.5B) and 1.26x (0.5B) as fast with 17% less peak memory,
-        // but processes prompts at 0.92x / 0.87x (docs/measurements.md), so they stay re-packed
-        // until the prompt path is no slower. Q6_K's kernels read 6-8 GB/s a core from memory
-        // against Q8_0's 13-15 (the 6-bit unpack is the bottleneck): it keeps its Q8_0 copy.
-        case .q4_K: .repacked(to: .q4_1)
-        case .q5_K: .repacked(to: .q5_1)
+        // Q4_K and Q5_K run in the file's own super-blocks (4.5 and 5.5 bits a value, against the
+        // 5 and 6 of the Q4_1 / Q5_1 re-packs): Qwen2.5 Q4_K_M generates 1.16x (1.5B) and 1.26x
+        // (0.5B) as fast with 17% less peak memory, for prompts at 0.87-0.92x of the re-packs
+        // (docs/measurements.md); on a small box memory and generation come first. Q6_K's
+        // kernels read 6-8 GB/s a core from memory against Q8_0's 13-15 (the 6-bit unpack is the
+        // bottleneck), so it keeps its Q8_0 copy.
+        case .q4_K, .q5_K: .native
         case .iq4_xs: .repacked(to: .iq4_nl)
         // 3-bit and IQ1 codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
         // grid has no zero-free symmetric levels (IQ3's odd multiples, IQ1's shifted -1/0/1).
