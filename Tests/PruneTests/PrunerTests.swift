@@ -393,7 +393,7 @@ final class PrunerTests: XCTestCase {
     /// Q4_0 (the same 4.5 bits).
     func testBudgetPlanKeepsIQ4ForIQ4Sources() throws {
         let context = 4096
-        var chosen: [GGMLType: String] = [:]
+        var chosen: [GGMLType: OutputFormat] = [:]
         for type in [GGMLType.q8_0, .iq4_nl] {
             let dir = TemporaryDirectory()
             defer { dir.cleanup() }
@@ -410,8 +410,8 @@ final class PrunerTests: XCTestCase {
                                               settings: settings(.comp, ratio: 0))
             chosen[type] = plan.outputType
         }
-        XCTAssertEqual(chosen[.q8_0], "q4_0")
-        XCTAssertEqual(chosen[.iq4_nl], "iq4_nl")
+        XCTAssertEqual(chosen[.q8_0], .type(.q4_0))
+        XCTAssertEqual(chosen[.iq4_nl], .type(.iq4_nl))
     }
 
     func testBudgetPlanFitsAfterPruning() throws {
@@ -470,9 +470,9 @@ final class PrunerTests: XCTestCase {
             XCTAssertGreaterThan(report.ratioAchieved, most - rounding - 0.005, "\(method) \(layerShare)")
 
             s.ratio = min(1, most + 0.05)
-            let over = try Pruner(sourcePath: source, settings: s, threads: 2)
+            // Refused when the request is resolved, before any work.
             let out = dir.file("over.gguf")
-            XCTAssertThrowsError(try over.run(calibration: try over.calibration(text: calibrationText), outputPath: out, planPath: nil)) { error in
+            XCTAssertThrowsError(try Pruner(sourcePath: source, settings: s, threads: 2)) { error in
                 guard case PruneError.unreachable(let why) = error else { return XCTFail("\(error)") }
                 XCTAssertTrue(why.contains("at most"), why)
             }
@@ -527,8 +527,8 @@ final class PrunerTests: XCTestCase {
         var s = settings(.comp, ratio: 0)
         let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: s)
         XCTAssertEqual(plan.ratio, 0, plan.explanation)
-        XCTAssertEqual(plan.outputType, "q8_0", plan.explanation)
-        XCTAssertEqual(plan.embeddingType, "q4_1", "the largest embedding that fits: \(plan.explanation)")
+        XCTAssertEqual(plan.outputType, .type(.q8_0), plan.explanation)
+        XCTAssertEqual(plan.embeddingType, .type(.q4_1), "the largest embedding that fits: \(plan.explanation)")
         XCTAssertTrue(plan.explanation.contains("removing nothing"), plan.explanation)
 
         s.adopt(plan)
@@ -545,8 +545,8 @@ final class PrunerTests: XCTestCase {
         var keep = settings(.comp, ratio: 0)
         keep.embeddingType = .q8_0
         let kept = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: keep)
-        XCTAssertEqual(kept.embeddingType, "q8_0")
-        XCTAssertEqual(kept.outputType, "q4_1", "narrower blocks instead: \(kept.explanation)")
+        XCTAssertEqual(kept.embeddingType, .type(.q8_0))
+        XCTAssertEqual(kept.outputType, .type(.q4_1), "narrower blocks instead: \(kept.explanation)")
         XCTAssertEqual(kept.ratio, 0, kept.explanation)
         // Both formats fixed: only pruning is left.
         let pruned = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .q8_0, settings: keep)
