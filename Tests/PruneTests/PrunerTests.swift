@@ -350,6 +350,47 @@ final class PrunerTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["tiny.gguf"])
     }
 
+    /// Formats travel as `OutputFormat`: by name on the command line and in JSON (plans,
+    /// reports), "source" for the source's own, and only the writable types parse as options.
+    func testOutputFormatNamesRoundTrip() throws {
+        for f in OutputFormat.choices {
+            XCTAssertEqual(OutputFormat(name: f.name), f)
+            let json = try JSONEncoder().encode([f])
+            XCTAssertEqual(String(decoding: json, as: UTF8.self), "[\"\(f.name)\"]")
+            XCTAssertEqual(try JSONDecoder().decode([OutputFormat].self, from: json), [f])
+        }
+        XCTAssertEqual(OutputFormat(name: "Q4_1"), .type(.q4_1))
+        XCTAssertEqual(OutputFormat(nil), .source)
+        XCTAssertNil(OutputFormat(name: "q4_k"), "not a format the pruner writes")
+        XCTAssertNil(OutputFormat(name: "q9"))
+    }
+
+    /// A `.budget` request is resolved once, at construction: the planner's plan adopted, the
+    /// architecture's layer share filled in, and a model that fits already left alone.
+    func testBudgetRequestIsResolvedAtConstruction() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let context = 16384
+        let (source, file, config) = try budgetModel(dir, layer: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 256), context: context)
+        let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        let s = settings(.comp, ratio: 0)
+        let fits = try Pruner(sourcePath: source, request: .budget(bytes: dense * 2, context: context), settings: s, threads: 1,
+                              residentBytes: 0)
+        XCTAssertTrue(fits.noPruningNeeded)
+        XCTAssertEqual(fits.settings.layerShare, PruneSettings.standardLayerShare)
+
+        let budget = dense - 1_000
+        let pruner = try Pruner(sourcePath: source, request: .budget(bytes: budget, context: context), settings: s, threads: 1,
+                                residentBytes: 0)
+        let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: s)
+        XCTAssertEqual(pruner.budgetPlan?.outputType, plan.outputType)
+        XCTAssertEqual(pruner.budgetPlan?.embeddingType, plan.embeddingType)
+        XCTAssertEqual(pruner.settings.outputType, plan.outputType.ggmlType)
+        XCTAssertEqual(pruner.settings.embeddingType, plan.embeddingType.ggmlType)
+        XCTAssertEqual(pruner.settings.ratio, plan.ratio)
+        XCTAssertFalse(pruner.noPruningNeeded)
+    }
+
     func testBudgetPlanner() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
