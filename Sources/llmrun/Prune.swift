@@ -81,12 +81,12 @@ struct Prune: ParsableCommand {
     @Option(name: .customLong("seq-len"), help: "Tokens per calibration sequence.")
     var seqLen: Int = PruneSettings().sequenceLength
     @Option(name: .customLong("out-type"), help: ArgumentHelp(
-        "Format of the pruned blocks' matrices: source, q8_0, q4_0, q4_1, iq4_nl or f16.",
+        "Format of the pruned blocks' matrices.",
         discussion: "Default with --ratio: source. Matrices pruning only takes rows of keep their file's format and bytes (Q4_K stays Q4_K); those it edits (columns selected and scaled) are requantized to the format llmrun runs them in (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL for IQ4 files, Q4_1 for Q4_K, Q5_1 for Q5_K, or Q8_0 for the rest), each 4-bit block fitted to its inputs' energy on the calibration text (5-bit ones take the reference rounding). So the pruned file is smaller and faster than its parent. q8_0 keeps a little more quality at a larger size (SmolLM2-135M Q4_1 at --ratio 0.2: 38.3 wiki perplexity in 116 MB against 39.0 in 82 MB). Default with --budget: the planner's choice."))
     var outType: OutputFormat?
 
     @Option(name: .customLong("embedding-type"), help: ArgumentHelp(
-        "Format of the token embedding (and a separate output matrix): q8_0, q4_0, q4_1, iq4_nl, f16, or source.",
+        "Format of the token embedding (and a separate output matrix).",
         discussion: "Default: copied as it is, unless --budget narrows it (the planner prefers a narrower format to removing that many more parameters)."))
     var embeddingType: OutputFormat?
     @Option(name: .customLong("layer-share"), parsing: .unconditional, help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.", transform: NumericOption.finite)
