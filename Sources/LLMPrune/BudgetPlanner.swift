@@ -8,9 +8,10 @@ public struct BudgetPlan: Sendable, Codable {
     public var context: Int
     /// Fraction of all parameters to remove (0: none needed).
     public var ratio: Double
-    public var outputType: String
-    /// The embedding's format in the output ("source": copied as it is).
-    public var embeddingType: String
+    /// The blocks' format in the output.
+    public var outputType: OutputFormat
+    /// The embedding's format in the output (`.source`: copied as it is).
+    public var embeddingType: OutputFormat
     public var noPruningNeeded: Bool
     /// The pruned model's run-time footprint at `context`: weights + KV cache + scratch + runtime.
     public var estimatedFootprintBytes: Int
@@ -45,11 +46,24 @@ public enum BudgetPlanner {
                             requestedType: GGMLType?, settings: PruneSettings, residentBytes: Int = 0,
                             slots: Int = 1, batch: Int = 256, threads: Int = 1,
                             runtimeBytes: Int = BudgetPlanner.runtimeOverhead) throws -> BudgetPlan {
+        var settings = settings
+        settings.outputType = requestedType
         // What the run will do for this architecture (uniform shapes, attention kept whole…).
-        let settings = Pruner.adjusted(settings, for: config)
+        return try plan(file: file, config: config,
+                        budget: MemoryBudget(bytes: budget, context: context, slots: slots, batch: batch, threads: threads,
+                                             runtimeBytes: runtimeBytes),
+                        resolved: Pruner.adjusted(settings, for: config), residentBytes: residentBytes)
+    }
+
+    /// The plan for settings already adjusted for the architecture (`Pruner.adjusted`); a given
+    /// `outputType` fixes the blocks' format.
+    static func plan(file: GGUFFile, config: ModelConfig, budget memory: MemoryBudget, resolved settings: PruneSettings,
+                     residentBytes: Int) throws -> BudgetPlan {
+        let budget = memory.bytes, context = memory.context, slots = memory.slots
+        let requestedType = settings.outputType
         try MemoryEstimate.checkContext(context)
-        let model = FootprintModel(file: file, config: config, context: context, settings: settings, slots: slots, batch: batch,
-                                   threads: threads, runtimeBytes: runtimeBytes)
+        let model = FootprintModel(file: file, config: config, context: context, settings: settings, slots: slots, batch: memory.batch,
+                                   threads: memory.threads, runtimeBytes: memory.runtimeBytes)
         // How the context reads in explanations: per slot when there are several.
         let contextLabel = slots > 1 ? "\(context) x \(slots) slots" : "\(context)"
         let total = model.totalParameters
@@ -63,7 +77,7 @@ public enum BudgetPlanner {
         let denseFootprint = model.denseFootprint
         if denseFootprint <= budget && requestedType == nil {
             let (samples, systemSize, processBytes) = try processPlan()
-            return BudgetPlan(budgetBytes: budget, context: context, ratio: 0, outputType: "source", embeddingType: "source", noPruningNeeded: true,
+            return BudgetPlan(budgetBytes: budget, context: context, ratio: 0, outputType: .source, embeddingType: .source, noPruningNeeded: true,
                               estimatedFootprintBytes: denseFootprint, denseFootprintBytes: denseFootprint,
                               estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
                               explanation: "the model already fits: \(gb(denseFootprint)) at -c \(contextLabel) within \(gb(budget)); no pruning needed")
@@ -127,8 +141,8 @@ public enum BudgetPlanner {
             ? "removing \(String(format: "%.1f", ratio * 100))% of the parameters" + (droppedBlocks > 0 ?  " (\(droppedBlocks) of \(config.blockCount) blocks whole)" : "") + " and writing"
             : "removing nothing and writing"
         let embeddingNote = embedding.map { " (embedding \($0))" } ?? ""
-        return BudgetPlan(budgetBytes: budget, context: context, ratio: ratio, outputType: "\(type)".lowercased(),
-                          embeddingType: embedding.map { "\($0)".lowercased() } ?? "source",
+        return BudgetPlan(budgetBytes: budget, context: context, ratio: ratio, outputType: .type(type),
+                          embeddingType: OutputFormat(embedding),
                           noPruningNeeded: false, estimatedFootprintBytes: footprint, denseFootprintBytes: denseFootprint,
                           estimatedProcessBytes: processBytes, calibrationSamples: samples, maxSystemSize: systemSize,
                           explanation: "dense: \(gb(denseFootprint)) at -c \(contextLabel); \(removal) \(type)\(embeddingNote) gives about \(gb(footprint))")
@@ -188,8 +202,8 @@ extension PruneSettings {
     /// Takes on what a budget plan decided: its ratio, output format and calibration sizes.
     public mutating func adopt(_ plan: BudgetPlan) {
         ratio = plan.ratio
-        outputType = GGMLType(name: plan.outputType)
-        embeddingType = plan.embeddingType == "source" ? nil : GGMLType(name: plan.embeddingType)
+        outputType = plan.outputType.ggmlType
+        embeddingType = plan.embeddingType.ggmlType
         calibrationSamples = plan.calibrationSamples
         maxSystemSize = plan.maxSystemSize
         // The budget is a promise about size: a block that stopped early (its masks' variance

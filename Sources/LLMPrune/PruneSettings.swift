@@ -47,7 +47,10 @@ public struct PruneSettings: Sendable {
     /// 0.2 against 0.423 for 0, dense 0.445). Not everywhere: Qwen2.5-Coder-0.5B at 0.2 gave
     /// 43.0 / 0.493 for 0 and 45.6 / 0.488 for 0.5 (tied on the benchmarks, worse perplexity),
     /// so for such models 0 may serve better. Gemma 3 gets 0 (see `defaultLayerShare`).
-    public var layerShare: Double = 0.5
+    /// `nil`: the architecture's default, filled in once when a `Pruner` resolves its request.
+    public var layerShare: Double?
+    /// The layer share of every architecture but Gemma 3.
+    public static let standardLayerShare = 0.5
 
     /// The layer share a model gets unless one is given. Gemma-3-270M at ratio 0.2 (20% of all
     /// parameters is 53% of those outside its embedding): 0.5 gave wiki perplexity 294 and
@@ -55,7 +58,7 @@ public struct PruneSettings: Sendable {
     /// Its blocks' 1 − cos scores (0.006–0.09 for most) say little there: the residual stream
     /// starts at sqrt(640) times the embedding, so every block looks like a small change.
     public static func defaultLayerShare(architecture: String) -> Double {
-        architecture == "gemma3" ? 0 : 0.5
+        architecture == "gemma3" ? 0 : standardLayerShare
     }
     /// Share of the neuron part taken from attention (KV groups) rather than MLP channels.
     public var attentionShare: Double = 0.0
@@ -147,7 +150,7 @@ public struct PruneSettings: Sendable {
     /// The share of the target each method takes as whole blocks.
     public var effectiveLayerShare: Double {
         switch method {
-        case .comp: return layerShare
+        case .comp: return layerShare ?? PruneSettings.standardLayerShare
         case .layers: return 1
         case .magnitude, .wandaSP, .flap: return 0
         }

@@ -11,6 +11,27 @@ public struct RefitRecord: Codable, Sendable {
 }
 
 extension Pruner {
+    /// Refit step of a pruned block: trains its MLP toward the refit target and takes the
+    /// trained gate and up whole (the writer no longer copies their rows from the source).
+    func refitBlock(_ block: inout PrunedBlock, _ data: RefitData, run: PruneRun) throws -> RefitRecord {
+        let l = block.source
+        try run.checkStop("refit", l)
+        run.report("pass 2: refit", l)
+        let (refitted, record) = refitMLP(dense: block.dense, pruned: block.weights, selection: data.selection, inputs: data.inputs,
+                                          target: data.target, sequenceLength: run.runner.sequenceLength,
+                                          feedForwardEnergy: block.feedForwardIn.means, hiddenEnergy: block.energy.hidden,
+                                          outputType: settings.outputType, layer: l)
+        block.weights = refitted
+        block.plan.refitted = true
+        block.refit = nil
+        // Gate and up changed: the MLP runs whole on the stream.
+        var selections = block.plan.rowSelections(shape: config.layers[l], config: config)
+        selections["ffn_gate.weight"] = nil
+        selections["ffn_up.weight"] = nil
+        block.rowSelections = selections
+        return record
+    }
+
     /// Trains the mask-tuned MLP of `pruned` (kept rows of gate/up, kept and scaled columns of
     /// down, bias) toward `target` on `inputs`, then requantizes it as the pruned block's
     /// matrices are (`outputType`, else each matrix's own kernel format, fitted to its inputs'

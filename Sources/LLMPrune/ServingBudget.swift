@@ -83,19 +83,18 @@ public enum ServingBudget {
                             runtimeBytes: Int = BudgetPlanner.runtimeOverhead,
                             progress: (PruneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> ServingPlan {
         var settings = settings
-        let pruner = try Pruner(sourcePath: modelPath, settings: settings, threads: threads)
-        settings.layerShare = layerShare ?? PruneSettings.defaultLayerShare(architecture: pruner.config.architecture)
-        let planned = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget, context: context,
-                                             requestedType: settings.outputType, settings: settings,
-                                             residentBytes: residentBytes ?? ProcessMemory.residentBytes, slots: slots, batch: batch,
-                                             threads: threads, runtimeBytes: runtimeBytes)
+        if let layerShare { settings.layerShare = layerShare }
+        let pruner = try Pruner(sourcePath: modelPath,
+                                request: .budget(MemoryBudget(bytes: budget, context: context, slots: slots, batch: batch, threads: threads,
+                                                              runtimeBytes: runtimeBytes)),
+                                settings: settings, threads: threads, residentBytes: residentBytes)
+        guard let planned = pruner.budgetPlan else { throw PruneError.budgetInfeasible("no budget plan") }
         let slotsNote = "\(slots) slot\(slots == 1 ? "" : "s") of \(context) positions"
         if planned.noPruningNeeded {
             return ServingPlan(budget: planned, slots: slots, prune: nil, blockType: nil, embeddingType: nil, blockEnergy: [],
                                outputEnergy: nil, description: "budget: \(planned.explanation) (\(slotsNote)); loading it as it is")
         }
-        settings.adopt(planned)
-        pruner.update(settings: settings)
+        settings = pruner.settings
         let calibration = try pruner.calibration(text: try calibrationText ?? CalibrationSet.bundledText())
         let result = try pruner.runInMemory(calibration: calibration, progress: progress, shouldStop: shouldStop)
         let removed = planned.ratio > 0

@@ -52,10 +52,9 @@ public struct ServingFootprint: Sendable {
     public func budgetPlan(budget: Int) throws -> BudgetPlan {
         let file = try GGUFFile(path: modelPath)
         let config = try ModelConfig(file: file)
-        var settings = PruneSettings()
-        settings.layerShare = PruneSettings.defaultLayerShare(architecture: config.architecture)
+        // (The layer share is the architecture's default: the planner resolves it.)
         return try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil,
-                                      settings: settings, residentBytes: processBytes, slots: slots, batch: batch,
+                                      settings: PruneSettings(), residentBytes: processBytes, slots: slots, batch: batch,
                                       threads: threads, runtimeBytes: runtimeBytes)
     }
 

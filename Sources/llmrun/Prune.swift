@@ -9,6 +9,12 @@ extension Compensation: ExpressibleByArgument {}
 extension ReconstructionTarget: ExpressibleByArgument {}
 extension RefitInput: ExpressibleByArgument {}
 
+/// "source", "q8_0", "q4_1", ... (`OutputFormat.choices`).
+extension OutputFormat: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { OutputFormat.choices.map(\.name) }
+}
+
 /// "2GB", "1.5GiB", "512MB".
 extension ByteSize: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -75,14 +81,14 @@ struct Prune: ParsableCommand {
     @Option(name: .customLong("seq-len"), help: "Tokens per calibration sequence.")
     var seqLen: Int = PruneSettings().sequenceLength
     @Option(name: .customLong("out-type"), help: ArgumentHelp(
-        "Format of the pruned blocks' matrices: source, q8_0, q4_0, q4_1, iq4_nl or f16.",
+        "Format of the pruned blocks' matrices.",
         discussion: "Default with --ratio: source. Matrices pruning only takes rows of keep their file's format and bytes (Q4_K stays Q4_K); those it edits (columns selected and scaled) are requantized to the format llmrun runs them in (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL for IQ4 files, Q4_1 for Q4_K, Q5_1 for Q5_K, or Q8_0 for the rest), each 4-bit block fitted to its inputs' energy on the calibration text (5-bit ones take the reference rounding). So the pruned file is smaller and faster than its parent. q8_0 keeps a little more quality at a larger size (SmolLM2-135M Q4_1 at --ratio 0.2: 38.3 wiki perplexity in 116 MB against 39.0 in 82 MB). Default with --budget: the planner's choice."))
-    var outType: String?
+    var outType: OutputFormat?
 
     @Option(name: .customLong("embedding-type"), help: ArgumentHelp(
-        "Format of the token embedding (and a separate output matrix): q8_0, q4_0, q4_1, iq4_nl, f16, or source.",
+        "Format of the token embedding (and a separate output matrix).",
         discussion: "Default: copied as it is, unless --budget narrows it (the planner prefers a narrower format to removing that many more parameters)."))
-    var embeddingType: String?
+    var embeddingType: OutputFormat?
     @Option(name: .customLong("layer-share"), parsing: .unconditional, help: "COMP: share of the target removed as whole blocks, the rest as neurons (0: neurons only). Default 0.5, 0 for gemma3 models.", transform: NumericOption.finite)
     var layerShare: Double?
     @Option(name: .customLong("attention-share"), parsing: .unconditional, help: "Share of the neuron part taken from attention KV groups.", transform: NumericOption.finite)
@@ -122,14 +128,8 @@ struct Prune: ParsableCommand {
         if !(0...1).contains(attentionShare) {
             throw ValidationError("--attention-share is a fraction between 0 and 1")
         }
-        if let outType, outType != "source" && !["q8_0", "q4_0", "q4_1", "iq4_nl", "f16"].contains(outType.lowercased()) {
-            throw ValidationError("--out-type must be source, q8_0, q4_0, q4_1, iq4_nl or f16")
-        }
-        if budget != nil && outType == "source" {
+        if budget != nil && outType == .source {
             throw ValidationError("--budget plans the blocks' format itself; give --out-type q8_0, q4_1 or q4_0 to fix it, or leave it out")
-        }
-        if let e = embeddingType, e != "source" && !["q8_0", "q4_0", "q4_1", "iq4_nl", "f16"].contains(e.lowercased()) {
-            throw ValidationError("--embedding-type must be q8_0, q4_0, q4_1, iq4_nl, f16 or source")
         }
         if context < 1 { throw ValidationError("-c must be positive") }
         if !(ridge > 0 && ridge < 100) { throw ValidationError("--ridge must be between 0 and 100") }
@@ -141,72 +141,42 @@ struct Prune: ParsableCommand {
         returnLargeBuffersToTheSystem()
         let source = try modelOptions.resolvedPath()
         try checkPaths(source: source, output: output)
-        var settings = PruneSettings()
-        settings.method = method
-        settings.calibrationSamples = calibSamples
-        settings.sequenceLength = seqLen
-        settings.attentionShare = attentionShare
-        settings.compensation = compensation
-        settings.target = target
-        settings.ridge = ridge
-        settings.biasCompensation = bias
-        settings.driftShare = driftShare
-        settings.allocationExponent = allocationExponent
-        settings.refit.steps = refitSteps
-        settings.refit.learningRate = refitLR
-        settings.refit.batchTokens = refitBatch
-        settings.refit.input = refitInput
-        let explicitType: GGMLType? = outType.flatMap { $0 == "source" ? nil : GGMLType(name: $0.lowercased()) }
-        settings.outputType = explicitType
-        if let e = embeddingType, e != "source" { settings.embeddingType = GGMLType(name: e.lowercased()) }
-
-        let pruner = try Pruner(sourcePath: source, settings: settings, threads: threadOptions.count)
-        settings.layerShare = layerShare ?? PruneSettings.defaultLayerShare(architecture: pruner.config.architecture)
-        if let budget {
-            let plan = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget.bytes, context: context,
-                                              requestedType: explicitType, settings: settings,
-                                              residentBytes: ProcessMemory.residentBytes)
+        let request: PruneRequest = budget.map { .budget(bytes: $0.bytes, context: context) } ?? .ratio(ratio ?? 0)
+        let pruner = try Pruner(sourcePath: source, request: request, settings: settings, threads: threadOptions.count)
+        if let plan = pruner.budgetPlan {
             Terminal.status("budget: \(plan.explanation)")
             Terminal.status("budget: pruning process expected to peak near \(ByteSize(bytes: plan.estimatedProcessBytes)) (\(plan.calibrationSamples) calibration sequences)")
-            if plan.noPruningNeeded {
+            if plan.noPruningNeeded || dryRun {
                 if json { try printJSON(plan) }
                 return
             }
-            settings.adopt(plan)
-            if dryRun { if json { try printJSON(plan) }; return }
-        } else {
-            if let ratio { settings.ratio = ratio }
-            pruner.update(settings: settings)
-            try pruner.checkReachable()
-            if dryRun {
-                let removed = Int(settings.ratio * Double(pruner.totalParameters))
-                if json {
-                    try printJSON(DryRunPlan(method: method.rawValue, ratio: settings.ratio, parameters: pruner.totalParameters,
-                                             parametersRemoved: removed))
-                } else {
-                    Terminal.status("would remove \(removed.formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
-                }
-                return
+        } else if dryRun {
+            let removed = Int(pruner.settings.ratio * Double(pruner.totalParameters))
+            if json {
+                try printJSON(DryRunPlan(method: method.rawValue, ratio: pruner.settings.ratio, parameters: pruner.totalParameters,
+                                         parametersRemoved: removed))
+            } else {
+                Terminal.status("would remove \(removed.formatted()) of \(pruner.totalParameters.formatted()) parameters with \(method.rawValue)")
             }
+            return
         }
+        let settings = pruner.settings
         let out = output ?? defaultOutput(source: source, ratio: settings.ratio)
         if output == nil { try checkPaths(source: source, output: out) }
 
-        pruner.update(settings: settings)
-        let final = pruner
         let text = try calib.map { try Terminal.readTextFile($0, what: "the calibration text") } ?? CalibrationSet.bundledText()
-        let calibration = try final.calibration(text: text)
+        let calibration = try pruner.calibration(text: text)
         if settings.ratio > 0 {
-            Terminal.status("pruning \(source) with \(method.rawValue): remove \(String(format: "%.1f", settings.ratio * 100))% of \(final.totalParameters.formatted()) parameters; calibration \(calibration.count) x \(calibration.length) tokens")
+            Terminal.status("pruning \(source) with \(method.rawValue): remove \(String(format: "%.1f", settings.ratio * 100))% of \(pruner.totalParameters.formatted()) parameters; calibration \(calibration.count) x \(calibration.length) tokens")
         } else {
             Terminal.status("rewriting \(source) in the planned formats; nothing to remove")
         }
 
-        let blocks = final.config.blockCount
+        let blocks = pruner.config.blockCount
         // Each pass's share of the time, as measured on SmolLM2 at --ratio 0.2 (docs/measurements.md,
         // "pruning (issue 24)"): importance 0.22 and channels 0.78, or 0.12 / 0.88 with the refit.
         let firstPass = settings.refit.steps > 0 ? 0.12 : 0.22
-        let report = try runShowingProgress(final, label: "prune", calibration: calibration,
+        let report = try runShowingProgress(pruner, label: "prune", calibration: calibration,
                                             outputPath: out, planPath: planOut) { p in
             let inPass = Double(p.layer) / Double(max(blocks, 1))
             if p.phase.hasPrefix("pass 1") { return firstPass * inPass }
@@ -218,6 +188,29 @@ struct Prune: ParsableCommand {
         } else {
             Terminal.writeLine(Prune.describe(report))
         }
+    }
+
+    /// The flags as settings (the request and the architecture fill in the rest).
+    private var settings: PruneSettings {
+        var settings = PruneSettings()
+        settings.method = method
+        settings.calibrationSamples = calibSamples
+        settings.sequenceLength = seqLen
+        settings.layerShare = layerShare
+        settings.attentionShare = attentionShare
+        settings.compensation = compensation
+        settings.target = target
+        settings.ridge = ridge
+        settings.biasCompensation = bias
+        settings.driftShare = driftShare
+        settings.allocationExponent = allocationExponent
+        settings.refit.steps = refitSteps
+        settings.refit.learningRate = refitLR
+        settings.refit.batchTokens = refitBatch
+        settings.refit.input = refitInput
+        settings.outputType = outType?.ggmlType
+        settings.embeddingType = embeddingType?.ggmlType
+        return settings
     }
 
     /// Every path the run reads or writes, checked before any work (a dry run included): inputs

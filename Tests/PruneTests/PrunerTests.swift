@@ -350,6 +350,47 @@ final class PrunerTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["tiny.gguf"])
     }
 
+    /// Formats travel as `OutputFormat`: by name on the command line and in JSON (plans,
+    /// reports), "source" for the source's own, and only the writable types parse as options.
+    func testOutputFormatNamesRoundTrip() throws {
+        for f in OutputFormat.choices {
+            XCTAssertEqual(OutputFormat(name: f.name), f)
+            let json = try JSONEncoder().encode([f])
+            XCTAssertEqual(String(decoding: json, as: UTF8.self), "[\"\(f.name)\"]")
+            XCTAssertEqual(try JSONDecoder().decode([OutputFormat].self, from: json), [f])
+        }
+        XCTAssertEqual(OutputFormat(name: "Q4_1"), .type(.q4_1))
+        XCTAssertEqual(OutputFormat(nil), .source)
+        XCTAssertNil(OutputFormat(name: "q4_k"), "not a format the pruner writes")
+        XCTAssertNil(OutputFormat(name: "q9"))
+    }
+
+    /// A `.budget` request is resolved once, at construction: the planner's plan adopted, the
+    /// architecture's layer share filled in, and a model that fits already left alone.
+    func testBudgetRequestIsResolvedAtConstruction() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let context = 16384
+        let (source, file, config) = try budgetModel(dir, layer: LayerShape(headCount: 4, kvHeadCount: 1, feedForwardLength: 256), context: context)
+        let dense = MemoryEstimate(file: file, config: config, context: context).totalBytes + BudgetPlanner.runtimeOverhead
+        let s = settings(.comp, ratio: 0)
+        let fits = try Pruner(sourcePath: source, request: .budget(bytes: dense * 2, context: context), settings: s, threads: 1,
+                              residentBytes: 0)
+        XCTAssertTrue(fits.noPruningNeeded)
+        XCTAssertEqual(fits.settings.layerShare, PruneSettings.standardLayerShare)
+
+        let budget = dense - 1_000
+        let pruner = try Pruner(sourcePath: source, request: .budget(bytes: budget, context: context), settings: s, threads: 1,
+                                residentBytes: 0)
+        let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: s)
+        XCTAssertEqual(pruner.budgetPlan?.outputType, plan.outputType)
+        XCTAssertEqual(pruner.budgetPlan?.embeddingType, plan.embeddingType)
+        XCTAssertEqual(pruner.settings.outputType, plan.outputType.ggmlType)
+        XCTAssertEqual(pruner.settings.embeddingType, plan.embeddingType.ggmlType)
+        XCTAssertEqual(pruner.settings.ratio, plan.ratio)
+        XCTAssertFalse(pruner.noPruningNeeded)
+    }
+
     func testBudgetPlanner() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
@@ -393,7 +434,7 @@ final class PrunerTests: XCTestCase {
     /// Q4_0 (the same 4.5 bits).
     func testBudgetPlanKeepsIQ4ForIQ4Sources() throws {
         let context = 4096
-        var chosen: [GGMLType: String] = [:]
+        var chosen: [GGMLType: OutputFormat] = [:]
         for type in [GGMLType.q8_0, .iq4_nl] {
             let dir = TemporaryDirectory()
             defer { dir.cleanup() }
@@ -410,8 +451,8 @@ final class PrunerTests: XCTestCase {
                                               settings: settings(.comp, ratio: 0))
             chosen[type] = plan.outputType
         }
-        XCTAssertEqual(chosen[.q8_0], "q4_0")
-        XCTAssertEqual(chosen[.iq4_nl], "iq4_nl")
+        XCTAssertEqual(chosen[.q8_0], .type(.q4_0))
+        XCTAssertEqual(chosen[.iq4_nl], .type(.iq4_nl))
     }
 
     func testBudgetPlanFitsAfterPruning() throws {
@@ -470,9 +511,9 @@ final class PrunerTests: XCTestCase {
             XCTAssertGreaterThan(report.ratioAchieved, most - rounding - 0.005, "\(method) \(layerShare)")
 
             s.ratio = min(1, most + 0.05)
-            let over = try Pruner(sourcePath: source, settings: s, threads: 2)
+            // Refused when the request is resolved, before any work.
             let out = dir.file("over.gguf")
-            XCTAssertThrowsError(try over.run(calibration: try over.calibration(text: calibrationText), outputPath: out, planPath: nil)) { error in
+            XCTAssertThrowsError(try Pruner(sourcePath: source, settings: s, threads: 2)) { error in
                 guard case PruneError.unreachable(let why) = error else { return XCTFail("\(error)") }
                 XCTAssertTrue(why.contains("at most"), why)
             }
@@ -527,8 +568,8 @@ final class PrunerTests: XCTestCase {
         var s = settings(.comp, ratio: 0)
         let plan = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: s)
         XCTAssertEqual(plan.ratio, 0, plan.explanation)
-        XCTAssertEqual(plan.outputType, "q8_0", plan.explanation)
-        XCTAssertEqual(plan.embeddingType, "q4_1", "the largest embedding that fits: \(plan.explanation)")
+        XCTAssertEqual(plan.outputType, .type(.q8_0), plan.explanation)
+        XCTAssertEqual(plan.embeddingType, .type(.q4_1), "the largest embedding that fits: \(plan.explanation)")
         XCTAssertTrue(plan.explanation.contains("removing nothing"), plan.explanation)
 
         s.adopt(plan)
@@ -545,8 +586,8 @@ final class PrunerTests: XCTestCase {
         var keep = settings(.comp, ratio: 0)
         keep.embeddingType = .q8_0
         let kept = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: nil, settings: keep)
-        XCTAssertEqual(kept.embeddingType, "q8_0")
-        XCTAssertEqual(kept.outputType, "q4_1", "narrower blocks instead: \(kept.explanation)")
+        XCTAssertEqual(kept.embeddingType, .type(.q8_0))
+        XCTAssertEqual(kept.outputType, .type(.q4_1), "narrower blocks instead: \(kept.explanation)")
         XCTAssertEqual(kept.ratio, 0, kept.explanation)
         // Both formats fixed: only pruning is left.
         let pruned = try BudgetPlanner.plan(file: file, config: config, budget: budget, context: context, requestedType: .q8_0, settings: keep)

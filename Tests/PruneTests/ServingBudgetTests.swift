@@ -97,13 +97,8 @@ final class ServingBudgetTests: XCTestCase {
             let inMemory = try LanguageModel(path: source, threads: 2, loadTransform: plan)
 
             // The same planning and pruning, written to a file.
-            var s = settings
-            s.layerShare = PruneSettings.defaultLayerShare(architecture: config.architecture)
-            let pruner = try Pruner(sourcePath: source, settings: s, threads: 2)
-            let planned = try BudgetPlanner.plan(file: pruner.source, config: pruner.config, budget: budget, context: context,
-                                                 requestedType: nil, settings: s, slots: slots)
-            s.adopt(planned)
-            pruner.update(settings: s)
+            let pruner = try Pruner(sourcePath: source, request: .budget(MemoryBudget(bytes: budget, context: context, slots: slots)),
+                                    settings: settings, threads: 2, residentBytes: 0)
             let out = dir.file("written-\(removes).gguf")
             _ = try pruner.run(calibration: try pruner.calibration(text: calibrationText), outputPath: out, planPath: nil)
             let written = try LanguageModel(path: out, threads: 2)
