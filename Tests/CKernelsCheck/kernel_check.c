@@ -625,6 +625,33 @@ static void check_gemm(const char *backend) {
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 2, 1, a, 34, 1, 32, dummy, 1) == -1, "[%s] gemm rejects end < begin", backend);
 }
 
+/// Packs `groups` x8 groups of `rows` and unpacks every row again: how many failed to pack or
+/// did not come back byte for byte.
+static int x8_pack_round_trip(int type, const uint8_t *rows, size_t wrb, int k, int groups, uint8_t *packed,
+                              uint8_t *back) {
+    const size_t gb = lr_x8_group_bytes(type, k);
+    int bad = 0;
+    for (int g = 0; g < groups; g++) bad += lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb) != 0;
+    for (int r = 0; r < groups * 8 && !bad; r++) {
+        bad += lr_x8_unpack_row(type, packed + (r / 8) * gb, r % 8, k, back) != 0;
+        bad += memcmp(back, rows + (size_t)r * wrb, wrb) != 0;
+    }
+    return bad;
+}
+
+/// How many of `n_tok` tokens' rows of an x8 int8 mat-mul over all `groups` differ, to the bit,
+/// from the same token run alone (batched decoding relies on none). `out` holds n_tok x ld
+/// floats, `one` ld.
+static int x8_batch_differs_from_alone(int type, const uint8_t *packed, int groups, const lr_block_q8_0 *a,
+                                       size_t arb, int n_tok, int k, float *out, float *one, size_t ld) {
+    int nbad = lr_gemm_q8_x8(type, packed, 0, groups, a, arb, n_tok, k, out, ld) != 0;
+    for (int t = 0; t < n_tok && !nbad; t++) {
+        nbad += lr_gemm_q8_x8(type, packed, 0, groups, (const uint8_t *)a + t * arb, arb, 1, k, one, ld) != 0;
+        nbad += memcmp(one, out + (size_t)t * ld, (size_t)groups * 8 * sizeof(float)) != 0;
+    }
+    return nbad;
+}
+
 /// Batched decoding equals decoding alone: each token's row of an x8 int8 mat-mul over 1..8
 /// tokens is bitwise the row of that token run by itself, whichever kernel the token count and
 /// width pick (avx512vnni: the one-stream group kernel for 1 token, and for 2 while their
@@ -632,7 +659,7 @@ static void check_gemm(const char *backend) {
 static void check_x8_batched_equals_alone(const char *backend) {
     static const int ks[] = {64, 576, 1536, 8960};
     enum { GROUPS = 5, ROWS = GROUPS * 8, MAXK = 8960, MAXT = 8, LD = ROWS };
-    static uint8_t rows[ROWS * (MAXK / 32) * 34], packed[ROWS * (MAXK / 32) * 34];
+    static uint8_t rows[ROWS * (MAXK / 32) * 34], packed[ROWS * (MAXK / 32) * 34], back[(MAXK / 32) * 34];
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float out[MAXT * LD], one[LD];
     const int x8_types[] = {LR_TYPE_Q4_0, LR_TYPE_Q4_1, LR_TYPE_Q8_0, LR_TYPE_IQ4_NL, LR_TYPE_Q5_0, LR_TYPE_Q5_1};
@@ -641,16 +668,12 @@ static void check_x8_batched_equals_alone(const char *backend) {
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
             const int k = ks[ki], nb = k / 32;
             const size_t wrb = (size_t)nb * block_bytes(type), arb = (size_t)nb * sizeof(lr_block_q8_0);
-            const size_t gb = lr_x8_group_bytes(type, k);
             fill_weights(type, rows, ROWS * nb);
             fill_activations(a, MAXT * nb);
-            for (int g = 0; g < GROUPS; g++) lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb);
+            check(x8_pack_round_trip(type, rows, wrb, k, GROUPS, packed, back) == 0, "[%s] x8 %s k=%d packs", backend,
+                  type_name(type), k);
             for (int n_tok = 1; n_tok <= MAXT; n_tok++) {
-                int nbad = lr_gemm_q8_x8(type, packed, 0, GROUPS, a, arb, n_tok, k, out, LD) != 0;
-                for (int t = 0; t < n_tok && !nbad; t++) {
-                    nbad += lr_gemm_q8_x8(type, packed, 0, GROUPS, (const uint8_t *)a + t * arb, arb, 1, k, one, LD) != 0;
-                    nbad += memcmp(one, out + (size_t)t * LD, sizeof one) != 0;
-                }
+                const int nbad = x8_batch_differs_from_alone(type, packed, GROUPS, a, arb, n_tok, k, out, one, LD);
                 check(nbad == 0, "[%s] x8 %s k=%d n_tok=%d: each token's row equals it alone, bitwise", backend,
                       type_name(type), k, n_tok);
             }
@@ -679,13 +702,8 @@ static void check_x8(const char *backend) {
             fill_weights(type, rows, ROWS * nb);
             fill_activations(a, MAXT * nb);
             for (int i = 0; i < MAXT * k; i++) af[i] = rnd_uniform(-2.0f, 2.0f);
-            int bad = 0;
-            for (int g = 0; g < GROUPS; g++) bad += lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb) != 0;
-            for (int r = 0; r < ROWS && !bad; r++) {
-                bad += lr_x8_unpack_row(type, packed + (r / 8) * gb, r % 8, k, back) != 0;
-                bad += memcmp(back, rows + (size_t)r * wrb, wrb) != 0;
-            }
-            check(bad == 0, "[%s] x8 %s k=%d pack/unpack round trip", backend, type_name(type), k);
+            check(x8_pack_round_trip(type, rows, wrb, k, GROUPS, packed, back) == 0, "[%s] x8 %s k=%d pack/unpack round trip",
+                  backend, type_name(type), k);
             for (size_t tt = 0; tt < sizeof toks / sizeof toks[0]; tt++) {
                 const int n_tok = toks[tt];
                 const int ranges[][2] = {{0, GROUPS}, {1, 2}, {2, 3}, {1, 1}};
@@ -866,12 +884,8 @@ static void check_kx8(const char *backend) {
                 bad += fabs(got - e) > 1e-5 * kq_magnitude(type, k, rows + r * wrb, a + r);
             }
             check(bad == 0, "[%s] %s k=%d scalar dot vs exact", backend, kq_name(type), k);
-            for (int g = 0; g < GROUPS; g++) bad += lr_x8_pack(type, rows + (size_t)g * 8 * wrb, wrb, k, packed + g * gb) != 0;
-            for (int r = 0; r < ROWS && !bad; r++) {
-                bad += lr_x8_unpack_row(type, packed + (r / 8) * gb, r % 8, k, back) != 0;
-                bad += memcmp(back, rows + (size_t)r * wrb, wrb) != 0;
-            }
-            check(bad == 0, "[%s] x8 %s k=%d pack/unpack round trip", backend, kq_name(type), k);
+            check(x8_pack_round_trip(type, rows, wrb, k, GROUPS, packed, back) == 0, "[%s] x8 %s k=%d pack/unpack round trip",
+                  backend, kq_name(type), k);
             for (size_t tt = 0; tt < sizeof toks / sizeof toks[0]; tt++) {
                 const int n_tok = toks[tt];
                 const int ranges[][2] = {{0, GROUPS}, {1, 2}, {2, 3}, {1, 1}};
@@ -897,12 +911,7 @@ static void check_kx8(const char *backend) {
             // A token's results do not depend on the batch it rides in (batched decoding equals the
             // same sequence decoded alone, to the bit): 17 tokens together against each alone.
             static float alone[LD];
-            int nbad = lr_gemm_q8_x8(type, packed, 0, GROUPS, a, arb, MAXT, k, out, LD) != 0;
-            for (int t = 0; t < MAXT && !nbad; t++) {
-                nbad += lr_gemm_q8_x8(type, packed, 0, GROUPS, (const uint8_t *)a + t * arb, arb, 1, k, alone, LD) != 0;
-                nbad += memcmp(alone, out + t * LD, ROWS * sizeof(float)) != 0;
-            }
-            check(nbad == 0, "[%s] x8 %s k=%d: each of %d tokens alone equals it in the batch, to the bit", backend,
+            check(x8_batch_differs_from_alone(type, packed, GROUPS, a, arb, MAXT, k, out, alone, LD) == 0, "[%s] x8 %s k=%d: each of %d tokens alone equals it in the batch, to the bit", backend,
                   kq_name(type), k, MAXT);
         }
     }
