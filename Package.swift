@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -42,6 +43,8 @@ let package = Package(
                 "LLMRuntime", "LLMPrune", "LLMServerAPI", "Tokenizers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // The TCP state of a client's socket (ServerRequestContext): named, not reached through Hummingbird.
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .executableTarget(
