@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -43,8 +44,10 @@ let package = Package(
                 "LLMRuntime", "LLMPrune", "LLMServerAPI", "Tokenizers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // The TCP state of a client's socket (ServerRequestContext): named, not reached through Hummingbird.
+                // Imported directly (a client socket's TCP state, the request log): named, not
+                // reached through Hummingbird's own dependencies.
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
