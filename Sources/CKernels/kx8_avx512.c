@@ -141,8 +141,6 @@ LR_INLINE LR_TARGET_AVX512VNNI void q6k_group(const uint8_t *g, int nsb, const u
                                               const int wtype) {
     (void)wtype;
     const size_t bb = lr_x8_block_bytes(LR_TYPE_Q6_K);
-    const size_t qlo = lr_kx8_word(LR_TYPE_Q6_K, 0), qho = lr_kx8_word(LR_TYPE_Q6_K, 32),
-                 sco = lr_kx8_word(LR_TYPE_Q6_K, 48);
     const __m512i nibble = _mm512_set1_epi8(0x0f), top = _mm512_set1_epi8(0x30);
     __m512 acc[KV_NT];
     LR_UNROLL
@@ -153,13 +151,14 @@ LR_INLINE LR_TARGET_AVX512VNNI void q6k_group(const uint8_t *g, int nsb, const u
         LR_UNROLL
         for (int blk = 0; blk < 8; blk++) {
             const int h = blk / 4, qq = blk % 4;
-            const __m256i sw = _mm256_loadu_si256((const __m256i *)(p + sco + 32 * (size_t)(blk / 2)));
+            const __m256i sw = _mm256_loadu_si256((const __m256i *)(p + lr_kx8_word(LR_TYPE_Q6_K, 48 + blk / 2)));
             const __m512 f0 = dup_rows(_mm256_mul_ps(d, lane_byte_s(sw, (2 * blk) % 4)), 0);
             const __m512 f1 = dup_rows(_mm256_mul_ps(d, lane_byte_s(sw, (2 * blk + 1) % 4)), 0);
             __m512i q[4];
             LR_UNROLL
             for (int w = 0; w < 4; w++) {
-                const size_t la = qlo + 32 * (size_t)(16 * h + 8 * (qq % 2) + 2 * w), ha = qho + 32 * (size_t)(8 * h + 2 * w);
+                const size_t la = lr_kx8_word(LR_TYPE_Q6_K, 16 * h + 8 * (qq % 2) + 2 * w),
+                             ha = lr_kx8_word(LR_TYPE_Q6_K, 32 + 8 * h + 2 * w);
                 const __m512i l = load_rows2(p + la), hb = load_rows2(p + ha);
                 const __m512i lo = _mm512_and_si512(qq < 2 ? l : _mm512_srli_epi16(l, 4), nibble);
                 // bits 2qq..2qq+1 to 4..5 (what a shift carries over from the next byte is masked off)
