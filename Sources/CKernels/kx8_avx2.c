@@ -95,8 +95,6 @@ LR_INLINE LR_TARGET_AVX2 void q6k_group(const uint8_t *grp, int nsb, const uint8
                                         const int wtype) {
     (void)wtype;
     const size_t bb = lr_x8_block_bytes(LR_TYPE_Q6_K);
-    const size_t qlo = lr_kx8_word(LR_TYPE_Q6_K, 0), qho = lr_kx8_word(LR_TYPE_Q6_K, 32),
-                 sco = lr_kx8_word(LR_TYPE_Q6_K, 48);
     const __m256i nibble = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30), ones = _mm256_set1_epi16(1);
     __m256 acc[KA_NT];
     LR_UNROLL
@@ -107,14 +105,14 @@ LR_INLINE LR_TARGET_AVX2 void q6k_group(const uint8_t *grp, int nsb, const uint8
         LR_UNROLL
         for (int B = 0; B < 8; B++) {
             const int h = B / 4, qq = B % 4;
-            const __m256i sw = load32(blk + sco + 32 * (size_t)(B / 2));
+            const __m256i sw = load32(blk + lr_kx8_word(LR_TYPE_Q6_K, 48 + B / 2));
             const __m256 f0 = _mm256_mul_ps(d, lane_byte_s(sw, (2 * B) % 4));
             const __m256 f1 = _mm256_mul_ps(d, lane_byte_s(sw, (2 * B + 1) % 4));
             __m256i q[8];
             LR_UNROLL
             for (int w = 0; w < 8; w++) {
-                const __m256i l = load32(blk + qlo + 32 * (size_t)(16 * h + 8 * (qq % 2) + w));
-                const __m256i hb = load32(blk + qho + 32 * (size_t)(8 * h + w));
+                const __m256i l = load32(blk + lr_kx8_word(LR_TYPE_Q6_K, 16 * h + 8 * (qq % 2) + w));
+                const __m256i hb = load32(blk + lr_kx8_word(LR_TYPE_Q6_K, 32 + 8 * h + w));
                 const __m256i lo = _mm256_and_si256(qq < 2 ? l : _mm256_srli_epi16(l, 4), nibble);
                 const __m256i hs = qq < 2 ? _mm256_slli_epi16(hb, 4 - 2 * qq) : qq == 2 ? hb : _mm256_srli_epi16(hb, 2);
                 q[w] = _mm256_or_si256(lo, _mm256_and_si256(hs, top));

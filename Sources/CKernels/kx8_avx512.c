@@ -132,58 +132,75 @@ LR_INLINE LR_TARGET_AVX512VNNI void k45_group(const uint8_t *g, int nsb, const u
     for (int j = 0; j < NT; j++) store_rows(out + (size_t)j * out_ld, acc[j]);
 }
 
-/// Q6_K: as k45_group. Activation block B (values 32B..32B+31) lies in half h = B / 4; quarter
-/// qq = B % 4 takes the low (qq < 2) or high nibbles of ql chunks 16h + 8(qq % 2) + w and bits
-/// 2qq..2qq+1 of qh chunks 8h + w, word w = 0..7; words 0..3 are sub-block 2B, 4..7 2B + 1.
-/// The int32 sums' starts (-32 x each half's activation sum) go in one lane of each pair.
+/// Q6_K: as k45_group, but a lane pair holds a row's two 16-value sub-blocks of one activation
+/// block, lane 2i sub-block 2B and lane 2i + 1 sub-block 2B + 1, so each pair's scales differ and
+/// one convert and one FMA a token serve both. Activation block B (values 32B..32B+31) lies in
+/// half h = B / 4; quarter qq = B % 4 takes the low (qq < 2) or high nibbles of ql words
+/// 16h + 8(qq % 2) + w and bits 2qq..2qq+1 of qh words 8h + w, w = 0..7; words 0..3 are
+/// sub-block 2B, 4..7 2B + 1. The layout keeps words c and c + 4 side by side (lr_kx8_position),
+/// and `a` holds each token's activation blocks with their words in the same order (0, 4, 1, 5,
+/// ...: kv_q6k_acts), so one 64-bit broadcast serves both lanes. The int32 sums start at -32 x
+/// their sub-block's activation sum (s0, s1: one 64-bit broadcast too).
 LR_INLINE LR_TARGET_AVX512VNNI void q6k_group(const uint8_t *g, int nsb, const uint8_t *a, size_t a_row_bytes,
                                               const kv_act *acts, int nb, float *out, size_t out_ld, const int NT,
                                               const int wtype) {
     (void)wtype;
     const size_t bb = lr_x8_block_bytes(LR_TYPE_Q6_K);
-    const size_t qlo = lr_kx8_word(LR_TYPE_Q6_K, 0), qho = lr_kx8_word(LR_TYPE_Q6_K, 32),
-                 sco = lr_kx8_word(LR_TYPE_Q6_K, 48);
     const __m512i nibble = _mm512_set1_epi8(0x0f), top = _mm512_set1_epi8(0x30);
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    // Scale bytes 2B % 4 (even lanes) and 2B % 4 + 1 (odd) of each row's scale word, to the top byte.
+    const __m512i sh[2] = {_mm512_setr_epi32(24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16),
+                           _mm512_setr_epi32(8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0)};
     __m512 acc[KV_NT];
     LR_UNROLL
     for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
     for (int b = 0; b < nsb; b++) {
         const uint8_t *p = g + (size_t)b * bb;
-        const __m256 d = halves8(p);
+        const __m512 d = dup_rows(halves8(p), 0);
         LR_UNROLL
         for (int blk = 0; blk < 8; blk++) {
             const int h = blk / 4, qq = blk % 4;
-            const __m256i sw = _mm256_loadu_si256((const __m256i *)(p + sco + 32 * (size_t)(blk / 2)));
-            const __m512 f0 = dup_rows(_mm256_mul_ps(d, lane_byte_s(sw, (2 * blk) % 4)), 0);
-            const __m512 f1 = dup_rows(_mm256_mul_ps(d, lane_byte_s(sw, (2 * blk + 1) % 4)), 0);
+            const __m256i sw = _mm256_loadu_si256((const __m256i *)(p + lr_kx8_word(LR_TYPE_Q6_K, 48 + blk / 2)));
+            const __m512i sv = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(sw));
+            const __m512 fsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_sllv_epi32(sv, sh[blk % 2]), 24)));
             __m512i q[4];
             LR_UNROLL
-            for (int w = 0; w < 4; w++) {
-                const size_t la = qlo + 32 * (size_t)(16 * h + 8 * (qq % 2) + 2 * w), ha = qho + 32 * (size_t)(8 * h + 2 * w);
-                const __m512i l = load_rows2(p + la), hb = load_rows2(p + ha);
+            for (int c = 0; c < 4; c++) {  // lane 2i: row i's word c, lane 2i + 1: its word c + 4
+                const __m512i l = load_rows2(p + lr_kx8_word(LR_TYPE_Q6_K, 16 * h + 8 * (qq % 2) + c)),
+                              hb = load_rows2(p + lr_kx8_word(LR_TYPE_Q6_K, 32 + 8 * h + c));
                 const __m512i lo = _mm512_and_si512(qq < 2 ? l : _mm512_srli_epi16(l, 4), nibble);
                 // bits 2qq..2qq+1 to 4..5 (what a shift carries over from the next byte is masked off)
                 const __m512i hs = qq < 2 ? _mm512_slli_epi16(hb, 4 - 2 * qq) : qq == 2 ? hb : _mm512_srli_epi16(hb, 2);
-                q[w] = _mm512_or_si512(lo, _mm512_and_si512(hs, top));
+                q[c] = _mm512_or_si512(lo, _mm512_and_si512(hs, top));
             }
             LR_UNROLL
             for (int j = 0; j < NT; j++) {
                 const size_t B = (size_t)8 * b + blk;
-                const int8_t *aq = ((const lr_block_q8_0 *)(a + (size_t)j * a_row_bytes))[B].qs;
+                const int8_t *aq = (const int8_t *)(a + (size_t)j * a_row_bytes) + 32 * B;
                 const kv_act *x = acts + (size_t)j * nb + B;
-                __m512i i0 = _mm512_set1_epi64((int64_t)(uint32_t)x->s0), i1 = _mm512_set1_epi64((int64_t)(uint32_t)x->s1);
+                int64_t s01;
+                memcpy(&s01, &x->s0, 8);  // s0 to the even lanes, s1 to the odd
+                __m512i isum = _mm512_set1_epi64(s01);
                 LR_UNROLL
-                for (int w = 0; w < 2; w++) {
-                    i0 = _mm512_dpbusd_epi32(i0, q[w], act_words2(aq, 2 * w));
-                    i1 = _mm512_dpbusd_epi32(i1, q[2 + w], act_words2(aq, 4 + 2 * w));
-                }
-                const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), f1, _mm512_mul_ps(_mm512_cvtepi32_ps(i0), f0));
-                acc[j] = _mm512_fmadd_ps(f, _mm512_set1_ps(x->da), acc[j]);
+                for (int c = 0; c < 4; c++) isum = _mm512_dpbusd_epi32(isum, q[c], act_words2(aq, 2 * c));
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(fsc, _mm512_set1_ps(x->da)), acc[j]);
             }
         }
     }
     LR_UNROLL
     for (int j = 0; j < NT; j++) store_rows(out + (size_t)j * out_ld, acc[j]);
+}
+
+/// Each token's Q8_0 activation quants with every block's words in q6k_group's order (0, 4, 1,
+/// 5, 2, 6, 3, 7): nt rows of 32 x nb bytes.
+static LR_TARGET_AVX512VNNI void kv_q6k_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, int8_t *out) {
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int t = 0; t < nt; t++) {
+        const lr_block_q8_0 *ab = (const lr_block_q8_0 *)(a + (size_t)t * a_row_bytes);
+        for (int b = 0; b < nb; b++)
+            _mm256_storeu_si256((__m256i *)(out + ((size_t)t * nb + b) * 32),
+                                _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)ab[b].qs), order));
+    }
 }
 
 /// kv_WNAME_NT: one noinline function per type and token count (its own register allocation).
@@ -220,15 +237,34 @@ int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_
         acts = malloc((size_t)KV_NT * nb * sizeof *acts);
         if (!acts) return -1;
     }
+    // Q6_K's activation words in its own order: a per-thread buffer, grown once (KV_NT x k bytes).
+    static _Thread_local int8_t *q6_buf;
+    static _Thread_local size_t q6_cap;
+    const size_t q6_bytes = (size_t)KV_NT * nb * 32;
+    if (wtype == LR_TYPE_Q6_K && q6_cap < q6_bytes) {
+        int8_t *grown = realloc(q6_buf, q6_bytes);
+        if (!grown) {
+            if (acts != stack_acts) free(acts);
+            return -1;
+        }
+        q6_buf = grown;
+        q6_cap = q6_bytes;
+    }
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)a;
     // Tokens outermost, a few at a time; a thread's row chunk stays in cache across token groups.
     for (int t = 0; t < n_tok; t += KV_NT) {
         const int nt = n_tok - t < KV_NT ? n_tok - t : KV_NT;
         const uint8_t *at = ab + (size_t)t * a_row_bytes;
         lr_kq_prep_acts(at, a_row_bytes, nt, nb, acts);
+        size_t at_row = a_row_bytes;
+        if (wtype == LR_TYPE_Q6_K) {
+            kv_q6k_acts(at, a_row_bytes, nt, nb, q6_buf);
+            at = (const uint8_t *)q6_buf;
+            at_row = (size_t)nb * 32;
+        }
         float *o = out + (size_t)t * out_ld;
         for (int g = group_begin; g < group_end; g++)
-            fns[nt](wb + (size_t)g * gb, nsb, at, a_row_bytes, acts, nb, o + 8 * (size_t)g, out_ld);
+            fns[nt](wb + (size_t)g * gb, nsb, at, at_row, acts, nb, o + 8 * (size_t)g, out_ld);
     }
     if (acts != stack_acts) free(acts);
     return 0;

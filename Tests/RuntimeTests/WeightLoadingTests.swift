@@ -38,13 +38,13 @@ final class WeightLoadingTests: XCTestCase {
         // Q4_K and Q5_K run in their own bytes (a view onto the file).
         XCTAssertEqual(m.type, .q4_K)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q4_K), .q4_K)
-        XCTAssertEqual(WeightMatrix.kernelType(for: .q6_K), .q8_0)
+        XCTAssertEqual(WeightMatrix.kernelType(for: .q6_K), .q6_K)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q5_K), .q5_K)
         XCTAssertEqual(WeightMatrix.kernelType(for: .q4_0), .q4_0)
         XCTAssertEqual(GGMLType.q4_K.kernelHandling, .native)
         XCTAssertEqual(GGMLType.iq4_xs.kernelHandling, .repacked(to: .iq4_nl))
-        XCTAssertEqual(GGMLType.q6_K.kernelHandling, .converted(to: .q8_0))
-        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .q4_K, .q5_K])
+        XCTAssertEqual(GGMLType.q6_K.kernelHandling, .native)
+        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .q4_K, .q5_K, .q6_K])
         // Every native format has an x8 layout in CKernels' type table.
         for t in WeightMatrix.nativeTypes {
             XCTAssertGreaterThan(lr_x8_group_bytes(Int32(t.rawValue), Int32(t.blockSize)), 0, "\(t)")
@@ -97,6 +97,40 @@ final class WeightLoadingTests: XCTestCase {
         let largest = want.map(abs).max()!
         XCTAssertGreaterThan(largest, 0.1)
         for i in 0..<(rows * columns) where abs(got[i] - want[i]) > largest * 0x1p-9 {
+            XCTFail("value \(i): \(got[i]) against \(want[i])")
+            break
+        }
+    }
+
+    /// Q6_K matrices run in their own super-blocks (6.56 bits a value, not a Q8_0 copy's 8.5),
+    /// holding the file's values; 16 rows, so two x8 groups in the chunk order of lr_kx8_position.
+    func testQ6_KLoadsInItsOwnBytes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var rng = SplitMix64(seed: 17)
+        let rows = 16, columns = 512
+        var raw = [UInt8]()
+        for _ in 0..<(rows * columns / 256) {
+            raw += (0..<(128 + 64 + 16)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }  // ql, qh, int8 scales
+            let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 400_000)
+            raw += [UInt8(h & 0xFF), UInt8(h >> 8)]
+        }
+        let path = dir.file("q6k.gguf")
+        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
+                                    tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: .q6_K)])
+        try writer.writeTensor(named: "m.weight", bytes: raw)
+        try writer.finish()
+        let file = try GGUFFile(path: path)
+        let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
+        let m = try WeightMatrix(tensor: tensor, in: file)
+        XCTAssertEqual(m.type, .q6_K)
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 256 * 210)
+        var want = [Float](repeating: 0, count: rows * columns)
+        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q6_K.rawValue), raw, &want, Int64(rows * columns)), 0)
+        let got = m.dequantized()
+        let largest = want.map(abs).max()!
+        XCTAssertGreaterThan(largest, 0.1)
+        for i in 0..<(rows * columns) where got[i] != want[i] {
             XCTFail("value \(i): \(got[i]) against \(want[i])")
             break
         }

@@ -22,6 +22,9 @@ extern "C" {
 void lr_kernels_init(void);
 /// Name of the active backend: "avx2", "neon", "neon+dotprod" or "scalar".
 const char *lr_kernels_backend(void);
+/// Asks the kernel to back [p, p + n) with transparent huge pages (Linux madvise MADV_HUGEPAGE;
+/// p page-aligned). Returns 0 when it was taken, -1 when not (other systems, THP off).
+int lr_advise_huge_pages(void *p, size_t n);
 /// Forces a backend by name ("auto" = best for this CPU). Returns 0, or -1 if
 /// the name is unknown or the CPU cannot run it (the active backend is unchanged).
 /// Not meant to be called while other threads are running kernels.

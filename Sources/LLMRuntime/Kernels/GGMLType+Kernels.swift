@@ -27,10 +27,11 @@ extension GGMLType {
         // Q4_K and Q5_K run in the file's own super-blocks (4.5 and 5.5 bits a value, against the
         // 5 and 6 of the Q4_1 / Q5_1 re-packs): Qwen2.5 Q4_K_M generates 1.16x (1.5B) and 1.26x
         // (0.5B) as fast with 17% less peak memory, for prompts at 0.87-0.92x of the re-packs
-        // (docs/measurements.md); on a small box memory and generation come first. Q6_K's
-        // kernels read 6-8 GB/s a core from memory against Q8_0's 13-15 (the 6-bit unpack is the
-        // bottleneck), so it keeps its Q8_0 copy.
-        case .q4_K, .q5_K: .native
+        // (docs/measurements.md); on a small box memory and generation come first. Q6_K too
+        // (6.56 bits a value against its Q8_0 copy's 8.5) since its x8 chunks sit in the order its
+        // kernels read them (17 GB/s a core from memory, against 6-7): the 1.5B then generates
+        // 1.15x llama.cpp's speed (0.91x with the copies) and holds exactly the file's tensor bytes.
+        case .q4_K, .q5_K, .q6_K: .native
         case .iq4_xs: .repacked(to: .iq4_nl)
         // 3-bit and IQ1 codebook formats: Q4_1 (5 bits a value) holds their levels, where Q4_0's
         // grid has no zero-free symmetric levels (IQ3's odd multiples, IQ1's shifted -1/0/1).

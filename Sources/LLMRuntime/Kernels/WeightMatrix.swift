@@ -299,9 +299,20 @@ public final class AlignedBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let byteCount: Int
 
+    /// Buffers from this size on start at a 2 MiB boundary and ask Linux for transparent huge
+    /// pages over their whole 2 MiB pages (the tail stays in 4 KiB pages, so nothing resident is
+    /// added): a mat-vec streaming interleaved weights then takes no TLB miss every 4 KiB. One Zen 4
+    /// core read Q4_K x8 weights 1.2x as fast from memory that way (docs/measurements.md).
+    static let hugePageBytes = 2 << 20
+
     public init(byteCount: Int, alignment: Int = 64) {
         self.byteCount = byteCount
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
+        let huge = AlignedBuffer.hugePageBytes
+        let large = byteCount >= huge
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: large ? max(alignment, huge) : alignment)
+        #if os(Linux)
+        if large { _ = lr_advise_huge_pages(pointer, byteCount / huge * huge) }
+        #endif
     }
 
     public func floats() -> UnsafeMutablePointer<Float> { pointer.assumingMemoryBound(to: Float.self) }
