@@ -22,6 +22,13 @@ struct EvalPerplexity: ParsableCommand {
 
           llmrun eval ppl -f wiki.txt -c 512 --chunks 20
           llmrun eval ppl -f wiki.txt --json
+
+        --kl-base runs a reference model (the dense or unquantized one) over the same chunks \
+        and also reports the KL divergence of this model's next-token distributions from it, \
+        as llama-perplexity's --kl-divergence does: a pruned or quantized model's loss measured \
+        on every token of the vocabulary, not only the text's.
+
+          llmrun eval ppl -m pruned.gguf --kl-base dense.gguf -f held-out.txt --chunks 10
         """
     )
 
@@ -38,6 +45,8 @@ struct EvalPerplexity: ParsableCommand {
     var batch: Int = 256
     @Flag(name: [.customShort("e"), .customLong("escape")], help: "Replace backslash escapes in the text first (llama-perplexity -e).")
     var escape = false
+    @Option(name: .customLong("kl-base"), help: "A reference model with the same vocabulary: also report the KL divergence from its next-token distributions.")
+    var klBase: String?
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -51,8 +60,15 @@ struct EvalPerplexity: ParsableCommand {
         let text = PromptFileText.prepare(try Terminal.readTextFile(file, what: "the evaluation text"),
                                           processEscapes: escape)
         let model = try loadModel(modelOptions, threads: threadOptions.count, plan: planOptions)
-        let evaluator = PerplexityEvaluator(model: model, contextLength: runContext(context, model: model), batchSize: batch)
+        let base = try klBase.map { spec in
+            let path: String
+            do { path = try ModelOptions.locator.resolve(spec) } catch { throw CLIError.missingInput("--kl-base: \(error)") }
+            return try LanguageModel(path: path, threads: threadOptions.count, sentencePieceModel: modelOptions.tokenizerModel)
+        }
+        let evaluator = try PerplexityEvaluator(model: model, contextLength: runContext(context, model: model), batchSize: batch,
+                                                base: base)
         let tokens = evaluator.tokenize(text)
+        try evaluator.checkBaseTokenizes(text, as: tokens)
         let total = min(chunks ?? evaluator.availableChunks(tokens), evaluator.availableChunks(tokens))
         if !json {
             Terminal.status("\(tokens.count) tokens, \(total) chunks of \(context)")
@@ -69,6 +85,10 @@ struct EvalPerplexity: ParsableCommand {
         } else {
             Terminal.writeLine(String(format: "PPL = %.4f +/- %.5f  (%d chunks of %d, %d tokens scored, %.1f s)",
                          result.perplexity, result.uncertainty, result.chunks, context, result.scoredTokens, result.seconds))
+            if let d = result.divergence {
+                Terminal.writeLine(String(format: "base PPL = %.4f  KL divergence = %.6f +/- %.6f (max %.4f)  same top token %.2f%%",
+                                          d.basePerplexity, d.meanKL, d.klUncertainty, d.maxKL, 100 * d.sameTopToken))
+            }
         }
         if Terminal.interrupted { throw CLIError.interrupted }
     }
