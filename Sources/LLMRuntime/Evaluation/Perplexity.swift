@@ -88,13 +88,18 @@ public struct PerplexityEvaluator {
         let addBOS = model.tokenizer.addsBOS && model.tokenizer.bosToken != nil
         let started = Clock.now()
         var nll = Statistic(), baseNLL = Statistic(), kl = Statistic(), sameTop = 0
-        var rowNLL = [Double](repeating: 0, count: session.state.logitRows)
-        var rowKL = [Double](repeating: 0, count: session.state.logitRows)
-        var rowSame = [Bool](repeating: false, count: session.state.logitRows)
-        // The base's log-probabilities of every scored position of a chunk (vocab floats each).
-        var baseLogProbs = [Float](repeating: 0, count: base == nil ? 0 : scored.count * vocab)
-        var baseTop = [Int](repeating: 0, count: base == nil ? 0 : scored.count)
-        let hasBase = base != nil
+        // Per-row results written by the pool's threads, and the base's log-probabilities of
+        // every scored position of a chunk (vocab floats each) with its top token.
+        let rows = session.state.logitRows, hasBase = base != nil
+        let rowNLL = UnsafeMutablePointer<Double>.allocate(capacity: rows)
+        let rowKL = UnsafeMutablePointer<Double>.allocate(capacity: rows)
+        let rowSame = UnsafeMutablePointer<Bool>.allocate(capacity: rows)
+        let baseLogProbs = UnsafeMutablePointer<Float>.allocate(capacity: hasBase ? scored.count * vocab : 1)
+        let baseTop = UnsafeMutablePointer<Int>.allocate(capacity: hasBase ? scored.count : 1)
+        defer {
+            rowNLL.deallocate(); rowKL.deallocate(); rowSame.deallocate()
+            baseLogProbs.deallocate(); baseTop.deallocate()
+        }
         var done = 0
         for c in 0..<chunkCount {
             var chunk = Array(tokens[(c * n)..<((c + 1) * n)])
@@ -103,16 +108,10 @@ public struct PerplexityEvaluator {
                 baseSession.reset()
                 try baseSession.prefill(chunk, scoring: scored) { positions, logits in
                     let row0 = positions.lowerBound - scored.lowerBound
-                    baseLogProbs.withUnsafeMutableBufferPointer { lp in
-                        baseTop.withUnsafeMutableBufferPointer { top in
-                            rowNLL.withUnsafeMutableBufferPointer { out in
-                                model.pool.parallelFor(positions.count) { i, _ in
-                                    let dst = lp.baseAddress! + (row0 + i) * vocab
-                                    top[row0 + i] = logSoftmax(logits + i * vocab, count: vocab, into: dst)
-                                    out[i] = -Double(dst[Int(chunk[positions.lowerBound + i + 1])])
-                                }
-                            }
-                        }
+                    model.pool.parallelFor(positions.count) { i, _ in
+                        let lp = baseLogProbs + (row0 + i) * vocab
+                        baseTop[row0 + i] = logSoftmax(logits + i * vocab, count: vocab, into: lp)
+                        rowNLL[i] = -Double(lp[Int(chunk[positions.lowerBound + i + 1])])
                     }
                     for i in 0..<positions.count { baseNLL.add(rowNLL[i]) }
                 }
@@ -121,21 +120,13 @@ public struct PerplexityEvaluator {
             // Score positions j in [first, n-1): the logits at j predict token j+1.
             try session.prefill(chunk, scoring: scored) { positions, logits in
                 let row0 = positions.lowerBound - scored.lowerBound
-                rowNLL.withUnsafeMutableBufferPointer { out in
-                    rowKL.withUnsafeMutableBufferPointer { klOut in
-                        rowSame.withUnsafeMutableBufferPointer { same in
-                            baseLogProbs.withUnsafeBufferPointer { lp in
-                                model.pool.parallelFor(positions.count) { i, _ in
-                                    let target = Int(chunk[positions.lowerBound + i + 1])
-                                    out[i] = -logSoftmax(logits + i * vocab, count: vocab, at: target)
-                                    guard hasBase, let lpBase = lp.baseAddress else { return }
-                                    let d = klDivergence(base: lpBase + (row0 + i) * vocab, logits: logits + i * vocab, count: vocab)
-                                    klOut[i] = d.kl
-                                    same[i] = d.top == baseTop[row0 + i]
-                                }
-                            }
-                        }
-                    }
+                model.pool.parallelFor(positions.count) { i, _ in
+                    let target = Int(chunk[positions.lowerBound + i + 1])
+                    rowNLL[i] = -logSoftmax(logits + i * vocab, count: vocab, at: target)
+                    guard hasBase else { return }
+                    let d = klDivergence(base: baseLogProbs + (row0 + i) * vocab, logits: logits + i * vocab, count: vocab)
+                    rowKL[i] = d.kl
+                    rowSame[i] = d.top == baseTop[row0 + i]
                 }
                 for i in 0..<positions.count {
                     nll.add(rowNLL[i])
