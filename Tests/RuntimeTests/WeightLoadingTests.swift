@@ -81,18 +81,9 @@ final class WeightLoadingTests: XCTestCase {
             }
             raw += (0..<(12 + 32 + 128)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
-        let path = dir.file("q5k.gguf")
-        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
-                                    tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: .q5_K)])
-        try writer.writeTensor(named: "m.weight", bytes: raw)
-        try writer.finish()
-        let file = try GGUFFile(path: path)
-        let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
-        let m = try WeightMatrix(tensor: tensor, in: file)
+        let (m, kernelBytes, want) = try loadOneMatrix(raw, type: .q5_K, rows: rows, columns: columns, in: dir)
         XCTAssertEqual(m.type, .q5_K)
-        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 256 * 176)
-        var want = [Float](repeating: 0, count: rows * columns)
-        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q5_K.rawValue), raw, &want, Int64(rows * columns)), 0)
+        XCTAssertEqual(kernelBytes, rows * columns / 256 * 176)
         let got = m.dequantized()
         let largest = want.map(abs).max()!
         XCTAssertGreaterThan(largest, 0.1)
@@ -115,18 +106,9 @@ final class WeightLoadingTests: XCTestCase {
             let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 400_000)
             raw += [UInt8(h & 0xFF), UInt8(h >> 8)]
         }
-        let path = dir.file("q6k.gguf")
-        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
-                                    tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: .q6_K)])
-        try writer.writeTensor(named: "m.weight", bytes: raw)
-        try writer.finish()
-        let file = try GGUFFile(path: path)
-        let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
-        let m = try WeightMatrix(tensor: tensor, in: file)
+        let (m, kernelBytes, want) = try loadOneMatrix(raw, type: .q6_K, rows: rows, columns: columns, in: dir)
         XCTAssertEqual(m.type, .q6_K)
-        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 256 * 210)
-        var want = [Float](repeating: 0, count: rows * columns)
-        XCTAssertEqual(lr_dequantize_row(Int32(GGMLType.q6_K.rawValue), raw, &want, Int64(rows * columns)), 0)
+        XCTAssertEqual(kernelBytes, rows * columns / 256 * 210)
         let got = m.dequantized()
         let largest = want.map(abs).max()!
         XCTAssertGreaterThan(largest, 0.1)
@@ -234,5 +216,22 @@ final class WeightLoadingTests: XCTestCase {
                 XCTAssertTrue(detail.contains(mention), detail)
             }
         }
+    }
+
+    /// Writes `raw` as one matrix `m.weight` of `type` (rows x columns), loads it as the runtime
+    /// does, and returns it, the bytes the kernels hold for it and the values the file holds
+    /// (the reference dequantizer's).
+    private func loadOneMatrix(_ raw: [UInt8], type: GGMLType, rows: Int, columns: Int,
+                               in dir: TemporaryDirectory) throws -> (WeightMatrix, Int, [Float]) {
+        let path = dir.file("\(type).gguf")
+        let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
+                                    tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: type)])
+        try writer.writeTensor(named: "m.weight", bytes: raw)
+        try writer.finish()
+        let file = try GGUFFile(path: path)
+        let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
+        var want = [Float](repeating: 0, count: rows * columns)
+        XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), raw, &want, Int64(rows * columns)), 0)
+        return (try WeightMatrix(tensor: tensor, in: file), WeightMatrix.kernelByteCount(of: tensor), want)
     }
 }
