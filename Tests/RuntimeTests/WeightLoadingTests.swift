@@ -81,10 +81,10 @@ final class WeightLoadingTests: XCTestCase {
             }
             raw += (0..<(12 + 32 + 128)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
-        let (m, kernelBytes, want) = try loadOneMatrix(raw, type: .q5_K, rows: rows, columns: columns, in: dir)
+        let (m, kernelBytes, want, file) = try loadOneMatrix(raw, type: .q5_K, rows: rows, columns: columns, in: dir)
         XCTAssertEqual(m.type, .q5_K)
         XCTAssertEqual(kernelBytes, rows * columns / 256 * 176)
-        let got = m.dequantized()
+        let got = withExtendedLifetime(file) { m.dequantized() }
         let largest = want.map(abs).max()!
         XCTAssertGreaterThan(largest, 0.1)
         for i in 0..<(rows * columns) where abs(got[i] - want[i]) > largest * 0x1p-9 {
@@ -106,10 +106,10 @@ final class WeightLoadingTests: XCTestCase {
             let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 400_000)
             raw += [UInt8(h & 0xFF), UInt8(h >> 8)]
         }
-        let (m, kernelBytes, want) = try loadOneMatrix(raw, type: .q6_K, rows: rows, columns: columns, in: dir)
+        let (m, kernelBytes, want, file) = try loadOneMatrix(raw, type: .q6_K, rows: rows, columns: columns, in: dir)
         XCTAssertEqual(m.type, .q6_K)
         XCTAssertEqual(kernelBytes, rows * columns / 256 * 210)
-        let got = m.dequantized()
+        let got = withExtendedLifetime(file) { m.dequantized() }
         let largest = want.map(abs).max()!
         XCTAssertGreaterThan(largest, 0.1)
         for i in 0..<(rows * columns) where got[i] != want[i] {
@@ -220,9 +220,9 @@ final class WeightLoadingTests: XCTestCase {
 
     /// Writes `raw` as one matrix `m.weight` of `type` (rows x columns), loads it as the runtime
     /// does, and returns it, the bytes the kernels hold for it and the values the file holds
-    /// (the reference dequantizer's).
+    /// (the reference dequantizer's), with the file (a matrix in the file's bytes maps them).
     private func loadOneMatrix(_ raw: [UInt8], type: GGMLType, rows: Int, columns: Int,
-                               in dir: TemporaryDirectory) throws -> (WeightMatrix, Int, [Float]) {
+                               in dir: TemporaryDirectory) throws -> (WeightMatrix, Int, [Float], GGUFFile) {
         let path = dir.file("\(type).gguf")
         let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
                                     tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: type)])
@@ -232,6 +232,6 @@ final class WeightLoadingTests: XCTestCase {
         let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
         var want = [Float](repeating: 0, count: rows * columns)
         XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), raw, &want, Int64(rows * columns)), 0)
-        return (try WeightMatrix(tensor: tensor, in: file), WeightMatrix.kernelByteCount(of: tensor), want)
+        return (try WeightMatrix(tensor: tensor, in: file), WeightMatrix.kernelByteCount(of: tensor), want, file)
     }
 }
