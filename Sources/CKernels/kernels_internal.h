@@ -81,6 +81,11 @@ typedef struct {
 void lr_cross_tile_f32_portable(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
                                 int j0, int j1, double *out, size_t ldo);
 
+/// The mat-mul of a matrix decoded per tile (decode_tile.c): a is Q8_0 rows a_stride bytes apart,
+/// or with f32a set f32 rows a_stride floats apart.
+int lr_gemm_decoded(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const void *a,
+                    size_t a_stride, int f32a, int n_tok, int k, float *out, size_t out_ld);
+
 // Scalar implementations every backend may fall back to.
 void lr_f16_to_f32_row_scalar(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_scalar(const float *src, uint16_t *dst, int64_t n);
