@@ -1,8 +1,9 @@
 // Matrices run decoded per tile: kept resident in their file bytes (Q2_K, Q3_K, the IQ1/IQ2/IQ3
 // codebook formats, TQ1_0/TQ2_0: 1.6-3.4 bits a value), each group of 8 rows decoded at mat-mul
 // time into a small scratch in Q8_0 and run through the backend's Q8_0 kernels for every token
-// of the batch. The decode is the load-time Q8_0 copy's (dequantize, reference rounding), so
-// the products are the copy's bit for bit; memory stays at the file's size.
+// of the batch. Q2_K, Q3_K and TQ decode as the load-time Q8_0 copies did (dequantize, reference
+// rounding); the IQ grids' whole levels go in as they are (lr_decode_row_iq_grid_q8_0). Memory
+// stays at the file's size.
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -38,6 +39,11 @@ int lr_decode_rows_q8_0(int wtype, const void *w, size_t w_row_bytes, int row_be
     if (!lr_decoded_per_tile(wtype) || k <= 0 || k % LR_QK_K != 0 || row_begin < 0 || row_end < row_begin) return -1;
     const size_t rb = (size_t)k / LR_QK * sizeof(lr_block_q8_0);
     for (int r = row_begin; r < row_end; r++) {
+        // The grid formats' levels are whole numbers under one scale per 32 values: put as they
+        // are, not rounded onto Q8_0's amax/127 steps (which moves IQ3_S's level 1 by 6%).
+        if (lr_decode_row_iq_grid_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,
+                                       (uint8_t *)dst + (size_t)(r - row_begin) * rb, k) == 0)
+            continue;
         if (lr_dequantize_row(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes, scratch, k) != 0) return -1;
         // The backend's activation quantizer: the reference rounding bit for bit (the kernel
         // check holds it to that), at SIMD speed where the reference's libm calls cost 10 ns a value.

@@ -84,6 +84,9 @@ final class DecodedPerTileTests: XCTestCase {
     }
 
     func testDecodedPerTileEqualsQ8_0Copy() throws {
+        XCTAssertEqual(GGMLType.iq2_xxs.runsAsDescription, "decoded per tile from IQ2_XXS to Q8_0")  // what `info -v` prints
+        XCTAssertEqual(Set(GGMLType.allCases.filter { if case .decodedPerTile = $0.kernelHandling { true } else { false } }),
+                       Set(DecodedPerTileTests.types))
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         for type in DecodedPerTileTests.types {

@@ -236,8 +236,9 @@ int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_
 /// The kernel format wtype is decoded into per tile (LR_TYPE_Q8_0), or -1 when it is not.
 int lr_tile_decode_format(int wtype);
 /// Rows [row_begin, row_end) of such a matrix as Q8_0 rows at dst (k / 32 * 34 bytes each):
-/// dequantized, then quantized with the reference rounding (as lr_quantize_row_q8_0_ref), the
-/// same bytes a load-time Q8_0 copy held. scratch holds k floats. Returns 0 or -1.
+/// the IQ grids' 32-value blocks with one scale exactly (whole levels, the scale rounded to f16);
+/// the rest dequantized, then quantized with the reference rounding (as lr_quantize_row_q8_0_ref),
+/// the bytes a load-time Q8_0 copy held. scratch holds k floats. Returns 0 or -1.
 int lr_decode_rows_q8_0(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, int k, void *dst,
                         float *scratch);
 
