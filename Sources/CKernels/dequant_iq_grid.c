@@ -200,3 +200,34 @@ int lr_convert_row_iq_grid_to_q4_1(int type, const void *src, void *dst, int64_t
     }
     return 0;
 }
+
+int lr_decode_row_iq_grid_q8_0(int type, const void *src, void *dst, int64_t n) {
+    const int bytes = block_bytes(type);
+    if (bytes == 0) return -1;
+    const uint8_t *b = src;
+    lr_block_q8_0 *y = dst;
+    // IQ1's levels are -1, 0, 1 shifted by +-1/8: eighths are whole.
+    const float m = (type == IQ1_S || type == IQ1_M) ? 8.0f : 1.0f;
+    sub_block s;
+    for (int64_t i = 0; i < n / LR_QK_K; i++, b += bytes) {
+        for (int ib = 0; ib < 8; ib++, y++) {
+            decode(type, b, ib, &s);
+            int exact = s.uniform;
+            int8_t q[32];
+            for (int k = 0; k < 32 && exact; k++) {
+                const float v = s.level[k] * m;
+                exact = v == (float)(int)v && v >= -127.0f && v <= 127.0f;
+                q[k] = (int8_t)v;
+            }
+            if (exact) {
+                y->d = lr_f32_to_f16_inline(s.scale[0] / m);
+                memcpy(y->qs, q, 32);
+            } else {  // two scales in one block (IQ2_XS, IQ2_S, IQ1_M): rounded as a Q8_0 copy
+                float v[32];
+                values(&s, v);
+                lr_quantize_row_q8_0(v, y, 32);
+            }
+        }
+    }
+    return 0;
+}

@@ -221,6 +221,8 @@ void lr_vec_dot_q4_1_q8_0(int n, float *s, const void *w, const void *a) {
 
 int lr_gemm_q8(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                const void *a, size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
+    if (lr_decoded_per_tile(wtype))
+        return lr_gemm_decoded(wtype, w, w_row_bytes, row_begin, row_end, a, a_row_bytes, 0, n_tok, k, out, out_ld);
     // IQ4_NL, Q5_0 and Q5_1 have SIMD kernels in the x8 layout only: here come rows past a
     // matrix's last group of 8, and every row on backends without x8 kernels (scalar).
     if ((LR_X8_ROWLESS & LR_TYPE_BIT(wtype)) || lr_is_kquant(wtype))
@@ -232,6 +234,8 @@ int lr_gemm_f32a(int wtype, const void *w, size_t w_row_bytes, int row_begin, in
                  const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
     const lr_kernel_table *t = lr_active_table();
     if (t->gemm_f32a == NULL) return -1;
+    if (lr_decoded_per_tile(wtype))
+        return lr_gemm_decoded(wtype, w, w_row_bytes, row_begin, row_end, a, a_ld, 1, n_tok, k, out, out_ld);
     // K-quants take the int8 path (lr_gemm_f32a_min_batch_for); this serves a K matrix that shares
     // its input with one of another type that chose f32.
     if (lr_is_kquant(wtype))
@@ -258,6 +262,8 @@ int lr_gemm_f32a_min_batch_for(int wtype, int x8) {
     // With VNNI the int8 tiles win at every batch: Zen 5, 1536 x 576, 128 tokens, one thread,
     // 150-170 GMAC/s by type; forced to AVX2 there, the int8 tiles run 43 (IQ4_NL) to 93 (Q4_0)
     // and the f32 path 53 for every type.
+    // Decoded per tile: as the Q8_0 groups they become (x8 where the backend prefers Q8_0 so).
+    if (lr_decoded_per_tile(wtype)) return lr_gemm_f32a_min_batch_for(LR_TYPE_Q8_0, lr_x8_preferred(LR_TYPE_Q8_0));
     if (x8 && t->gemm_x8 != NULL && t->x8_int8_all_batches) return 0;
     if (lr_is_kquant(wtype)) return 0;  // no f32 kernels: their int8 ones read the file's bytes
     if (x8 && t->gemm_x8 != NULL && (wtype == LR_TYPE_Q4_0 || wtype == LR_TYPE_Q4_1 || lr_x8_has_qh(wtype)))

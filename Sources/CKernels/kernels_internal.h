@@ -81,6 +81,17 @@ typedef struct {
 void lr_cross_tile_f32_portable(const float *x, size_t ldx, const float *y, size_t ldy, int rows, int i0, int i1,
                                 int j0, int j1, double *out, size_t ldo);
 
+/// A row of a grid-coded IQ format (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) as Q8_0:
+/// a 32-value block with one scale and whole levels (in eighths for IQ1) holds them exactly, to
+/// the f16 rounding of that scale; a block with two scales is rounded as a Q8_0 copy. Returns 0, or
+/// -1 for another type.
+int lr_decode_row_iq_grid_q8_0(int type, const void *src, void *dst, int64_t n);
+
+/// The mat-mul of a matrix decoded per tile (decode_tile.c): a is Q8_0 rows a_stride bytes apart,
+/// or with f32a set f32 rows a_stride floats apart.
+int lr_gemm_decoded(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const void *a,
+                    size_t a_stride, int f32a, int n_tok, int k, float *out, size_t out_ld);
+
 // Scalar implementations every backend may fall back to.
 void lr_f16_to_f32_row_scalar(const uint16_t *src, float *dst, int64_t n);
 void lr_f32_to_f16_row_scalar(const float *src, uint16_t *dst, int64_t n);

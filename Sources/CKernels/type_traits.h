@@ -40,6 +40,22 @@ LR_INLINE lr_type_traits lr_traits(int wtype) {
     }
 }
 
+/// Formats run decoded per tile (decode_tile.c): resident in their file bytes, each group of 8
+/// rows decoded to Q8_0 at mat-mul time and run through the Q8_0 kernels. Each 32 values of
+/// these are one or two scales times small integer levels: Q8_0 holds them as the load-time
+/// copies did, without their 2.4-5x the memory.
+LR_INLINE int lr_decoded_per_tile(int wtype) {
+    switch (wtype) {
+    case LR_TYPE_Q2_K: case LR_TYPE_Q3_K:
+    case 16: case 17: case 22:  // IQ2_XXS, IQ2_XS, IQ2_S
+    case 18: case 21:           // IQ3_XXS, IQ3_S
+    case 19: case 29:           // IQ1_S, IQ1_M
+    case 34: case 35:           // TQ1_0, TQ2_0
+        return 1;
+    default: return 0;
+    }
+}
+
 /// The bit of a type in a backend's x8_types mask.
 #define LR_TYPE_BIT(t) ((t) >= 0 && (t) < 32 ? 1u << (t) : 0u)
 

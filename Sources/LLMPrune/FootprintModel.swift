@@ -61,7 +61,7 @@ struct FootprintModel {
     /// (read from the format, so a new kernel format is planned at its size), else Q8_0's, the
     /// format the load converts it to.
     static func bytesPerParameter(_ t: GGMLType) -> Double {
-        if WeightMatrix.nativeTypes.contains(t), let block = t.byteCount(forElements: t.blockSize) {
+        if WeightMatrix.residentTypes.contains(t), let block = t.byteCount(forElements: t.blockSize) {
             return Double(block) / Double(t.blockSize)
         }
         if t == .f16 { return 34.0 / 32 + 2 }  // converted to Q8_0 at load, file kept mapped
@@ -81,7 +81,7 @@ struct FootprintModel {
             let stored = e == $1.type ? $1.byteCount : e.byteCount(forElements: $1.elementCount) ?? $1.byteCount
             // A format without a kernel is converted for the output matrix (f16 → Q8_0).
             let asOutput = tied || $1.name == "output.weight"
-            return $0 + stored + (asOutput && !WeightMatrix.nativeTypes.contains(e) ? $1.elementCount * 34 / 32 : 0)
+            return $0 + stored + (asOutput && !WeightMatrix.residentTypes.contains(e) ? $1.elementCount * 34 / 32 : 0)
         }
     }
 

@@ -52,7 +52,12 @@ struct Info: ParsableCommand {
                 Terminal.writeLine("\nmetadata:")
                 for (k, v) in file.metadata { Terminal.writeLine("  \(k) = \(v.summary())") }
                 Terminal.writeLine("\ntensors:")
-                for t in file.tensors { Terminal.writeLine("  \(t.name)  \(t.type)  \(t.shapeDescription)") }
+                let tiedOutput = file.tensor(named: "output.weight") == nil
+                for t in file.tensors {
+                    // What a matrix runs as (the embedding, unless it is also the output, is only looked up by row).
+                    let matrix = t.shape.count == 2 && (t.name != "token_embd.weight" || tiedOutput)
+                    Terminal.writeLine("  \(t.name)  \(t.type)  \(t.shapeDescription)" + (matrix ? "  runs as \(t.type.runsAsDescription)" : ""))
+                }
             }
         }
         if let problem { throw problem }
@@ -98,6 +103,9 @@ struct ModelReport: Codable {
     /// Matrices without a kernel in their stored format, by "stored -> in memory" (the memory
     /// estimate counts them converted).
     var conversions: [String: Int] = [:]
+    /// Matrices kept in their file bytes and decoded per tile at mat-mul time, by
+    /// "stored -> decoded to".
+    var decodedPerTile: [String: Int] = [:]
     /// Matrices moved to the interleaved (x8) layout at load on this CPU, by kernel format.
     var interleaved: [String: Int] = [:]
     /// Why a load would refuse the file (then the model fields above are what could be read).
@@ -159,6 +167,7 @@ struct ModelReport: Codable {
         }
         let tiedOutput = file.tensor(named: "output.weight") == nil
         for t in file.tensors where t.shape.count == 2 && (t.name != "token_embd.weight" || tiedOutput) {
+            if case .decodedPerTile(let to) = t.type.kernelHandling { decodedPerTile["\(t.type) -> \(to)", default: 0] += 1 }
             let kernel = WeightMatrix.kernelType(for: t.type)
             if t.shape[1] >= 8 && WeightMatrix.interleavesAtLoad(kernel) {
                 interleaved["\(kernel)", default: 0] += 1
@@ -205,6 +214,10 @@ struct ModelReport: Codable {
         add("tensors", "\(tensorCount) (\(types))")
         if !conversions.isEmpty {
             add("converted at load", conversions.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if !decodedPerTile.isEmpty {
+            add("decoded per tile", decodedPerTile.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + " (kept at file size; 8 rows at a time decoded at mat-mul time)")
         }
         if !interleaved.isEmpty {
             add("interleaved at load", interleaved.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

@@ -620,7 +620,9 @@ static void check_gemm(const char *backend) {
     }
     // Argument errors.
     float dummy[4];
-    check(lr_gemm_q8(LR_TYPE_Q3_K, w, 0, 0, 1, a, 0, 1, 256, dummy, 1) == -1, "[%s] gemm rejects q3_K", backend);
+    check(lr_gemm_q8(LR_TYPE_IQ4_XS, w, 0, 0, 1, a, 0, 1, 256, dummy, 1) == -1, "[%s] gemm rejects iq4_xs", backend);
+    check(lr_gemm_q8(LR_TYPE_Q3_K, w, 110, 0, 1, a, 34, 1, 32, dummy, 1) == -1, "[%s] gemm rejects q3_K with k %% 256 != 0",
+          backend);
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 0, 1, a, 34, 1, 33, dummy, 1) == -1, "[%s] gemm rejects k %% 32 != 0", backend);
     check(lr_gemm_q8(LR_TYPE_Q8_0, w, 34, 2, 1, a, 34, 1, 32, dummy, 1) == -1, "[%s] gemm rejects end < begin", backend);
 }
@@ -959,6 +961,113 @@ static void check_kx8(const char *backend) {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Formats decoded per tile (decode_tile.c)
+
+/// Each decoded type: ggml id, name, super-block bytes, and where its f16 scale sits (-1: IQ1_M,
+/// whose scale is spread over the top nibbles of its four 16-bit sub-block scales).
+static const struct { int type; const char *name; int bytes, d_at; } decoded_types[] = {
+    {LR_TYPE_Q2_K, "q2_K", 84, 80}, {LR_TYPE_Q3_K, "q3_K", 110, 108}, {16, "iq2_xxs", 66, 0},
+    {17, "iq2_xs", 74, 0},          {22, "iq2_s", 82, 0},             {18, "iq3_xxs", 98, 0},
+    {21, "iq3_s", 110, 0},          {19, "iq1_s", 50, 0},             {29, "iq1_m", 56, -1},
+    {34, "tq1_0", 54, 52},          {35, "tq2_0", 66, 64},
+};
+
+/// Random super-blocks: random bytes (every grid index, sign, sub-scale and quant occurs), the
+/// f16 scale (and Q2_K's dmin) set to a quantizer's size.
+static void decoded_fill(int di, uint8_t *p, int nsb) {
+    const int bb = decoded_types[di].bytes, at = decoded_types[di].d_at;
+    for (int b = 0; b < nsb; b++, p += bb) {
+        for (int j = 0; j < bb; j++) p[j] = (uint8_t)rnd();
+        const uint16_t d = lr_f32_to_f16(rnd_uniform(0.0005f, 0.01f));
+        if (at >= 0) memcpy(p + at, &d, 2);
+        else
+            for (int i = 0; i < 4; i++) p[48 + 2 * i + 1] = (uint8_t)((p[48 + 2 * i + 1] & 0x0f) | ((d >> (4 * i)) & 0xf) << 4);
+        if (decoded_types[di].type == LR_TYPE_Q2_K) {
+            const uint16_t dmin = lr_f32_to_f16(rnd_uniform(0.0f, 0.01f));
+            memcpy(p + 82, &dmin, 2);
+        }
+    }
+}
+
+/// Matrices decoded per tile: the Q8_0 rows a decode gives lie within half a Q8_0 step of the
+/// dequantized values; and lr_gemm_q8 / lr_gemm_f32a on the file's bytes equal, bit for bit,
+/// the same product on a Q8_0 copy laid out as a load made it (groups of 8 in x8 where the
+/// backend prefers that, the rows past the last group in rows), for whole matrices, a range
+/// starting at a later group, and token counts around the tile widths.
+static void check_decoded(const char *backend) {
+    static const int ks[] = {256, 768, 1536};
+    static const int toks[] = {1, 3, 8, 13};
+    enum { GROUPS = 3, ROWS = GROUPS * 8 + 5, MAXK = 1536, MAXT = 13, LD = ROWS + 3 };
+    static uint8_t w[ROWS * (MAXK / 256) * 110], q8[ROWS * (MAXK / 32) * 34], packed[ROWS * (MAXK / 32) * 34];
+    static lr_block_q8_0 a[MAXT * (MAXK / 32)];
+    static float af[MAXT * MAXK], out[MAXT * LD], ref[MAXT * LD], vals[MAXK], back[MAXK];
+    for (int di = 0; di < (int)(sizeof decoded_types / sizeof decoded_types[0]); di++) {
+        const int type = decoded_types[di].type;
+        const char *name = decoded_types[di].name;
+        check(lr_tile_decode_format(type) == LR_TYPE_Q8_0, "%s decodes per tile to Q8_0", name);
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            const int k = ks[ki], nb = k / 32;
+            const size_t wrb = (size_t)(k / 256) * decoded_types[di].bytes, qrb = (size_t)nb * 34, arb = qrb;
+            decoded_fill(di, w, ROWS * (k / 256));
+            fill_activations(a, MAXT * nb);
+            for (int t = 0; t < MAXT; t++) lr_dequantize_row_q8_0(a + t * nb, af + (size_t)t * k, k);
+            check(lr_decode_rows_q8_0(type, w, wrb, 0, ROWS, k, q8, vals) == 0, "[%s] %s k=%d decodes", backend, name, k);
+            int far = 0, unlike = 0;
+            for (int r = 0; r < ROWS; r++) {
+                lr_dequantize_row(type, w + r * wrb, vals, k);
+                lr_quantize_row_q8_0_ref(vals, packed, k);  // the load-time copy's bytes (not the IQ grids': exact)
+                const int grid = type >= 16 && type <= 29;
+                unlike += !grid && memcmp(packed, q8 + r * qrb, qrb) != 0;
+                lr_dequantize_row_q8_0(q8 + r * qrb, back, k);
+                for (int b = 0; b < nb; b++) {
+                    float amax = 0;
+                    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(vals[32 * b + j]));
+                    // Half a step of the stored (f16) scale, plus the f16 rounding of that scale times the
+                    // largest level.
+                    const float d = amax / 127.0f, d16 = lr_f16_to_f32(lr_f32_to_f16(d));
+                    const float bound = 0.5f * d16 + 127.0f * fabsf(d16 - d);
+                    // One scale per 32 values (IQ2_XXS, IQ3_XXS, IQ1_S, IQ3_S): exact to the scale's f16 rounding.
+                    const int one_scale = type == 16 || type == 18 || type == 19 || type == 21;
+                    for (int j = 0; j < 32; j++)
+                        far += !(fabsf(back[32 * b + j] - vals[32 * b + j]) <=
+                                 (one_scale ? fabsf(vals[32 * b + j]) * 0x1p-10f : bound * 1.001f) + 1e-12f);
+                }
+            }
+            check(unlike == 0, "[%s] %s k=%d: %d decoded rows differ from the reference Q8_0 rounding", backend, name, k,
+                  unlike);
+            check(far == 0, "[%s] %s k=%d: %d decoded values off by more than half a Q8_0 step (and its scale's f16 rounding)", backend, name, k, far);
+            // The copy as a load laid it out.
+            const int x8 = lr_x8_preferred(LR_TYPE_Q8_0);
+            if (x8)
+                for (int g = 0; g < GROUPS; g++) lr_x8_pack(LR_TYPE_Q8_0, q8 + (size_t)g * 8 * qrb, qrb, k, packed + (size_t)g * 8 * qrb);
+            for (int f32a = 0; f32a <= (lr_gemm_f32a_min_batch() > 0); f32a++) {
+                for (size_t ti = 0; ti < sizeof toks / sizeof toks[0]; ti++) {
+                    const int n = toks[ti];
+                    for (int r0 = 0; r0 <= 8; r0 += 8) {
+                        for (int i = 0; i < MAXT * LD; i++) out[i] = ref[i] = -7.0f;
+                        int st = f32a ? lr_gemm_f32a(type, w, wrb, r0, ROWS, af, k, n, k, out, LD)
+                                      : lr_gemm_q8(type, w, wrb, r0, ROWS, a, arb, n, k, out, LD);
+                        const int g0 = r0 / 8;
+                        if (x8) {
+                            st |= f32a ? lr_gemm_f32a_x8(LR_TYPE_Q8_0, packed, g0, GROUPS, af, k, n, k, ref, LD)
+                                       : lr_gemm_q8_x8(LR_TYPE_Q8_0, packed, g0, GROUPS, a, arb, n, k, ref, LD);
+                        } else {
+                            st |= f32a ? lr_gemm_f32a(LR_TYPE_Q8_0, q8, qrb, r0, GROUPS * 8, af, k, n, k, ref, LD)
+                                       : lr_gemm_q8(LR_TYPE_Q8_0, q8, qrb, r0, GROUPS * 8, a, arb, n, k, ref, LD);
+                        }
+                        st |= f32a ? lr_gemm_f32a(LR_TYPE_Q8_0, q8, qrb, GROUPS * 8, ROWS, af, k, n, k, ref, LD)
+                                   : lr_gemm_q8(LR_TYPE_Q8_0, q8, qrb, GROUPS * 8, ROWS, a, arb, n, k, ref, LD);
+                        check(st == 0 && memcmp(out, ref, sizeof out) == 0,
+                              "[%s] %s k=%d n_tok=%d rows %d..%d%s: decoded per tile equals the Q8_0 copy bitwise", backend,
+                              name, k, n, r0, ROWS, f32a ? " (f32 activations)" : "");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The attention kernel against its definition: scores (probabilities after) and output, for
 /// head sizes on and off the SIMD paths, position counts around the 8-wide steps, rows wider
 /// than the head, and scores spread wide enough that most probabilities underflow.
@@ -1224,6 +1333,7 @@ int main(int argc, char **argv) {
         check_x8(tested[i]);
         check_x8_batched_equals_alone(tested[i]);
         check_kx8(tested[i]);
+        check_decoded(tested[i]);
         check_attention(tested[i]);
         check_glu(tested[i]);
     }

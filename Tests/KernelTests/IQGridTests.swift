@@ -107,7 +107,8 @@ final class IQGridTests: XCTestCase {
         let cases: [(GGMLType, Float)] = [(.iq3_s, 0.002), (.iq1_s, 0.002), (.iq2_xxs, 0.016), (.iq3_xxs, 0.025),
                                           (.iq2_xs, 0.12), (.iq2_s, 0.12), (.iq1_m, 0.12)]
         for (type, tolerance) in cases {
-            XCTAssertEqual(type.kernelType, [.iq2_xxs, .iq2_xs, .iq2_s].contains(type) ? .q8_0 : .q4_1)
+            // The runtime decodes these per tile to Q8_0 (DecodedPerTileTests); the Q4_1 converter stays a library function.
+            XCTAssertEqual(type.kernelHandling, .decodedPerTile(to: .q8_0))
             let blocks = 16, n = 256 * blocks, size = type.byteCount(forElements: 256)!
             var bytes = (0..<(size * blocks)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             for b in 0..<blocks {
@@ -145,7 +146,7 @@ final class IQGridTests: XCTestCase {
             + four.flatMap { [Float](repeating: $0, count: 4) }
         let got = dequantize(.tq1_0, block)
         XCTAssertEqual(got, want.map { 0.5 * $0 })
-        XCTAssertEqual(GGMLType.tq1_0.kernelType, .q4_0)
+        XCTAssertEqual(GGMLType.tq1_0.kernelHandling, .decodedPerTile(to: .q8_0))
         assertExactQ4_0(.tq1_0, block, got)
     }
 

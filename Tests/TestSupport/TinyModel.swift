@@ -36,6 +36,9 @@ public struct TinyModel {
     /// (for corrupt-file tests).
     public var omittedTensors: Set<String> = []
     public var shapeOverrides: [String: [Int]] = [:]
+    /// Bytes written for a tensor in place of its quantized random values (nil: quantize them),
+    /// for formats this library reads but does not write (Q2_K, Q3_K, the IQ1/IQ2/IQ3 types).
+    public var tensorBytes: ((GGUFTensorDescriptor) -> [UInt8]?)? = nil
 
     public init() {}
 
@@ -173,6 +176,10 @@ public struct TinyModel {
         for (desc, values) in tensors {
             if values.isEmpty {  // a zero dimension (corrupt-file tests)
                 try writer.writeTensor(named: desc.name, bytes: [UInt8]())
+                continue
+            }
+            if let raw = tensorBytes?(desc) {
+                try writer.writeTensor(named: desc.name, bytes: raw)
                 continue
             }
             guard let bytes = values.withUnsafeBufferPointer({ TensorConversion.quantize($0.baseAddress!, count: values.count, to: desc.type) }) else {

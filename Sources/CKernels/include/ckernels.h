@@ -156,7 +156,8 @@ void lr_vec_dot_q4_1_q8_0_neon_dotprod(int n, float *s, const void *w, const voi
 // Quantized mat-vec / mat-mat over a range of output rows.
 //
 // W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0, _Q4_1, _IQ4_NL, _Q5_0, _Q5_1, or the K-quants
-//    _Q4_K, _Q5_K, _Q6_K with k a multiple of 256), rows of k values,
+//    _Q4_K, _Q5_K, _Q6_K with k a multiple of 256, or a format decoded per tile, see
+//    lr_tile_decode_format), rows of k values,
 //    row r starting at (const char *)w + r * w_row_bytes.
 // A: n_tok Q8_0 activation rows of k values, row t at (const char *)a + t * a_row_bytes.
 // out[t * out_ld + r] = dot(W row r, A row t) for r in [row_begin, row_end), t in [0, n_tok).
@@ -228,6 +229,21 @@ int lr_gemm_f32a_x8(int wtype, const void *w, int group_begin, int group_end, co
 /// The definition: rows unpacked and run through lr_gemm_f32a_scalar (test oracle).
 int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_end, const float *a, size_t a_ld,
                            int n_tok, int k, float *out, size_t out_ld);
+
+// ---------------------------------------------------------------------------
+// Formats run decoded per tile: Q2_K, Q3_K, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M,
+// TQ1_0, TQ2_0 stay in their file bytes (row layout, k a multiple of 256). lr_gemm_q8 and
+// lr_gemm_f32a take them: each group of 8 rows is decoded into a per-thread scratch as Q8_0
+// (lr_decode_rows_q8_0) and run through the active backend's Q8_0 kernels for all n_tok tokens.
+
+/// The kernel format wtype is decoded into per tile (LR_TYPE_Q8_0), or -1 when it is not.
+int lr_tile_decode_format(int wtype);
+/// Rows [row_begin, row_end) of such a matrix as Q8_0 rows at dst (k / 32 * 34 bytes each):
+/// the IQ grids' 32-value blocks with one scale exactly (whole levels, the scale rounded to f16);
+/// the rest dequantized, then quantized with the reference rounding (as lr_quantize_row_q8_0_ref),
+/// the bytes a load-time Q8_0 copy held. scratch holds k floats. Returns 0 or -1.
+int lr_decode_rows_q8_0(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, int k, void *dst,
+                        float *scratch);
 
 // ---------------------------------------------------------------------------
 // Attention over an f16 KV cache.

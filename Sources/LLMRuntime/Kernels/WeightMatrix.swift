@@ -33,6 +33,9 @@ public struct WeightMatrix: @unchecked Sendable {
     /// matrix whose rows are not whole 256-value super-blocks (Qwen2.5-0.5B's 896-wide inputs,
     /// Gemma-3-270M's 640), where converting to Q8_0 cost half as much memory again.
     public static let nativeTypes: Set<GGMLType> = Set(GGMLType.allCases.filter { $0.kernelHandling == .native })
+    /// Formats used in the file's bytes: the native ones and those decoded per tile at mat-mul
+    /// time (Q2_K, Q3_K, IQ1/IQ2/IQ3, TQ1_0/TQ2_0: see `GGMLType.KernelHandling.decodedPerTile`).
+    public static let residentTypes: Set<GGMLType> = Set(GGMLType.allCases.filter(\.runsFromFileBytes))
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
     /// Q4_1 for Q4_K, Q5_1 for Q5_K and IQ4_NL for IQ4_XS (the same quants with one f16 scale per
@@ -72,13 +75,14 @@ public struct WeightMatrix: @unchecked Sendable {
                   owner: buffer)
     }
 
-    /// Views a tensor in place when its format has a kernel, otherwise converts it once to its
-    /// `kernelType` (a kernel per format would be a kernel per format and CPU to prove).
+    /// Views a tensor in place when its format has a kernel or is decoded per tile, otherwise
+    /// converts it once to its `kernelType` (a kernel per format would be a kernel per format
+    /// and CPU to prove).
     public init(tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
         try WeightMatrix.checkSupported(tensor, in: file)
         let columns = tensor.shape[0], rows = tensor.shape[1]
         let bytes = file.data(for: tensor)
-        if WeightMatrix.nativeTypes.contains(tensor.type) {
+        if WeightMatrix.residentTypes.contains(tensor.type) {
             self.init(type: tensor.type, rows: rows, columns: columns, data: bytes.baseAddress!, owner: nil)
             return
         }
@@ -101,7 +105,7 @@ public struct WeightMatrix: @unchecked Sendable {
         guard tensor.shape.count == 2 else {
             throw .badModel(path: file.path, detail: "\(tensor.name): expected a matrix, found shape \(tensor.shapeDescription)")
         }
-        if WeightMatrix.nativeTypes.contains(tensor.type) { return }
+        if WeightMatrix.residentTypes.contains(tensor.type) { return }
         guard TensorConversion.canDequantize(tensor.type) else {
             throw .unsupported(path: file.path, detail: "\(tensor.name): tensor type \(tensor.type) is not supported by this build")
         }

@@ -33,12 +33,12 @@ public struct MemoryEstimate: Sendable, Codable, Equatable {
     }
 
     /// The matrices a load converts to their `WeightMatrix.kernelType`: those stored in a
-    /// format without a kernel, and the embedding when it doubles as the output matrix (the
+    /// format without a kernel that is not decoded per tile either, and the embedding when it doubles as the output matrix (the
     /// embedding itself is only looked up, row by row, in whatever format it has).
     public static func convertedAtLoad(_ file: GGUFFile) -> [GGUFTensorInfo] {
         let tiedOutput = file.tensor(named: "output.weight") == nil
         return file.tensors.filter {
-            $0.shape.count >= 2 && !WeightMatrix.nativeTypes.contains($0.type) && ($0.name != "token_embd.weight" || tiedOutput)
+            $0.shape.count >= 2 && !WeightMatrix.residentTypes.contains($0.type) && ($0.name != "token_embd.weight" || tiedOutput)
         }
     }
 

@@ -1,0 +1,116 @@
+import CKernels
+import GGUF
+import LLMRuntime
+import TestSupport
+import XCTest
+
+/// Matrices in Q2_K, Q3_K, the IQ1/IQ2/IQ3 codebook formats and TQ1_0/TQ2_0 stay in the file's
+/// bytes and are decoded to Q8_0 one group of 8 rows at a time at mat-mul time: a model of them
+/// gives the same logits, bit for bit, as the same model with those matrices stored as the Q8_0
+/// copies a load used to make, prefill and decode, on two threads.
+final class DecodedPerTileTests: XCTestCase {
+    static let types: [GGMLType] = [.q2_K, .q3_K, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0]
+
+    /// Random super-blocks of `type`: random bytes (every grid index, sign, sub-scale and quant
+    /// occurs) with the f16 scale set to a quantizer's size (IQ1_M's is spread over the top
+    /// nibbles of its four sub-block scales; Q2_K also has a min scale).
+    static func randomBlocks(_ type: GGMLType, count: Int, rng: inout SplitMix64) -> [UInt8] {
+        let bytes = type.byteCount(forElements: 256)!
+        let dAt: Int? = switch type {
+        case .q2_K: 80
+        case .q3_K: 108
+        case .tq1_0: 52
+        case .tq2_0: 64
+        case .iq1_m: nil
+        default: 0
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(bytes * count)
+        for _ in 0..<count {
+            var b = (0..<bytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let d = lr_f32_to_f16(Float(5 + rng.next() % 95) / 10000)
+            if let at = dAt {
+                b[at] = UInt8(d & 0xFF); b[at + 1] = UInt8(d >> 8)
+            } else {
+                for i in 0..<4 { b[49 + 2 * i] = b[49 + 2 * i] & 0x0F | UInt8((d >> (4 * i)) & 0xF) << 4 }
+            }
+            if type == .q2_K {
+                let m = lr_f32_to_f16(Float(rng.next() % 100) / 10000)
+                b[82] = UInt8(m & 0xFF); b[83] = UInt8(m >> 8)
+            }
+            out += b
+        }
+        return out
+    }
+
+    /// A tiny model whose block matrices and output are `type` (raw blocks seeded by tensor
+    /// name), or the Q8_0 copy of those same blocks when `asQ8Copy`.
+    private func model(_ type: GGMLType, asQ8Copy: Bool) -> TinyModel {
+        var t = TinyModel()
+        t.hiddenSize = 256
+        t.headDim = 64
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 512), count: 2)
+        t.matrixType = asQ8Copy ? .q8_0 : type
+        t.tiedOutput = false  // the output's rows (the vocabulary) end in a partial group of 8
+        t.tensorBytes = { desc in
+            guard desc.shape.count == 2, desc.name != "token_embd.weight" else { return nil }
+            var rng = SplitMix64(seed: desc.name.utf8.reduce(UInt64(type.rawValue)) { $0 &* 31 &+ UInt64($1) })
+            let (columns, rows) = (desc.shape[0], desc.shape[1])
+            let raw = DecodedPerTileTests.randomBlocks(type, count: rows * columns / 256, rng: &rng)
+            guard asQ8Copy else { return raw }
+            var q8 = [UInt8](repeating: 0, count: rows * columns / 32 * 34)
+            var scratch = [Float](repeating: 0, count: columns)
+            let status = lr_decode_rows_q8_0(Int32(type.rawValue), raw, type.byteCount(forElements: columns)!, 0, Int32(rows),
+                                             Int32(columns), &q8, &scratch)
+            return status == 0 ? q8 : nil
+        }
+        return t
+    }
+
+    /// Prefill logits for every position of a 13-token batch, then the last logits of token-by-token decoding.
+    private func logits(_ path: String) throws -> [[Float]] {
+        let model = try LanguageModel(path: path, threads: 2)
+        let tokens: [Int32] = [5, 77, 200, 31, 9, 140, 260, 3, 18, 64, 101, 250, 7]
+        let vocab = model.config.vocabularySize
+        let session = try GenerationSession(model: model, contextLength: 64, batchSize: tokens.count, logitRows: tokens.count)
+        tokens.withUnsafeBufferPointer {
+            model.transformer.forward($0, start: 0, cache: session.cache, state: session.state, logits: .all)
+        }
+        var out = tokens.indices.map { Array(UnsafeBufferPointer(start: session.state.logits + $0 * vocab, count: vocab)) }
+        let stepwise = try GenerationSession(model: model, contextLength: 64)
+        for t in tokens { try stepwise.feed(t) }
+        out.append(Array(UnsafeBufferPointer(start: stepwise.logits, count: vocab)))
+        return out
+    }
+
+    func testDecodedPerTileEqualsQ8_0Copy() throws {
+        XCTAssertEqual(GGMLType.iq2_xxs.runsAsDescription, "decoded per tile from IQ2_XXS to Q8_0")  // what `info -v` prints
+        XCTAssertEqual(Set(GGMLType.allCases.filter { if case .decodedPerTile = $0.kernelHandling { true } else { false } }),
+                       Set(DecodedPerTileTests.types))
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        for type in DecodedPerTileTests.types {
+            XCTAssertEqual(type.kernelHandling, .decodedPerTile(to: .q8_0), "\(type)")
+            XCTAssertEqual(type.kernelType, type, "\(type) is held in its own bytes")
+            let path = try model(type, asQ8Copy: false).write(to: dir.file("\(type).gguf"))
+            let copy = try model(type, asQ8Copy: true).write(to: dir.file("\(type).q8.gguf"))
+
+            // Held as the file's bytes: a view onto the mapping, no conversion counted.
+            let file = try GGUFFile(path: path)
+            let tensor = try XCTUnwrap(file.tensor(named: "blk.0.ffn_down.weight"))
+            let m = try WeightMatrix(tensor: tensor, in: file)
+            XCTAssertEqual(m.type, type)
+            XCTAssertEqual(m.layout, .rows)
+            XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), tensor.byteCount)
+            XCTAssertTrue(MemoryEstimate.convertedAtLoad(file).isEmpty, "\(type): nothing is converted at load")
+
+            let ours = try logits(path), theirs = try logits(copy)
+            for (i, (a, b)) in zip(ours, theirs).enumerated() where a != b {
+                let worst = zip(a, b).map { abs($0 - $1) }.max()!
+                XCTFail("\(type): logits row \(i) differ from the Q8_0 copy's (max |diff| \(worst))")
+                break
+            }
+            XCTAssertTrue(ours.allSatisfy { $0.allSatisfy(\.isFinite) }, "\(type): finite logits")
+        }
+    }
+}
