@@ -1,6 +1,6 @@
 // The grid-coded IQ formats (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S): scalar
-// dequantization, value for value as ggml defines them, and the conversion at load to Q4_1,
-// the kernel format their values fit (see lr_convert_row_iq_grid_to_q4_1 in ckernels.h).
+// dequantization, value for value as ggml defines them, and the decode to Q8_0 blocks that runs
+// them per tile (lr_decode_row_iq_grid_q8_0; decode_tile.c).
 //
 // Each 32-value sub-block decodes to integer-like levels (grid bytes with their signs, or
 // IQ1's -1/0/1 plus a shift of 1/8) and one scale per 16 values; a value is scale * level.
@@ -17,12 +17,11 @@
 
 enum { IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ3_S = 21, IQ2_S = 22, IQ1_M = 29 };
 
-/// One 32-value sub-block: value k = scale[k / 16] * level[k]. When `uniform`, every level is
-/// lo + step * q for an integer q in 0..15 (one scale, levels on one evenly spaced grid).
+/// One 32-value sub-block: value k = scale[k / 16] * level[k]; `uniform` when one scale
+/// serves all 32 (the levels then go into a Q8_0 block as they are, where they are whole).
 typedef struct {
     float scale[2];
     float level[32];
-    float lo, step;
     int uniform;
 } sub_block;
 
@@ -54,13 +53,6 @@ static inline void grid8(uint64_t entry, uint8_t signs, float *out) {
     }
 }
 
-/// IQ2 levels are +-8, +-25, +-43: on a 16-step grid at q = 0, 3, 6, 9, 12, 15 with the step
-/// that fits them by least squares (894 / 157.5), each within 0.6 (1.4% of the largest).
-static const float iq2_step = 894.0f / 157.5f;
-/// IQ3_XXS levels are +-4 .. +-52 by 8, and +-62: all 16 fill the grid, least-squares step
-/// 2750 / 340 (all within 0.7 but +-62, which lands 1.3 short).
-static const float iq3xxs_step = 2750.0f / 340.0f;
-
 static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
     s->uniform = 1;
     switch (type) {
@@ -69,8 +61,6 @@ static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
         const uint32_t a = lr_load_u32le(q + 4);
         s->scale[0] = s->scale[1] = f16(b) * (0.5f + (float)(a >> 28)) * 0.25f;
         for (int l = 0; l < 4; l++) grid8(lr_iq2xxs_grid[q[l]], signs8(a >> (7 * l) & 127), s->level + 8 * l);
-        s->step = iq2_step;
-        s->lo = -7.5f * iq2_step;
         break;
     }
     case IQ2_XS: case IQ2_S: {
@@ -88,8 +78,6 @@ static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
                 grid8(lr_iq2s_grid[idx], b[2 + 32 + 4 * ib + l], s->level + 8 * l);
             }
         }
-        s->step = iq2_step;
-        s->lo = -7.5f * iq2_step;
         s->uniform = s->scale[0] == s->scale[1];
         break;
     }
@@ -101,8 +89,6 @@ static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
             const uint64_t two = (uint64_t)lr_iq3xxs_grid[q[2 * l]] | (uint64_t)lr_iq3xxs_grid[q[2 * l + 1]] << 32;
             grid8(two, signs8(a >> (7 * l) & 127), s->level + 8 * l);
         }
-        s->step = iq3xxs_step;
-        s->lo = -7.5f * iq3xxs_step;
         break;
     }
     case IQ3_S: {
@@ -114,8 +100,6 @@ static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
             const uint64_t two = (uint64_t)lr_iq3s_grid[i1] | (uint64_t)lr_iq3s_grid[i2] << 32;
             grid8(two, sg[l], s->level + 8 * l);
         }
-        s->step = 2;  // levels are the odd numbers -15..15: exactly the grid
-        s->lo = -15;
         break;
     }
     case IQ1_S: {
@@ -127,8 +111,6 @@ static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
             const uint64_t g = lr_iq1s_grid[q[l] | ((qh >> (3 * l)) & 7) << 8];
             for (int j = 0; j < 8; j++) s->level[8 * l + j] = (float)(int8_t)(g >> (8 * j)) + delta;
         }
-        s->step = 1;  // -1, 0, 1 plus one shift: exactly the grid's first three steps
-        s->lo = -1 + delta;
         break;
     }
     case IQ1_M: {
@@ -147,8 +129,6 @@ static void decode(int type, const uint8_t *b, int ib, sub_block *s) {
             const uint64_t g = lr_iq1s_grid[idx];
             for (int j = 0; j < 8; j++) s->level[8 * l + j] = (float)(int8_t)(g >> (8 * j)) + delta[l];
         }
-        s->step = 1;
-        s->lo = -1 + delta[0];
         s->uniform = s->scale[0] == s->scale[1] && delta[0] == delta[1] && delta[0] == delta[2] && delta[0] == delta[3];
         break;
     }
@@ -168,34 +148,6 @@ int lr_dequantize_row_iq_grid(int type, const void *src, float *dst, int64_t n) 
         for (int ib = 0; ib < 8; ib++) {
             decode(type, b, ib, &s);
             values(&s, dst + i * LR_QK_K + ib * 32);
-        }
-    }
-    return 0;
-}
-
-int lr_convert_row_iq_grid_to_q4_1(int type, const void *src, void *dst, int64_t n) {
-    const int bytes = block_bytes(type);
-    if (bytes == 0) return -1;
-    const uint8_t *b = src;
-    lr_block_q4_1 *y = dst;
-    sub_block s;
-    for (int64_t i = 0; i < n / LR_QK_K; i++, b += bytes) {
-        for (int ib = 0; ib < 8; ib++, y++) {
-            decode(type, b, ib, &s);
-            if (!s.uniform) {
-                float v[32];
-                values(&s, v);
-                lr_quantize_row_fit(LR_TYPE_Q4_1, v, y, 32, NULL);
-                continue;
-            }
-            y->d = lr_f32_to_f16_inline(s.scale[0] * s.step);
-            y->m = lr_f32_to_f16_inline(s.scale[0] * s.lo);
-            uint8_t q[32];
-            for (int k = 0; k < 32; k++) {
-                const float t = nearbyintf((s.level[k] - s.lo) / s.step);
-                q[k] = (uint8_t)(t < 0 ? 0 : t > 15 ? 15 : t);
-            }
-            for (int l = 0; l < 16; l++) y->qs[l] = (uint8_t)(q[l] | q[l + 16] << 4);
         }
     }
     return 0;

@@ -45,20 +45,3 @@ int lr_dequantize_row_ternary(int type, const void *src, float *dst, int64_t n) 
     return 0;
 }
 
-int lr_convert_row_ternary_to_q4_0(int type, const void *src, void *dst, int64_t n) {
-    const int bytes = block_bytes(type);
-    if (bytes == 0) return -1;
-    int8_t level[256];
-    float d;
-    lr_block_q4_0 *y = dst;
-    for (int64_t i = 0; i < n / LR_QK_K; i++) {
-        decode(type, (const uint8_t *)src + i * bytes, level, &d);
-        const uint16_t dh = lr_f32_to_f16_inline(d);
-        for (int s = 0; s < 8; s++, y++) {
-            y->d = dh;
-            const int8_t *l = level + 32 * s;
-            for (int j = 0; j < 16; j++) y->qs[j] = (uint8_t)((l[j] + 8) | (l[j + 16] + 8) << 4);
-        }
-    }
-    return 0;
-}

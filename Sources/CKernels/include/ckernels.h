@@ -70,18 +70,8 @@ void lr_dequantize_row_iq4_xs(const void *src, float *dst, int64_t n);
 /// IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S rows (n a multiple of 256) by ggml
 /// type id. Returns 0, or -1 for another type.
 int lr_dequantize_row_iq_grid(int ggml_type, const void *src, float *dst, int64_t n);
-/// The same formats' rows as Q4_1 blocks (one per 32 values, 5 bits a value). A sub-block with
-/// one scale is mapped level by level onto Q4_1's 16 evenly spaced levels: exactly for IQ3_S
-/// and IQ1_S; for IQ2 within 1.4% of the largest level, for IQ3_XXS within 1.3 of 62 (the rest
-/// within 0.7). Sub-blocks with two scales (IQ2_XS, IQ2_S, IQ1_M) are fitted by least squares.
-/// The runtime takes it for IQ3/IQ1 only: IQ2's shifted small levels cost SmolLM2 30% perplexity.
-/// Returns 0, or -1 for another type.
-int lr_convert_row_iq_grid_to_q4_1(int ggml_type, const void *src, void *dst, int64_t n);
 /// TQ1_0 and TQ2_0 rows (n a multiple of 256) by ggml type id. Returns 0, or -1 for another type.
 int lr_dequantize_row_ternary(int ggml_type, const void *src, float *dst, int64_t n);
-/// The same rows as Q4_0 blocks, exactly: the levels -1..2 are Q4_0 codes 7..10 with the block's
-/// scale (4.5 bits a value). Returns 0, or -1 for another type.
-int lr_convert_row_ternary_to_q4_0(int ggml_type, const void *src, void *dst, int64_t n);
 /// Dequantizes by ggml type id. Returns 0, or -1 for an unsupported type.
 int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
 /// Q4_K rows (n a multiple of 256) as Q4_1 blocks with the same quants: a kernel format at 5
