@@ -81,16 +81,7 @@ final class WeightLoadingTests: XCTestCase {
             }
             raw += (0..<(12 + 32 + 128)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
-        let (m, kernelBytes, want, file) = try loadOneMatrix(raw, type: .q5_K, rows: rows, columns: columns, in: dir)
-        XCTAssertEqual(m.type, .q5_K)
-        XCTAssertEqual(kernelBytes, rows * columns / 256 * 176)
-        let got = withExtendedLifetime(file) { m.dequantized() }
-        let largest = want.map(abs).max()!
-        XCTAssertGreaterThan(largest, 0.1)
-        for i in 0..<(rows * columns) where abs(got[i] - want[i]) > largest * 0x1p-9 {
-            XCTFail("value \(i): \(got[i]) against \(want[i])")
-            break
-        }
+        try assertLoadsInItsOwnBytes(raw, type: .q5_K, rows: rows, columns: columns, blockBytes: 176, tolerance: 0x1p-9, in: dir)
     }
 
     /// Q6_K matrices run in their own super-blocks (6.56 bits a value, not a Q8_0 copy's 8.5),
@@ -106,16 +97,7 @@ final class WeightLoadingTests: XCTestCase {
             let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 400_000)
             raw += [UInt8(h & 0xFF), UInt8(h >> 8)]
         }
-        let (m, kernelBytes, want, file) = try loadOneMatrix(raw, type: .q6_K, rows: rows, columns: columns, in: dir)
-        XCTAssertEqual(m.type, .q6_K)
-        XCTAssertEqual(kernelBytes, rows * columns / 256 * 210)
-        let got = withExtendedLifetime(file) { m.dequantized() }
-        let largest = want.map(abs).max()!
-        XCTAssertGreaterThan(largest, 0.1)
-        for i in 0..<(rows * columns) where got[i] != want[i] {
-            XCTFail("value \(i): \(got[i]) against \(want[i])")
-            break
-        }
+        try assertLoadsInItsOwnBytes(raw, type: .q6_K, rows: rows, columns: columns, blockBytes: 210, tolerance: 0, in: dir)
     }
 
     /// Q5_0 matrices are used where they lie in the file (no Q8_0 copy at half as much again).
@@ -219,10 +201,10 @@ final class WeightLoadingTests: XCTestCase {
     }
 
     /// Writes `raw` as one matrix `m.weight` of `type` (rows x columns), loads it as the runtime
-    /// does, and returns it, the bytes the kernels hold for it and the values the file holds
-    /// (the reference dequantizer's), with the file (a matrix in the file's bytes maps them).
-    private func loadOneMatrix(_ raw: [UInt8], type: GGMLType, rows: Int, columns: Int,
-                               in dir: TemporaryDirectory) throws -> (WeightMatrix, Int, [Float], GGUFFile) {
+    /// does, and checks that it stays in that type at the file's size (`blockBytes` a 256-value
+    /// super-block) and holds the reference dequantizer's values, within `tolerance` of the largest.
+    private func assertLoadsInItsOwnBytes(_ raw: [UInt8], type: GGMLType, rows: Int, columns: Int, blockBytes: Int,
+                                          tolerance: Float, in dir: TemporaryDirectory) throws {
         let path = dir.file("\(type).gguf")
         let writer = try GGUFWriter(path: path, metadata: [("general.architecture", .string("llama"))],
                                     tensors: [GGUFTensorDescriptor(name: "m.weight", shape: [columns, rows], type: type)])
@@ -232,6 +214,15 @@ final class WeightLoadingTests: XCTestCase {
         let tensor = try XCTUnwrap(file.tensor(named: "m.weight"))
         var want = [Float](repeating: 0, count: rows * columns)
         XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), raw, &want, Int64(rows * columns)), 0)
-        return (try WeightMatrix(tensor: tensor, in: file), WeightMatrix.kernelByteCount(of: tensor), want, file)
+        let m = try WeightMatrix(tensor: tensor, in: file)  // maps the file's bytes: `file` stays alive below
+        XCTAssertEqual(m.type, type)
+        XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), rows * columns / 256 * blockBytes)
+        let got = withExtendedLifetime(file) { m.dequantized() }
+        let largest = want.map(abs).max()!
+        XCTAssertGreaterThan(largest, 0.1)
+        for i in 0..<(rows * columns) where abs(got[i] - want[i]) > largest * tolerance {
+            XCTFail("\(type) value \(i): \(got[i]) against \(want[i])")
+            break
+        }
     }
 }
