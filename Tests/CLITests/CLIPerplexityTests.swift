@@ -30,6 +30,27 @@ final class CLIPerplexityTests: XCTestCase {
         XCTAssertEqual(ppl, 17.7437, accuracy: 17.7437 * 0.01)
     }
 
+    /// eval ppl --kl-base: the Q4_1 model against its Q8_0 requantization, beside
+    /// llama-perplexity --kl-divergence on the same files and chunks (Tests/Reference/README.md:
+    /// mean KLD 0.004678, same top token 96.18 %); a missing base is a missing input (66).
+    func testDivergenceFromQ8_0MatchesLlamaCpp() throws {
+        _ = try CLI.requireDefaultModel()
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let q8 = dir.file("q8.gguf")
+        let q = try CLI.run(["quantize", "-o", q8, "--type", "q8_0"])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        let r = try CLI.run(["eval", "ppl", "--kl-base", q8, "-f", Fixtures.fetched + "/eval-wiki.txt", "-c", "512",
+                             "--chunks", "4", "-t", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let d = try XCTUnwrap(object?["divergence"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(d["mean_kl"] as? Double), 0.004678, accuracy: 0.004678 * 0.15)
+        XCTAssertEqual(try XCTUnwrap(d["same_top_token"] as? Double), 0.96176, accuracy: 0.015)
+        let missing = try CLI.run(["eval", "ppl", "--kl-base", dir.file("none.gguf"), "-f", Fixtures.fetched + "/eval-wiki.txt"])
+        XCTAssertEqual(missing.status, 66, missing.stderr)
+    }
+
     /// quantize --fit: Q4_0 blocks fitted to the model's activations on the bundled calibration
     /// text lose less than ggml's rounding (20 chunks: 20.67 against 23.81; the Q4_1 source
     /// 17.70), in a plain llama file with no pruning record; IQ4_NL fitted less still.
