@@ -12,7 +12,9 @@
 #define LR_X8_ALL \
     (LR_X8_ROWLESS | LR_TYPE_BIT(LR_TYPE_Q4_0) | LR_TYPE_BIT(LR_TYPE_Q4_1) | LR_TYPE_BIT(LR_TYPE_Q8_0))
 /// The K-quants with x8 kernels (gemm_kx8); their rows past a matrix's last group of 8 run scalar.
-#define LR_X8_K (LR_TYPE_BIT(LR_TYPE_Q4_K) | LR_TYPE_BIT(LR_TYPE_Q5_K) | LR_TYPE_BIT(LR_TYPE_Q6_K))
+#define LR_X8_K                                                                                                 \
+    (LR_TYPE_BIT(LR_TYPE_Q2_K) | LR_TYPE_BIT(LR_TYPE_Q3_K) | LR_TYPE_BIT(LR_TYPE_Q4_K) | LR_TYPE_BIT(LR_TYPE_Q5_K) | \
+     LR_TYPE_BIT(LR_TYPE_Q6_K))
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -117,9 +117,11 @@ int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begi
     case LR_TYPE_Q4_K: dot = lr_vec_dot_q4_K_q8_0_scalar; break;
     case LR_TYPE_Q5_K: dot = lr_vec_dot_q5_K_q8_0_scalar; break;
     case LR_TYPE_Q6_K: dot = lr_vec_dot_q6_K_q8_0_scalar; break;
+    case LR_TYPE_Q2_K: dot = lr_vec_dot_q2_K_q8_0_scalar; break;
+    case LR_TYPE_Q3_K: dot = lr_vec_dot_q3_K_q8_0_scalar; break;
     default: return -1;
     }
-    if (k % (wtype == LR_TYPE_Q4_K || wtype == LR_TYPE_Q5_K || wtype == LR_TYPE_Q6_K ? LR_QK_K : LR_QK) != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
+    if (k % (wtype >= LR_TYPE_Q2_K && wtype <= LR_TYPE_Q6_K ? LR_QK_K : LR_QK) != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0) return -1;
     for (int t = 0; t < n_tok; t++) {
         const char *at = (const char *)a + (size_t)t * a_row_bytes;
         for (int r = row_begin; r < row_end; r++) {
@@ -131,7 +133,7 @@ int lr_gemm_q8_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begi
 
 int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end,
                         const float *a, size_t a_ld, int n_tok, int k, float *out, size_t out_ld) {
-    const int kq = wtype == LR_TYPE_Q4_K || wtype == LR_TYPE_Q5_K || wtype == LR_TYPE_Q6_K;
+    const int kq = wtype >= LR_TYPE_Q2_K && wtype <= LR_TYPE_Q6_K;
     if (wtype != LR_TYPE_Q8_0 && wtype != LR_TYPE_Q4_0 && wtype != LR_TYPE_Q4_1 && wtype != LR_TYPE_IQ4_NL &&
         wtype != LR_TYPE_Q5_0 && wtype != LR_TYPE_Q5_1 && !kq)
         return -1;
@@ -218,6 +220,70 @@ void lr_vec_dot_q6_K_q8_0_scalar(int n, float *s, const void *w, const void *a) 
                 int part = 0;
                 for (int l = 16 * half; l < 16 * half + 16; l++) part += (q6_quant(&x[i], 32 * b + l) - 32) * ab->qs[l];
                 isum += x[i].scales[2 * b + half] * part;
+            }
+            sum += (float)isum * (d * FP16(ab->d));
+        }
+    }
+    *s = sum;
+}
+
+// Q2_K and Q3_K: as Q6_K, each 32-value activation block meets two 16-value sub-blocks. Value j
+// of a super-block sits in half h = j / 128: its low two bits at bits 2g of qs[32h + l] (g = j %
+// 128 / 32, l = j % 32), Q3_K's third bit at bit 4h + g = j / 32 of hmask[l]. Q2_K's mins come
+// off as floats (dmin differs from d), as in the Q4_K dot.
+
+/// Bits 0..1 of value j (0..255) of a Q2_K / Q3_K super-block.
+LR_INLINE int k23_low(const uint8_t *qs, int j) { return qs[32 * (j / 128) + j % 32] >> (2 * (j % 128 / 32)) & 3; }
+
+void lr_vec_dot_q2_K_q8_0_scalar(int n, float *s, const void *w, const void *a) {
+    const lr_block_q2_K *x = w;
+    const lr_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int i = 0; i < n / LR_QK_K; i++) {
+        const float d = FP16(x[i].d), dmin = FP16(x[i].dmin);
+        for (int b = 0; b < 8; b++) {
+            const lr_block_q8_0 *ab = &y[8 * i + b];
+            int isum = 0, msum = 0;
+            for (int half = 0; half < 2; half++) {
+                const int sb = 2 * b + half;
+                int part = 0, asum = 0;
+                for (int l = 16 * half; l < 16 * half + 16; l++) {
+                    part += k23_low(x[i].qs, 32 * b + l) * ab->qs[l];
+                    asum += ab->qs[l];
+                }
+                isum += (x[i].scales[sb] & 0x0f) * part;
+                msum += (x[i].scales[sb] >> 4) * asum;
+            }
+            const float da = FP16(ab->d);
+            sum += (float)isum * (d * da) - dmin * (da * (float)msum);
+        }
+    }
+    *s = sum;
+}
+
+/// Scale s (0..15) of a Q3_K super-block, 0..63 (the value's scale is this - 32): its low four
+/// bits are a nibble of scales[s % 8] (the high one from s = 8 on), its top two bits 2 (s / 4)
+/// of scales[8 + s % 4].
+LR_INLINE int q3k_scale(const uint8_t *sc, int s) {
+    return ((s < 8 ? sc[s] : sc[s - 8] >> 4) & 0x0f) | (sc[8 + s % 4] >> (2 * (s / 4)) & 3) << 4;
+}
+
+void lr_vec_dot_q3_K_q8_0_scalar(int n, float *s, const void *w, const void *a) {
+    const lr_block_q3_K *x = w;
+    const lr_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int i = 0; i < n / LR_QK_K; i++) {
+        const float d = FP16(x[i].d);
+        for (int b = 0; b < 8; b++) {
+            const lr_block_q8_0 *ab = &y[8 * i + b];
+            int isum = 0;
+            for (int half = 0; half < 2; half++) {
+                int part = 0;
+                for (int l = 16 * half; l < 16 * half + 16; l++) {
+                    const int q = k23_low(x[i].qs, 32 * b + l) | (x[i].hmask[l] >> b & 1) << 2;  // b = j / 32
+                    part += (q - 4) * ab->qs[l];
+                }
+                isum += (q3k_scale(x[i].scales, 2 * b + half) - 32) * part;
             }
             sum += (float)isum * (d * FP16(ab->d));
         }

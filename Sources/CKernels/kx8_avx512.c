@@ -1,4 +1,4 @@
-// AVX-512 VNNI mat-vec / mat-mul on x8 K-quants (Q4_K, Q5_K, Q6_K) with Q8_0 activations: the
+// AVX-512 VNNI mat-vec / mat-mul on x8 K-quants (Q2_K to Q6_K) with Q8_0 activations: the
 // "avx512vnni" backend's gemm_kx8. The weights are the file's own super-blocks, only interleaved
 // 8 rows at a time at load (the same bytes), so generation reads 4.5 / 5.5 bits a value instead
 // of the 5 / 6 of the Q4_1 / Q5_1 copies they used to run as.
@@ -191,6 +191,99 @@ LR_INLINE LR_TARGET_AVX512VNNI void q6k_group(const uint8_t *g, int nsb, const u
     for (int j = 0; j < NT; j++) store_rows(out + (size_t)j * out_ld, acc[j]);
 }
 
+/// Q2_K and Q3_K: as q6k_group, a lane pair holds a row's two 16-value sub-blocks 2B and 2B + 1
+/// of activation block B = 4h + g: bits 2g..2g+1 of qs words 8h + w (w = 0..3 sub-block 2B,
+/// 4..7 sub-block 2B + 1; the layout keeps words w and w + 4 side by side), Q3_K's third bit at
+/// bit B of hmask word w. The quants are unsigned (Q2_K 0..3; Q3_K 0..7, its -4 starting the
+/// int32 sums at -4 x the activation sums). Each half's four 64-byte qs loads (and Q3_K's hmask
+/// loads, once a super-block) serve its four activation blocks. Q2_K's mins come off in floats:
+/// dmin x m per lane against the activation scale x its sub-block's sum (one 64-bit broadcast).
+LR_INLINE LR_TARGET_AVX512VNNI void k23_group(const uint8_t *g, int nsb, const uint8_t *a, size_t a_row_bytes,
+                                              const kv_act *acts, int nb, float *out, size_t out_ld, const int NT,
+                                              const int wtype) {
+    const int three = wtype == LR_TYPE_Q3_K;
+    const size_t bb = lr_x8_block_bytes(wtype);
+    const int qs_from = three ? 8 : 4;  // row word of qs[0]
+    const __m512i m2 = _mm512_set1_epi8(0x03), b4 = _mm512_set1_epi8(0x04);
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    // Scale bytes 2B % 4 (even lanes) and 2B % 4 + 1 (odd): Q3_K's signed to the top byte (then
+    // an arithmetic shift), Q2_K's unsigned to the bottom.
+    const __m512i sh[2] = {_mm512_setr_epi32(24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16),
+                           _mm512_setr_epi32(8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0)};
+    const __m512i shr[2] = {_mm512_setr_epi32(0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8, 0, 8),
+                            _mm512_setr_epi32(16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24, 16, 24)};
+    __m512 acc[KV_NT];
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
+    for (int b = 0; b < nsb; b++) {
+        const uint8_t *p = g + (size_t)b * bb;
+        const __m512 d = dup_rows(halves8(p), 0), dmin = three ? d : dup_rows(halves8(p + 16), 0);
+        __m256i sw[4];
+        if (three)
+            lr_q3k_scales(_mm256_loadu_si256((const __m256i *)(p + lr_kx8_word(wtype, 24))),
+                          _mm256_loadu_si256((const __m256i *)(p + lr_kx8_word(wtype, 25))),
+                          _mm256_loadu_si256((const __m256i *)(p + lr_kx8_word(wtype, 26))), sw);
+        else {
+            LR_UNROLL
+            for (int q = 0; q < 4; q++) sw[q] = _mm256_loadu_si256((const __m256i *)(p + lr_kx8_word(wtype, q)));
+        }
+        __m512i hm[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+        if (three) {
+            LR_UNROLL
+            for (int c = 0; c < 4; c++) hm[c] = load_rows2(p + lr_kx8_word(wtype, c));
+        }
+        LR_UNROLL
+        for (int h = 0; h < 2; h++) {
+            __m512i qv[4];
+            LR_UNROLL
+            for (int c = 0; c < 4; c++) qv[c] = load_rows2(p + lr_kx8_word(wtype, qs_from + 8 * h + c));
+            LR_UNROLL
+            for (int gq = 0; gq < 4; gq++) {
+                const int B = 4 * h + gq;
+                const __m512i sv = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(sw[B / 2]));
+                __m512 fsc, fmn = _mm512_setzero_ps();
+                if (three) {
+                    fsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_sllv_epi32(sv, sh[B % 2]), 24)));
+                } else {
+                    const __m512i x = _mm512_srlv_epi32(sv, shr[B % 2]);
+                    fsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(x, _mm512_set1_epi32(0x0f))));
+                    fmn = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(x, 4), _mm512_set1_epi32(0x0f))));
+                }
+                __m512i q[4];
+                LR_UNROLL
+                for (int c = 0; c < 4; c++) {
+                    q[c] = _mm512_and_si512(gq ? _mm512_srli_epi16(qv[c], 2 * gq) : qv[c], m2);
+                    if (three) {  // bit B of each hmask byte to bit 2 (what a shift carries in is masked off)
+                        const __m512i hs = B < 2 ? _mm512_slli_epi16(hm[c], 2 - B) : B == 2 ? hm[c] : _mm512_srli_epi16(hm[c], B - 2);
+                        q[c] = _mm512_or_si512(q[c], _mm512_and_si512(hs, b4));
+                    }
+                }
+                LR_UNROLL
+                for (int j = 0; j < NT; j++) {
+                    const size_t Bg = (size_t)8 * b + B;
+                    const int8_t *aq = (const int8_t *)(a + (size_t)j * a_row_bytes) + 32 * Bg;
+                    const kv_act *x = acts + (size_t)j * nb + Bg;
+                    int64_t pair;
+                    __m512i isum = _mm512_setzero_si512();
+                    if (three) {
+                        memcpy(&pair, &x->s0, 8);  // -32 x the halves' sums: / 8 for Q3_K's -4
+                        isum = _mm512_srai_epi32(_mm512_set1_epi64(pair), 3);
+                    }
+                    LR_UNROLL
+                    for (int c = 0; c < 4; c++) isum = _mm512_dpbusd_epi32(isum, q[c], act_words2(aq, 2 * c));
+                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(fsc, _mm512_set1_ps(x->da)), acc[j]);
+                    if (!three) {
+                        memcpy(&pair, &x->ml, 8);  // the activation scale x each half's sum
+                        acc[j] = _mm512_fnmadd_ps(fmn, _mm512_castsi512_ps(_mm512_set1_epi64(pair)), acc[j]);
+                    }
+                }
+            }
+        }
+    }
+    LR_UNROLL
+    for (int j = 0; j < NT; j++) store_rows(out + (size_t)j * out_ld, acc[j]);
+}
+
 /// Each token's Q8_0 activation quants with every block's words in q6k_group's order (0, 4, 1,
 /// 5, 2, 6, 3, 7): nt rows of 32 x nb bytes.
 static LR_TARGET_AVX512VNNI void kv_q6k_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, int8_t *out) {
@@ -215,6 +308,8 @@ static LR_TARGET_AVX512VNNI void kv_q6k_acts(const uint8_t *a, size_t a_row_byte
 KV_TYPE(k45_group, q4k, LR_TYPE_Q4_K)
 KV_TYPE(k45_group, q5k, LR_TYPE_Q5_K)
 KV_TYPE(q6k_group, q6k, LR_TYPE_Q6_K)
+KV_TYPE(k23_group, q2k, LR_TYPE_Q2_K)
+KV_TYPE(k23_group, q3k, LR_TYPE_Q3_K)
 
 typedef void (*kv_group_fn)(const uint8_t *, int, const uint8_t *, size_t, const kv_act *, int, float *, size_t);
 _Static_assert(KV_NT == 8, "group kernels are instantiated for 1..8 tokens");
@@ -224,8 +319,10 @@ enum { KV_STACK_BLOCKS = 512 };  // k up to 16384 keeps its activation terms on 
 
 int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_end, const void *a,
                            size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {
-    static const kv_group_fn q4k[] = KV_FNS(q4k), q5k[] = KV_FNS(q5k), q6k[] = KV_FNS(q6k);
-    const kv_group_fn *fns = wtype == LR_TYPE_Q4_K ? q4k : wtype == LR_TYPE_Q5_K ? q5k : wtype == LR_TYPE_Q6_K ? q6k : NULL;
+    static const kv_group_fn q2k[] = KV_FNS(q2k), q3k[] = KV_FNS(q3k), q4k[] = KV_FNS(q4k), q5k[] = KV_FNS(q5k),
+                             q6k[] = KV_FNS(q6k);
+    const kv_group_fn *fns = wtype == LR_TYPE_Q4_K ? q4k : wtype == LR_TYPE_Q5_K ? q5k : wtype == LR_TYPE_Q6_K ? q6k
+                           : wtype == LR_TYPE_Q2_K ? q2k : wtype == LR_TYPE_Q3_K ? q3k : NULL;
     if (fns == NULL || k < 0 || k % LR_QK_K != 0 || group_begin < 0 || group_end < group_begin || n_tok < 0) return -1;
     if (group_begin == group_end || n_tok == 0 || k == 0) return 0;
     lr_kernels_init();  // lr_f16_table
@@ -237,11 +334,12 @@ int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_
         acts = malloc((size_t)KV_NT * nb * sizeof *acts);
         if (!acts) return -1;
     }
-    // Q6_K's activation words in its own order: a per-thread buffer, grown once (KV_NT x k bytes).
+    // Q6_K's, Q2_K's and Q3_K's activation words in lane-pair order: a per-thread buffer, grown
+    // once (KV_NT x k bytes).
     static _Thread_local int8_t *q6_buf;
     static _Thread_local size_t q6_cap;
     const size_t q6_bytes = (size_t)KV_NT * nb * 32;
-    if (wtype == LR_TYPE_Q6_K && q6_cap < q6_bytes) {
+    if (lr_kx8_lane_pairs(wtype) && q6_cap < q6_bytes) {
         int8_t *grown = realloc(q6_buf, q6_bytes);
         if (!grown) {
             if (acts != stack_acts) free(acts);
@@ -257,7 +355,7 @@ int lr_gemm_kx8_avx512vnni(int wtype, const void *w, int group_begin, int group_
         const uint8_t *at = ab + (size_t)t * a_row_bytes;
         lr_kq_prep_acts(at, a_row_bytes, nt, nb, acts);
         size_t at_row = a_row_bytes;
-        if (wtype == LR_TYPE_Q6_K) {
+        if (lr_kx8_lane_pairs(wtype)) {
             kv_q6k_acts(at, a_row_bytes, nt, nb, q6_buf);
             at = (const uint8_t *)q6_buf;
             at_row = (size_t)nb * 32;

@@ -36,6 +36,9 @@ LR_INLINE lr_type_traits lr_traits(int wtype) {
     case LR_TYPE_Q4_K: return (lr_type_traits){144, 256, 1, 0, 0, 0};
     case LR_TYPE_Q5_K: return (lr_type_traits){176, 256, 1, 1, 0, 0};
     case LR_TYPE_Q6_K: return (lr_type_traits){210, 256, 0, 0, 32, 0};
+    // Q2_K x = d*sc*q - dmin*m (2-bit q, 4-bit sc and m); Q3_K d*(sc - 32)*(q - 4) (3-bit q, 6-bit sc).
+    case LR_TYPE_Q2_K: return (lr_type_traits){84, 256, 1, 0, 0, 0};
+    case LR_TYPE_Q3_K: return (lr_type_traits){110, 256, 0, 0, 4, 0};
     default: return (lr_type_traits){0, 0, 0, 0, 0, 0};
     }
 }
@@ -46,7 +49,6 @@ LR_INLINE lr_type_traits lr_traits(int wtype) {
 /// copies did, without their 2.4-5x the memory.
 LR_INLINE int lr_decoded_per_tile(int wtype) {
     switch (wtype) {
-    case LR_TYPE_Q2_K: case LR_TYPE_Q3_K:
     case 16: case 17: case 22:  // IQ2_XXS, IQ2_XS, IQ2_S
     case 18: case 21:           // IQ3_XXS, IQ3_S
     case 19: case 29:           // IQ1_S, IQ1_M
@@ -80,25 +82,42 @@ LR_INLINE lr_kx8_layout lr_kx8(int wtype) {
     case LR_TYPE_Q4_K: return (lr_kx8_layout){{0, 2}, 4, 35};       // scales[12], qs[128]
     case LR_TYPE_Q5_K: return (lr_kx8_layout){{0, 2}, 4, 43};       // scales[12], qh[32], qs[128]
     case LR_TYPE_Q6_K: return (lr_kx8_layout){{208, 0xff}, 0, 52};  // ql[128], qh[64], scales[16]
+    case LR_TYPE_Q2_K: return (lr_kx8_layout){{80, 82}, 0, 20};     // scales[16], qs[64]
+    case LR_TYPE_Q3_K: return (lr_kx8_layout){{108, 0xff}, 0, 27};  // hmask[32], qs[64], scales[12]
     default: return (lr_kx8_layout){{0xff, 0xff}, 0, 0};
     }
 }
 /// Where the words start in a K-quant x8 block column, and where row word w sits.
 LR_INLINE size_t lr_kx8_words_offset(int wtype) { return lr_kx8(wtype).half[1] == 0xff ? 16 : 32; }
-/// The chunk position of row word w in the column: the row's order, except for Q6_K, whose
-/// chunks are put in the order its kernels first read them (scales, then per half of the
-/// super-block: its qh words, then its ql words), so a mat-vec reads each column front to back.
-/// Q6_K in the row's order (ql, qh, scales, read as 0-255, 1024-1279, 1536, 256-511, ...) streamed
-/// 6-7 GB/s from memory on one Zen 4 core against 35 GB/s from L3 (docs/measurements.md).
-/// Within each run of 8 quant words (32 values of one quarter) words j and j + 4 (the same
-/// place in the quarter's two 16-value sub-blocks) are neighbours, so a 64-byte load gives
-/// kx8_avx512.c a row's two sub-blocks in one lane pair.
+/// The chunk position of row word w in the column: the row's order, except for Q6_K, Q2_K and
+/// Q3_K, whose chunks are put in the order their kernels first read them (scales, then per half
+/// of the super-block: its high bits, then its low bits), so a mat-vec reads each column front
+/// to back. Q6_K in the row's order (ql, qh, scales, read as 0-255, 1024-1279, 1536, 256-511, ...)
+/// streamed 6-7 GB/s from memory on one Zen 4 core against 35 GB/s from L3 (docs/measurements.md).
+/// Within each run of 8 quant words (32 values: two 16-value sub-blocks) words j and j + 4 (the
+/// same place in the two sub-blocks) are neighbours, so a 64-byte load gives kx8_avx512.c a
+/// row's two sub-blocks in one lane pair.
+LR_INLINE int lr_kx8_pair(int j) { return j < 4 ? 2 * j : 2 * (j - 4) + 1; }
 LR_INLINE int lr_kx8_position(int wtype, int w) {
-    if (wtype != LR_TYPE_Q6_K) return w;
-    if (w >= 48) return w - 48;  // scales[16]
-    const int j = w % 8, pair = j < 4 ? 2 * j : 2 * (j - 4) + 1;
-    if (w >= 32) return 4 + 24 * ((w - 32) / 8) + pair;   // qh[64], half (w - 32) / 8
-    return 12 + 24 * (w / 16) + 8 * (w / 8 % 2) + pair;   // ql[128], half w / 16
+    switch (wtype) {
+    case LR_TYPE_Q6_K:
+        if (w >= 48) return w - 48;  // scales[16]
+        if (w >= 32) return 4 + 24 * ((w - 32) / 8) + lr_kx8_pair(w % 8);   // qh[64], half (w - 32) / 8
+        return 12 + 24 * (w / 16) + 8 * (w / 8 % 2) + lr_kx8_pair(w % 8);  // ql[128], half w / 16
+    case LR_TYPE_Q2_K:
+        if (w < 4) return w;                                      // scales[16]
+        return 4 + 8 * ((w - 4) / 8) + lr_kx8_pair((w - 4) % 8);  // qs[64], half (w - 4) / 8
+    case LR_TYPE_Q3_K:
+        if (w >= 24) return w - 24;                                 // scales[12]
+        if (w < 8) return 3 + lr_kx8_pair(w);                       // hmask[32], both halves
+        return 11 + 8 * ((w - 8) / 8) + lr_kx8_pair((w - 8) % 8);  // qs[64], half (w - 8) / 8
+    default: return w;
+    }
+}
+/// Whether a K-quant's 32-value activation blocks meet two 16-value sub-blocks (Q6_K, Q2_K,
+/// Q3_K): their AVX-512 kernels read activation words in the lane-pair order (0, 4, 1, 5, ...).
+LR_INLINE int lr_kx8_lane_pairs(int wtype) {
+    return wtype == LR_TYPE_Q6_K || wtype == LR_TYPE_Q2_K || wtype == LR_TYPE_Q3_K;
 }
 LR_INLINE size_t lr_kx8_word(int wtype, int w) {
     return lr_kx8_words_offset(wtype) + 32 * (size_t)lr_kx8_position(wtype, w);

@@ -810,19 +810,38 @@ static void check_x8(const char *backend) {
     }
 
     float dummy[8];
-    check(lr_gemm_q8_x8(LR_TYPE_Q3_K, packed, 0, 1, a, 34, 1, 256, dummy, 8) == -1, "[%s] x8 rejects q3_K", backend);
+    check(lr_gemm_q8_x8(23, packed, 0, 1, a, 34, 1, 256, dummy, 8) == -1, "[%s] x8 rejects iq4_xs", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_K, packed, 0, 1, a, 34, 1, 128, dummy, 8) == -1, "[%s] x8 rejects q4_K k %% 256", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 0, 1, a, 34, 1, 33, dummy, 8) == -1, "[%s] x8 rejects k %% 32", backend);
     check(lr_gemm_q8_x8(LR_TYPE_Q4_0, packed, 2, 1, a, 34, 1, 32, dummy, 8) == -1, "[%s] x8 rejects end < begin", backend);
-    check(lr_x8_group_bytes(LR_TYPE_Q3_K, 256) == 0 && lr_x8_pack(LR_TYPE_Q3_K, rows, 0, 256, packed) == -1,
-          "[%s] x8 has no q3_K layout", backend);
+    check(lr_x8_group_bytes(23, 256) == 0 && lr_x8_pack(23, rows, 0, 256, packed) == -1,
+          "[%s] x8 has no iq4_xs layout", backend);
 }
 
 /// Bytes of a K-quant super-block.
 static size_t kq_block_bytes(int type) {
-    return type == LR_TYPE_Q4_K ? sizeof(lr_block_q4_K) : type == LR_TYPE_Q5_K ? sizeof(lr_block_q5_K) : sizeof(lr_block_q6_K);
+    switch (type) {
+    case LR_TYPE_Q2_K: return sizeof(lr_block_q2_K);
+    case LR_TYPE_Q3_K: return sizeof(lr_block_q3_K);
+    case LR_TYPE_Q4_K: return sizeof(lr_block_q4_K);
+    case LR_TYPE_Q5_K: return sizeof(lr_block_q5_K);
+    default: return sizeof(lr_block_q6_K);
+    }
 }
-static const char *kq_name(int type) { return type == LR_TYPE_Q4_K ? "q4_K" : type == LR_TYPE_Q5_K ? "q5_K" : "q6_K"; }
+static const char *kq_name(int type) {
+    static const char *names[] = {"q2_K", "q3_K", "q4_K", "q5_K", "q6_K"};
+    return names[type - LR_TYPE_Q2_K];
+}
+typedef void (*kq_dot_fn)(int n, float *s, const void *w, const void *a);
+static kq_dot_fn kq_dot(int type) {
+    static const kq_dot_fn dots[] = {lr_vec_dot_q2_K_q8_0_scalar, lr_vec_dot_q3_K_q8_0_scalar, lr_vec_dot_q4_K_q8_0_scalar,
+                                         lr_vec_dot_q5_K_q8_0_scalar, lr_vec_dot_q6_K_q8_0_scalar};
+    return dots[type - LR_TYPE_Q2_K];
+}
+/// Where a K-quant super-block's f16 d (and Q2_K's, Q4_K's and Q5_K's dmin, 2 bytes on) sits.
+static size_t kq_d_at(int type) {
+    return type == LR_TYPE_Q6_K ? 208 : type == LR_TYPE_Q2_K ? 80 : type == LR_TYPE_Q3_K ? 108 : 0;
+}
 
 /// Random K-quant super-blocks: random scale and quant bytes (every 6-bit scale, min and int8
 /// scale occurs), f16 d (and dmin) of a quantizer's size.
@@ -831,8 +850,8 @@ static void kq_fill(int type, uint8_t *p, int nsb) {
     for (int b = 0; b < nsb; b++, p += bb) {
         for (size_t j = 0; j < bb; j++) p[j] = (uint8_t)rnd();
         const uint16_t d = lr_f32_to_f16(rnd_uniform(0.0005f, 0.01f)), dmin = lr_f32_to_f16(rnd_uniform(0.0f, 0.01f));
-        if (type == LR_TYPE_Q6_K) memcpy(p + 208, &d, 2);
-        else memcpy(p, &d, 2), memcpy(p + 2, &dmin, 2);
+        memcpy(p + kq_d_at(type), &d, 2);
+        if (type != LR_TYPE_Q6_K && type != LR_TYPE_Q3_K) memcpy(p + kq_d_at(type) + 2, &dmin, 2);
     }
 }
 
@@ -868,7 +887,7 @@ static void check_kx8(const char *backend) {
     static uint8_t rows[ROWS * (MAXK / 256) * 210], packed[ROWS * (MAXK / 256) * 210], back[(MAXK / 256) * 210];
     static lr_block_q8_0 a[MAXT * (MAXK / 32)];
     static float out[MAXT * LD], ref[MAXT * LD];
-    const int kq_types[] = {LR_TYPE_Q4_K, LR_TYPE_Q5_K, LR_TYPE_Q6_K};
+    const int kq_types[] = {LR_TYPE_Q2_K, LR_TYPE_Q3_K, LR_TYPE_Q4_K, LR_TYPE_Q5_K, LR_TYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof kq_types / sizeof kq_types[0]; ti++) {
         const int type = kq_types[ti];
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
@@ -881,7 +900,7 @@ static void check_kx8(const char *backend) {
             int bad = 0;
             for (int r = 0; r < 4; r++) {  // the oracle itself
                 float got;
-                (type == LR_TYPE_Q4_K ? lr_vec_dot_q4_K_q8_0_scalar : type == LR_TYPE_Q5_K ? lr_vec_dot_q5_K_q8_0_scalar : lr_vec_dot_q6_K_q8_0_scalar)(k, &got, rows + r * wrb, a + r);
+                kq_dot(type)(k, &got, rows + r * wrb, a + r);
                 const double e = kq_exact(type, k, rows + r * wrb, a + r);
                 bad += fabs(got - e) > 1e-5 * kq_magnitude(type, k, rows + r * wrb, a + r);
             }
@@ -932,9 +951,10 @@ static void check_kx8(const char *backend) {
                     memset(p, fi >= 2 ? (fi == 2 ? 0xFF : 0x00) : fills[fi], 192);
                     memset(p + 192, fills[fi], 16);
                     memcpy(p + 208, &d, 2);
-                } else {
+                } else {  // Q2_K, Q3_K: every quant, scale and min at its largest (0xFF) or smallest
                     memset(p, fills[fi], bb);
-                    memcpy(p, &d, 2), memcpy(p + 2, &d, 2);
+                    memcpy(p + kq_d_at(type), &d, 2);
+                    if (type != LR_TYPE_Q3_K) memcpy(p + kq_d_at(type) + 2, &d, 2);
                 }
             }
             for (int t = 0; t < 4; t++)
@@ -967,7 +987,7 @@ static void check_kx8(const char *backend) {
 /// Each decoded type: ggml id, name, super-block bytes, and where its f16 scale sits (-1: IQ1_M,
 /// whose scale is spread over the top nibbles of its four 16-bit sub-block scales).
 static const struct { int type; const char *name; int bytes, d_at; } decoded_types[] = {
-    {LR_TYPE_Q2_K, "q2_K", 84, 80}, {LR_TYPE_Q3_K, "q3_K", 110, 108}, {16, "iq2_xxs", 66, 0},
+    {16, "iq2_xxs", 66, 0},
     {17, "iq2_xs", 74, 0},          {22, "iq2_s", 82, 0},             {18, "iq3_xxs", 98, 0},
     {21, "iq3_s", 110, 0},          {19, "iq1_s", 50, 0},             {29, "iq1_m", 56, -1},
     {34, "tq1_0", 54, 52},          {35, "tq2_0", 66, 64},

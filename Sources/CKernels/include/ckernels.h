@@ -127,6 +127,8 @@ void lr_vec_dot_q5_1_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q4_K_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q5_K_q8_0_scalar(int n, float *s, const void *w, const void *a);
 void lr_vec_dot_q6_K_q8_0_scalar(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q2_K_q8_0_scalar(int n, float *s, const void *w, const void *a);
+void lr_vec_dot_q3_K_q8_0_scalar(int n, float *s, const void *w, const void *a);
 
 #if defined(__x86_64__)
 void lr_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *w, const void *a);
@@ -146,7 +148,7 @@ void lr_vec_dot_q4_1_q8_0_neon_dotprod(int n, float *s, const void *w, const voi
 // Quantized mat-vec / mat-mat over a range of output rows.
 //
 // W: weight matrix of type wtype (LR_TYPE_Q8_0, _Q4_0, _Q4_1, _IQ4_NL, _Q5_0, _Q5_1, or the K-quants
-//    _Q4_K, _Q5_K, _Q6_K with k a multiple of 256, or a format decoded per tile, see
+//    _Q2_K, _Q3_K, _Q4_K, _Q5_K, _Q6_K with k a multiple of 256, or a format decoded per tile, see
 //    lr_tile_decode_format), rows of k values,
 //    row r starting at (const char *)w + r * w_row_bytes.
 // A: n_tok Q8_0 activation rows of k values, row t at (const char *)a + t * a_row_bytes.
@@ -190,15 +192,15 @@ int lr_gemm_f32a_scalar(int wtype, const void *w, size_t w_row_bytes, int row_be
 // reading the weights in one sequence (llama.cpp repacks at load for the same reason; this is
 // our own layout). A group takes the bytes of its 8 rows in the file layout.
 //
-// K-quants (Q4_K, Q5_K, Q6_K) group by super-block column instead: the 8 rows' f16 scales (d, then
+// K-quants (Q2_K to Q6_K) group by super-block column instead: the 8 rows' f16 scales (d, then
 // dmin) as 8 halves each, then every other 4-byte word of the super-block (6-bit scales, quants,
-// high bits, in the file's order) as a 32-byte chunk holding row i's word in lane i.
+// high bits) as a 32-byte chunk holding row i's word in lane i (type_traits.h: lr_kx8_position).
 
 /// 1 when the active backend's x8 kernels beat the file layout for wtype, else 0 (the layout
 /// still works everywhere: every backend falls back to the scalar x8 kernels).
 int lr_x8_preferred(int wtype);
 /// Bytes of one group of 8 rows of k values, or 0 for a type without an x8 layout (Q4_0, Q4_1, IQ4_NL, Q5_0, Q5_1,
-/// Q8_0 have one; so do Q4_K, Q5_K and Q6_K, with k a multiple of 256).
+/// Q8_0 have one; so do Q2_K to Q6_K, with k a multiple of 256).
 size_t lr_x8_group_bytes(int wtype, int k);
 /// Interleaves 8 rows (row i at src + i * src_row_bytes, file layout) into one group at dst.
 /// Returns 0, or -1 for an unsupported type or k not a multiple of 32.
