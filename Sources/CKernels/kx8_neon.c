@@ -1,4 +1,4 @@
-// NEON mat-muls on x8 K-quants (Q4_K, Q5_K, Q6_K) with Q8_0 activations, plain ARMv8 (SMULL/SMLAL)
+// NEON mat-muls on x8 K-quants (Q2_K to Q6_K) with Q8_0 activations, plain ARMv8 (SMULL/SMLAL)
 // and ARMv8.2 dotprod (SDOT by lane): the NEON backends' gemm_kx8. Layout and plan as
 // kx8_avx512.c: a 16-byte quant vector holds 4 rows x 4 consecutive values, one broadcast
 // activation word multiplies 4 rows, and each 32-value block's quants are unpacked once for a
@@ -19,6 +19,7 @@ enum { KN_NT = 4 };  // tokens per tile (each unpacked block serves them all)
 typedef struct {
     float da, sa;
     int32_t s0, s1;
+    float ml, mh;
 } kn_act;
 
 static void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, kn_act *acts) {
@@ -27,7 +28,7 @@ static void prep_acts(const uint8_t *a, size_t a_row_bytes, int nt, int nb, kn_a
         for (int b = 0; b < nb; b++) {
             const int lo = vaddlvq_s8(vld1q_s8(ab[b].qs)), hi = vaddlvq_s8(vld1q_s8(ab[b].qs + 16));
             const float d = lr_f16_to_f32_inline(ab[b].d);
-            acts[(size_t)t * nb + b] = (kn_act){d, d * (float)(lo + hi), -32 * lo, -32 * hi};
+            acts[(size_t)t * nb + b] = (kn_act){d, d * (float)(lo + hi), -32 * lo, -32 * hi, d * (float)lo, d * (float)hi};
         }
     }
 }
@@ -49,11 +50,38 @@ LR_INLINE float32x4_t kn_byte_s(uint32x4_t v, int byte) {
 }
 
 /// Per-row float scales of one super-block column for 8 rows ([rows 4h..4h+3]): sc[s][h] for
-/// each sub-block s (8 for Q4_K, with mn its mins; 16 for Q6_K), d folded in.
-LR_INLINE void kn_scales(const uint8_t *blk, const int wtype, float32x4_t sc[16][2], float32x4_t mn[8][2]) {
+/// each sub-block s (8 for Q4_K, with mn its mins; 16 for Q6_K, Q3_K, and Q2_K with its mins), d
+/// (dmin) folded in.
+LR_INLINE void kn_scales(const uint8_t *blk, const int wtype, float32x4_t sc[16][2], float32x4_t mn[16][2]) {
     float32x4_t d[2], dmin[2];
     kn_halves(blk, d);
-    if (wtype != LR_TYPE_Q6_K) {
+    if (wtype == LR_TYPE_Q2_K) {  // scale s: low nibble of byte s % 4 of word s / 4, its min the high one
+        kn_halves(blk + 16, dmin);
+        const uint32x4_t n4 = vdupq_n_u32(0x0f0f0f0fu);
+        for (int h = 0; h < 2; h++)
+            for (int q = 0; q < 4; q++) {
+                const uint32x4_t u = vld1q_u32((const uint32_t *)(blk + lr_kx8_word(wtype, q) + 16 * h));
+                const uint32x4_t lo = vandq_u32(u, n4), hi = vandq_u32(vshrq_n_u32(u, 4), n4);
+                for (int j = 0; j < 4; j++) {
+                    sc[4 * q + j][h] = vmulq_f32(d[h], kn_byte_u(lo, j));
+                    mn[4 * q + j][h] = vmulq_f32(dmin[h], kn_byte_u(hi, j));
+                }
+            }
+    } else if (wtype == LR_TYPE_Q3_K) {  // as lr_q3k_scales (avx2_int8.h), minus 32 as signed bytes
+        const uint32x4_t n4 = vdupq_n_u32(0x0f0f0f0fu), m2 = vdupq_n_u32(0x03030303u);
+        for (int h = 0; h < 2; h++) {
+            const uint32x4_t u0 = vld1q_u32((const uint32_t *)(blk + lr_kx8_word(wtype, 24) + 16 * h)),
+                             u1 = vld1q_u32((const uint32_t *)(blk + lr_kx8_word(wtype, 25) + 16 * h)),
+                             u2 = vld1q_u32((const uint32_t *)(blk + lr_kx8_word(wtype, 26) + 16 * h));
+            const uint32x4_t lo[4] = {u0, u1, vshrq_n_u32(u0, 4), vshrq_n_u32(u1, 4)};
+            for (int q = 0; q < 4; q++) {
+                const uint32x4_t top = vshlq_n_u32(vandq_u32(vshlq_u32(u2, vdupq_n_s32(-2 * q)), m2), 4);
+                const uint8x16_t b6 = vreinterpretq_u8_u32(vorrq_u32(vandq_u32(lo[q], n4), top));
+                const uint32x4_t sv = vreinterpretq_u32_u8(vsubq_u8(b6, vdupq_n_u8(32)));
+                for (int j = 0; j < 4; j++) sc[4 * q + j][h] = vmulq_f32(d[h], kn_byte_s(sv, j));
+            }
+        }
+    } else if (wtype != LR_TYPE_Q6_K) {
         kn_halves(blk + 16, dmin);
         const uint8_t *w = blk + lr_kx8_word(wtype, 0);
         const uint32x4_t m6 = vdupq_n_u32(0x3f3f3f3fu), m4 = vdupq_n_u32(0x0f0f0f0fu), m2 = vdupq_n_u32(0x03030303u);
@@ -85,13 +113,23 @@ LR_INLINE void kn_quants(const uint8_t *blk, const int wtype, int B, int8x16_t q
     const uint8x16_t nibble = vdupq_n_u8(0x0f);
     for (int w = 0; w < 8; w++)
         for (int h = 0; h < 2; h++) {
-            if (wtype != LR_TYPE_Q6_K) {
+            if (wtype == LR_TYPE_Q4_K || wtype == LR_TYPE_Q5_K) {
                 const int five = wtype == LR_TYPE_Q5_K;
                 const uint8x16_t v = vld1q_u8(blk + lr_kx8_word(wtype, (five ? 11 : 3) + 8 * (B / 2) + w) + 16 * h);
                 uint8x16_t u = B % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, nibble);
                 if (five) {  // Q5_K: bit B of qh word w's bytes to bit 4
                     const uint8x16_t hb = vld1q_u8(blk + lr_kx8_word(wtype, 3 + w) + 16 * h);
                     u = vorrq_u8(u, vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(4 - B))), vdupq_n_u8(0x10)));
+                }
+                q[w][h] = vreinterpretq_s8_u8(u);
+            } else if (wtype == LR_TYPE_Q2_K || wtype == LR_TYPE_Q3_K) {
+                // block B = 4 half + g: bits 2g of qs words 8 half + w, Q3_K's bit B of hmask word w
+                const int three = wtype == LR_TYPE_Q3_K, half = B / 4, g = B % 4;
+                const uint8x16_t v = vld1q_u8(blk + lr_kx8_word(wtype, (three ? 8 : 4) + 8 * half + w) + 16 * h);
+                uint8x16_t u = vandq_u8(vshlq_u8(v, vdupq_n_s8((int8_t)(-2 * g))), vdupq_n_u8(0x03));
+                if (three) {
+                    const uint8x16_t hb = vld1q_u8(blk + lr_kx8_word(wtype, w) + 16 * h);
+                    u = vorrq_u8(u, vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(2 - B))), vdupq_n_u8(0x04)));
                 }
                 q[w][h] = vreinterpretq_s8_u8(u);
             } else {
@@ -156,7 +194,7 @@ KN_ISUMS(neon, , {
         for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = vdupq_n_f32(0);                                         \
         for (int b = 0; b < nsb; b++) {                                                                              \
             const uint8_t *blk = grp + (size_t)b * bb;                                                               \
-            float32x4_t sc[16][2], mn[8][2];                                                                         \
+            float32x4_t sc[16][2], mn[16][2];                                                                        \
             kn_scales(blk, wtype, sc, mn);                                                                           \
             for (int B = 0; B < 8; B++) {                                                                            \
                 int8x16_t q[8][2];                                                                                   \
@@ -167,15 +205,22 @@ KN_ISUMS(neon, , {
                     int32x4_t s[2][2];                                                                               \
                     kn_isums_##SUFFIX(q, aq, s);                                                                     \
                     for (int h = 0; h < 2; h++) {                                                                    \
-                        if (wtype != LR_TYPE_Q6_K) {                                                                 \
+                        if (wtype == LR_TYPE_Q4_K || wtype == LR_TYPE_Q5_K) {                                       \
                             const float32x4_t f = vcvtq_f32_s32(vaddq_s32(s[0][h], s[1][h]));                        \
                             acc[j][h] = vfmaq_f32(acc[j][h], f, vmulq_n_f32(sc[B][h], act->da));                     \
                             acc[j][h] = vfmsq_f32(acc[j][h], mn[B][h], vdupq_n_f32(act->sa));                        \
-                        } else {                                                                                     \
-                            const float32x4_t f0 = vcvtq_f32_s32(vaddq_s32(s[0][h], vdupq_n_s32(act->s0)));          \
-                            const float32x4_t f1 = vcvtq_f32_s32(vaddq_s32(s[1][h], vdupq_n_s32(act->s1)));          \
+                        } else { /* two 16-value sub-blocks; Q6_K's -32 (Q3_K's -4) starts the sums */               \
+                            const int sh = wtype == LR_TYPE_Q6_K ? 0 : 3;                                            \
+                            const int32x4_t o0 = vdupq_n_s32(wtype == LR_TYPE_Q2_K ? 0 : act->s0 >> sh);             \
+                            const int32x4_t o1 = vdupq_n_s32(wtype == LR_TYPE_Q2_K ? 0 : act->s1 >> sh);             \
+                            const float32x4_t f0 = vcvtq_f32_s32(vaddq_s32(s[0][h], o0));                            \
+                            const float32x4_t f1 = vcvtq_f32_s32(vaddq_s32(s[1][h], o1));                            \
                             const float32x4_t f = vfmaq_f32(vmulq_f32(f0, sc[2 * B][h]), f1, sc[2 * B + 1][h]);      \
                             acc[j][h] = vfmaq_n_f32(acc[j][h], f, act->da);                                          \
+                            if (wtype == LR_TYPE_Q2_K) {                                                             \
+                                acc[j][h] = vfmsq_n_f32(acc[j][h], mn[2 * B][h], act->ml);                           \
+                                acc[j][h] = vfmsq_n_f32(acc[j][h], mn[2 * B + 1][h], act->mh);                       \
+                            }                                                                                        \
                         }                                                                                            \
                     }                                                                                                \
                 }                                                                                                    \
@@ -189,7 +234,7 @@ KN_ISUMS(neon, , {
                                                                                                                      \
     int lr_gemm_kx8_##SUFFIX(int wtype, const void *w, int group_begin, int group_end, const void *a,                 \
                              size_t a_row_bytes, int n_tok, int k, float *out, size_t out_ld) {                       \
-        if ((wtype != LR_TYPE_Q4_K && wtype != LR_TYPE_Q5_K && wtype != LR_TYPE_Q6_K) || k < 0 || k % LR_QK_K != 0 || group_begin < 0 ||     \
+        if (wtype < LR_TYPE_Q2_K || wtype > LR_TYPE_Q6_K || k < 0 || k % LR_QK_K != 0 || group_begin < 0 ||     \
             group_end < group_begin || n_tok < 0)                                                                    \
             return -1;                                                                                               \
         if (group_begin == group_end || n_tok == 0 || k == 0) return 0;                                              \

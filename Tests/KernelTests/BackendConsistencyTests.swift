@@ -205,8 +205,7 @@ final class BackendConsistencyTests: XCTestCase {
     func testGemmRejectsBadArguments() {
         var out = [Float](repeating: 0, count: 4)
         let w = [UInt8](repeating: 0, count: 34 * 8)
-        // IQ4_XS is re-packed at load (as IQ4_NL): no kernel takes its own blocks. (Q3_K, here
-        // before, now runs decoded per tile.)
+        // IQ4_XS is re-packed at load (as IQ4_NL): no kernel takes its own blocks.
         XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_IQ4_XS), w, 136, 0, 1, w, 34, 1, 256, &out, 1), -1)
         XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q3_K), w, 110, 0, 1, w, 34, 1, 250, &out, 1), -1)  // k not whole super-blocks
         XCTAssertEqual(lr_gemm_q8(Int32(LR_TYPE_Q8_0), w, 34, 0, 1, w, 34, 1, 33, &out, 1), -1)

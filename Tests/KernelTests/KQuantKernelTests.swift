@@ -1,7 +1,7 @@
 import CKernels
 import XCTest
 
-/// Q4_K, Q5_K and Q6_K run in the file's own super-blocks: the scalar row dot against the exact product
+/// Q2_K to Q6_K run in the file's own super-blocks: the scalar row dot against the exact product
 /// of the dequantized rows, the x8 layout's round trip, and every SIMD backend's x8 kernel
 /// against the scalar rows, on random blocks and on extreme ones (every quant, scale and min at
 /// its largest; Q6_K's int8 scales at -128) where vpdpbusd's unsigned x signed order and the
@@ -14,18 +14,28 @@ final class KQuantKernelTests: XCTestCase {
 
     private static let types: [(id: Int32, blockBytes: Int, name: String)] = [
         (Int32(LR_TYPE_Q4_K), 144, "Q4_K"), (Int32(LR_TYPE_Q5_K), 176, "Q5_K"), (Int32(LR_TYPE_Q6_K), 210, "Q6_K"),
+        (Int32(LR_TYPE_Q2_K), 84, "Q2_K"), (Int32(LR_TYPE_Q3_K), 110, "Q3_K"),
     ]
+    /// Where a super-block's f16 d sits (Q2_K's dmin, Q4_K's and Q5_K's follow it).
+    private static func dAt(_ type: Int32) -> Int {
+        switch type {
+        case Int32(LR_TYPE_Q6_K): 208
+        case Int32(LR_TYPE_Q2_K): 80
+        case Int32(LR_TYPE_Q3_K): 108
+        default: 0
+        }
+    }
 
     /// Random super-blocks: any scale and quant bytes, a quantizer-sized f16 d (and dmin).
     private func randomBlocks(_ type: Int32, _ count: Int, _ rng: inout KernelRNG) -> [UInt8] {
         let bb = Self.types.first { $0.id == type }!.blockBytes
-        let q6 = type == Int32(LR_TYPE_Q6_K)
+        let noMin = type == Int32(LR_TYPE_Q6_K) || type == Int32(LR_TYPE_Q3_K)
         var bytes = (0..<(count * bb)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         for b in 0..<count {
             let d = lr_f32_to_f16(rng.uniform(0.0005, 0.01)), dmin = lr_f32_to_f16(rng.uniform(0, 0.01))
-            let at = b * bb + (q6 ? 208 : 0)
+            let at = b * bb + Self.dAt(type)
             bytes[at] = UInt8(d & 0xff); bytes[at + 1] = UInt8(d >> 8)
-            if !q6 { bytes[at + 2] = UInt8(dmin & 0xff); bytes[at + 3] = UInt8(dmin >> 8) }
+            if !noMin { bytes[at + 2] = UInt8(dmin & 0xff); bytes[at + 3] = UInt8(dmin >> 8) }
         }
         return bytes
     }
@@ -51,6 +61,8 @@ final class KQuantKernelTests: XCTestCase {
                         switch t.name {
                         case "Q4_K": lr_vec_dot_q4_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
                         case "Q5_K": lr_vec_dot_q5_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
+                        case "Q2_K": lr_vec_dot_q2_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
+                        case "Q3_K": lr_vec_dot_q3_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
                         default: lr_vec_dot_q6_K_q8_0_scalar(Int32(k), &got, wp.baseAddress, ap.baseAddress)
                         }
                         let (e, mag) = exact(t.id, wp.baseAddress!, ap.baseAddress!, k)
@@ -132,13 +144,17 @@ final class KQuantKernelTests: XCTestCase {
         }
         for t in Self.types {
             // (quant bytes, scale bytes): all bits set, all clear; Q6_K's scales at -128 and +127
-            let q6 = t.id == Int32(LR_TYPE_Q6_K)
+            let q6 = t.id == Int32(LR_TYPE_Q6_K), k23 = t.id == Int32(LR_TYPE_Q2_K) || t.id == Int32(LR_TYPE_Q3_K)
             let fills: [(UInt8, UInt8)] = q6 ? [(0xff, 0xff), (0x00, 0x00), (0xff, 0x80), (0x00, 0x7f)]
                                              : [(0xff, 0xff), (0x00, 0x00), (0xff, 0x00)]
             for (q, s) in fills {
                 var rows = [UInt8]()
                 for _ in 0..<(16 * k / 256) {
-                    if !q6 {  // Q5_K's qh takes the quants' fill
+                    if k23 {  // Q2_K, Q3_K: every quant, scale and min at the fill, then d (and dmin)
+                        var b = [UInt8](repeating: q, count: t.blockBytes)
+                        for at in stride(from: Self.dAt(t.id), to: t.blockBytes, by: 2) { b[at] = UInt8(d & 0xff); b[at + 1] = UInt8(d >> 8) }
+                        rows += b
+                    } else if !q6 {  // Q5_K's qh takes the quants' fill
                         rows += [UInt8(d & 0xff), UInt8(d >> 8), UInt8(d & 0xff), UInt8(d >> 8)]
                         rows += [UInt8](repeating: s, count: 12) + [UInt8](repeating: q, count: t.blockBytes - 16)
                     } else {

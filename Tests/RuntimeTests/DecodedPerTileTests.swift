@@ -4,12 +4,12 @@ import LLMRuntime
 import TestSupport
 import XCTest
 
-/// Matrices in Q2_K, Q3_K, the IQ1/IQ2/IQ3 codebook formats and TQ1_0/TQ2_0 stay in the file's
+/// Matrices in the IQ1/IQ2/IQ3 codebook formats and TQ1_0/TQ2_0 stay in the file's
 /// bytes and are decoded to Q8_0 one group of 8 rows at a time at mat-mul time: a model of them
 /// gives the same logits, bit for bit, as the same model with those matrices stored as the Q8_0
 /// copies a load used to make, prefill and decode, on two threads.
 final class DecodedPerTileTests: XCTestCase {
-    static let types: [GGMLType] = [.q2_K, .q3_K, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0]
+    static let types: [GGMLType] = [.iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0]
 
     /// Random super-blocks of `type`: random bytes (every grid index, sign, sub-scale and quant
     /// occurs) with the f16 scale set to a quantizer's size (IQ1_M's is spread over the top

@@ -44,7 +44,7 @@ final class WeightLoadingTests: XCTestCase {
         XCTAssertEqual(GGMLType.q4_K.kernelHandling, .native)
         XCTAssertEqual(GGMLType.iq4_xs.kernelHandling, .repacked(to: .iq4_nl))
         XCTAssertEqual(GGMLType.q6_K.kernelHandling, .native)
-        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .q4_K, .q5_K, .q6_K])
+        XCTAssertEqual(WeightMatrix.nativeTypes, [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
         // Every native format has an x8 layout in CKernels' type table.
         for t in WeightMatrix.nativeTypes {
             XCTAssertGreaterThan(lr_x8_group_bytes(Int32(t.rawValue), Int32(t.blockSize)), 0, "\(t)")
@@ -98,6 +98,29 @@ final class WeightLoadingTests: XCTestCase {
             raw += [UInt8(h & 0xFF), UInt8(h >> 8)]
         }
         try assertLoadsInItsOwnBytes(raw, type: .q6_K, rows: rows, columns: columns, blockBytes: 210, tolerance: 0, in: dir)
+    }
+
+    /// Q2_K and Q3_K matrices run in their own super-blocks (2.6 and 3.4 bits a value, no
+    /// decoding per tile), holding the file's values; 16 rows, two x8 groups in the chunk order of
+    /// lr_kx8_position.
+    func testQ2_KAndQ3_KLoadInTheirOwnBytes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var rng = SplitMix64(seed: 23)
+        let rows = 16, columns = 512
+        for (type, bytes, dAt) in [(GGMLType.q2_K, 84, 80), (.q3_K, 110, 108)] {
+            XCTAssertEqual(type.kernelHandling, .native)
+            var raw = [UInt8]()
+            for _ in 0..<(rows * columns / 256) {
+                var b = (0..<bytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                for at in stride(from: dAt, to: bytes, by: 2) {  // d (and Q2_K's dmin)
+                    let h = lr_f32_to_f16(Float(1 + rng.next() % 100) / 4000)
+                    b[at] = UInt8(h & 0xFF); b[at + 1] = UInt8(h >> 8)
+                }
+                raw += b
+            }
+            try assertLoadsInItsOwnBytes(raw, type: type, rows: rows, columns: columns, blockBytes: bytes, tolerance: 0, in: dir)
+        }
     }
 
     /// Q5_0 matrices are used where they lie in the file (no Q8_0 copy at half as much again).

@@ -24,9 +24,8 @@ extension GGMLType {
     }
 
     public var kernelHandling: KernelHandling {
-        // Q2_K, Q3_K, IQ1/IQ2/IQ3 and TQ1_0/TQ2_0 (CKernels' lr_decoded_per_tile says which): at
-        // 1.6-3.4 bits a value, a Q8_0 copy took up to 5x their size and the Q4_1 mapping
-        // (IQ3, IQ1) up to 3x; decoding 8 rows at a time keeps them at their size (see
+        // IQ1/IQ2/IQ3 and TQ1_0/TQ2_0 (CKernels' lr_decoded_per_tile says which): at 1.6-3.4
+        // bits a value, a Q8_0 copy took up to 5x their size and the Q4_1 mapping (IQ3, IQ1) up to 3x; decoding 8 rows at a time keeps them at their size (see
         // docs/measurements.md, "formats").
         if lr_tile_decode_format(Int32(rawValue)) == Int32(GGMLType.q8_0.rawValue) { return .decodedPerTile(to: .q8_0) }
         return switch self {
@@ -39,6 +38,10 @@ extension GGMLType {
         // kernels read them (17 GB/s a core from memory, against 6-7): the 1.5B then generates
         // 1.15x llama.cpp's speed (0.91x with the copies) and holds exactly the file's tensor bytes.
         case .q4_K, .q5_K, .q6_K: .native
+        // Q2_K and Q3_K too (2.6 and 3.4 bits a value), in x8 kernels that read their 16-value
+        // sub-blocks as Q6_K's: decoded per tile to Q8_0 instead, every token paid ~1.3 ns a value
+        // (Qwen2.5-0.5B Q2_K generated at 0.19x llama.cpp's speed; docs/measurements.md).
+        case .q2_K, .q3_K: .native
         case .iq4_xs: .repacked(to: .iq4_nl)
         default: .converted(to: .q8_0)
         }

@@ -34,7 +34,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Gemma-3-270M's 640), where converting to Q8_0 cost half as much memory again.
     public static let nativeTypes: Set<GGMLType> = Set(GGMLType.allCases.filter { $0.kernelHandling == .native })
     /// Formats used in the file's bytes: the native ones and those decoded per tile at mat-mul
-    /// time (Q2_K, Q3_K, IQ1/IQ2/IQ3, TQ1_0/TQ2_0: see `GGMLType.KernelHandling.decodedPerTile`).
+    /// time (IQ1/IQ2/IQ3, TQ1_0/TQ2_0: see `GGMLType.KernelHandling.decodedPerTile`).
     public static let residentTypes: Set<GGMLType> = Set(GGMLType.allCases.filter(\.runsFromFileBytes))
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;

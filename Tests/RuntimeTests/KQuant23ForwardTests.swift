@@ -1,0 +1,83 @@
+import CKernels
+import GGUF
+import LLMRuntime
+import TestSupport
+import XCTest
+
+/// Q2_K and Q3_K matrices run in their own bytes through their x8 kernels: a tiny model of them
+/// gives the logits of the same model with those matrices stored as Q8_0 copies of their
+/// dequantized values (the reference the decoded-per-tile path used to compute exactly), within
+/// the copy's rounding, prefill and decode, on two threads; and it holds the file's bytes.
+final class KQuant23ForwardTests: XCTestCase {
+    /// A tiny model whose block matrices and output are `type` (raw blocks seeded by tensor
+    /// name), or Q8_0 copies of those blocks' values when `asQ8Copy`.
+    private func model(_ type: GGMLType, asQ8Copy: Bool) -> TinyModel {
+        var t = TinyModel()
+        t.hiddenSize = 256
+        t.headDim = 64
+        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 512), count: 2)
+        t.matrixType = asQ8Copy ? .q8_0 : type
+        t.tiedOutput = false  // the output's rows (the vocabulary) end in a partial group of 8
+        t.tensorBytes = { desc in
+            guard desc.shape.count == 2, desc.name != "token_embd.weight" else { return nil }
+            var rng = SplitMix64(seed: desc.name.utf8.reduce(UInt64(type.rawValue)) { $0 &* 31 &+ UInt64($1) })
+            let (columns, rows) = (desc.shape[0], desc.shape[1])
+            let raw = DecodedPerTileTests.randomBlocks(type, count: rows * columns / 256, rng: &rng)
+            guard asQ8Copy else { return raw }
+            var values = [Float](repeating: 0, count: rows * columns)
+            guard lr_dequantize_row(Int32(type.rawValue), raw, &values, Int64(rows * columns)) == 0 else { return nil }
+            var q8 = [UInt8](repeating: 0, count: rows * columns / 32 * 34)
+            lr_quantize_row_q8_0(values, &q8, Int64(rows * columns))
+            return q8
+        }
+        return t
+    }
+
+    /// Prefill logits for every position of a 13-token batch, then the last logits of token-by-token decoding.
+    private func logits(_ path: String) throws -> [[Float]] {
+        let model = try LanguageModel(path: path, threads: 2)
+        let tokens: [Int32] = [5, 77, 200, 31, 9, 140, 260, 3, 18, 64, 101, 250, 7]
+        let vocab = model.config.vocabularySize
+        let session = try GenerationSession(model: model, contextLength: 64, batchSize: tokens.count, logitRows: tokens.count)
+        tokens.withUnsafeBufferPointer {
+            model.transformer.forward($0, start: 0, cache: session.cache, state: session.state, logits: .all)
+        }
+        var out = tokens.indices.map { Array(UnsafeBufferPointer(start: session.state.logits + $0 * vocab, count: vocab)) }
+        let stepwise = try GenerationSession(model: model, contextLength: 64)
+        for t in tokens { try stepwise.feed(t) }
+        out.append(Array(UnsafeBufferPointer(start: stepwise.logits, count: vocab)))
+        return out
+    }
+
+    func testLogitsMatchQ8_0CopyOfTheirValues() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        for type in [GGMLType.q2_K, .q3_K] {
+            XCTAssertEqual(type.kernelHandling, .native, "\(type)")
+            XCTAssertEqual(type.runsAsDescription, "\(type)")
+            let path = try model(type, asQ8Copy: false).write(to: dir.file("\(type).gguf"))
+            let copy = try model(type, asQ8Copy: true).write(to: dir.file("\(type).q8.gguf"))
+
+            // Held as the file's bytes: nothing converted, a matrix takes exactly its tensor's bytes.
+            let file = try GGUFFile(path: path)
+            let tensor = try XCTUnwrap(file.tensor(named: "blk.0.ffn_down.weight"))
+            let m = try WeightMatrix(tensor: tensor, in: file)
+            XCTAssertEqual(m.type, type)
+            XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), tensor.byteCount)
+            XCTAssertTrue(MemoryEstimate.convertedAtLoad(file).isEmpty, "\(type): nothing is converted at load")
+
+            let ours = try logits(path), theirs = try logits(copy)
+            XCTAssertEqual(ours.count, theirs.count)
+            for (i, (a, b)) in zip(ours, theirs).enumerated() {
+                XCTAssertTrue(a.allSatisfy(\.isFinite), "\(type): row \(i) finite")
+                let scale = b.map { abs($0) }.max()!, worst = zip(a, b).map { abs($0 - $1) }.max()!
+                XCTAssertGreaterThan(scale, 0.1, "\(type): row \(i) logits are not all near zero")
+                // The copy moves each weight by up to half a Q8_0 step (1/254 of its block's largest).
+                XCTAssertLessThan(worst, 0.02 * scale, "\(type): logits row \(i) differ from the Q8_0 copy's")
+            }
+            // The last prefill row and the stepwise decode of the same tokens agree.
+            let last = ours[ours.count - 2], step = ours[ours.count - 1]
+            XCTAssertLessThan(zip(last, step).map { abs($0 - $1) }.max()!, 1e-3 * last.map { abs($0) }.max()!, "\(type)")
+        }
+    }
+}
