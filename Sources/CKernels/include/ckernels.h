@@ -223,7 +223,7 @@ int lr_gemm_f32a_x8_scalar(int wtype, const void *w, int group_begin, int group_
                            int n_tok, int k, float *out, size_t out_ld);
 
 // ---------------------------------------------------------------------------
-// Formats run decoded per tile: Q2_K, Q3_K, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M,
+// Formats run decoded per tile: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M,
 // TQ1_0, TQ2_0 stay in their file bytes (row layout, k a multiple of 256). lr_gemm_q8 and
 // lr_gemm_f32a take them: each group of 8 rows is decoded into a per-thread scratch as Q8_0
 // (lr_decode_rows_q8_0) and run through the active backend's Q8_0 kernels for all n_tok tokens.
