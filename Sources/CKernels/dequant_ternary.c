@@ -1,6 +1,5 @@
 // The ternary formats TQ1_0 and TQ2_0 (one f16 scale per 256 values, levels -1, 0, 1; TQ2_0's
-// 2-bit codes also allow 2): scalar dequantization as ggml defines it, and the conversion at
-// load to Q4_0, whose levels d * (q - 8) include them all exactly.
+// 2-bit codes also allow 2): scalar dequantization as ggml defines it.
 #include "kernels_internal.h"
 
 enum { TQ1_0 = 34, TQ2_0 = 35 };

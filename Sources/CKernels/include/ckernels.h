@@ -72,6 +72,8 @@ void lr_dequantize_row_iq4_xs(const void *src, float *dst, int64_t n);
 int lr_dequantize_row_iq_grid(int ggml_type, const void *src, float *dst, int64_t n);
 /// TQ1_0 and TQ2_0 rows (n a multiple of 256) by ggml type id. Returns 0, or -1 for another type.
 int lr_dequantize_row_ternary(int ggml_type, const void *src, float *dst, int64_t n);
+/// Q1_0 and Q2_0 rows (n a multiple of 128 / 64) by ggml type id. Returns 0, or -1 for another type.
+int lr_dequantize_row_q1_q2(int ggml_type, const void *src, float *dst, int64_t n);
 /// Dequantizes by ggml type id. Returns 0, or -1 for an unsupported type.
 int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
 /// Q4_K rows (n a multiple of 256) as Q4_1 blocks with the same quants: a kernel format at 5

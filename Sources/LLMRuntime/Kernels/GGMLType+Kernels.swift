@@ -24,7 +24,7 @@ extension GGMLType {
     }
 
     public var kernelHandling: KernelHandling {
-        // Q2_K, Q3_K, IQ1/IQ2/IQ3 and TQ1_0/TQ2_0 (CKernels' lr_decoded_per_tile says which): at
+        // Q2_K, Q3_K, IQ1/IQ2/IQ3, TQ1_0/TQ2_0, Q1_0/Q2_0 (CKernels' lr_decoded_per_tile says which): at
         // 1.6-3.4 bits a value, a Q8_0 copy took up to 5x their size and the Q4_1 mapping
         // (IQ3, IQ1) up to 3x; decoding 8 rows at a time keeps them at their size (see
         // docs/measurements.md, "formats").
