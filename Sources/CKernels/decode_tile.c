@@ -1,8 +1,8 @@
 // Matrices run decoded per tile: kept resident in their file bytes (Q2_K, Q3_K, the IQ1/IQ2/IQ3
 // codebook formats, TQ1_0/TQ2_0, ggml's Q1_0/Q2_0: 1.1-3.4 bits a value), each group of 8 rows decoded at mat-mul
 // time into a small scratch in Q8_0 and run through the backend's Q8_0 kernels for every token
-// of the batch. Q2_K, Q3_K and TQ decode as the load-time Q8_0 copies did (dequantize, reference
-// rounding); the IQ grids' and Q1_0/Q2_0's whole levels go in as they are. Memory
+// of the batch. Q2_K and Q3_K decode as the load-time Q8_0 copies did (dequantize, reference
+// rounding); the IQ grids', TQ's and Q1_0/Q2_0's whole levels go in as they are. Memory
 // stays at the file's size.
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,6 +44,9 @@ int lr_decode_rows_q8_0(int wtype, const void *w, size_t w_row_bytes, int row_be
         // The grid formats' levels are whole numbers under one scale per 32 values: put as they
         // are, not rounded onto Q8_0's amax/127 steps (which moves IQ3_S's level 1 by 6%).
         if (lr_decode_row_iq_grid_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,
+                                       (uint8_t *)dst + (size_t)(r - row_begin) * rb, k) == 0)
+            continue;
+        if (lr_decode_row_ternary_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,
                                        (uint8_t *)dst + (size_t)(r - row_begin) * rb, k) == 0)
             continue;
         if (lr_decode_row_q1_q2_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,

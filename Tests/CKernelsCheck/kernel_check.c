@@ -1019,7 +1019,7 @@ static void check_decoded(const char *backend) {
             for (int r = 0; r < ROWS; r++) {
                 lr_dequantize_row(type, w + r * wrb, vals, k);
                 lr_quantize_row_q8_0_ref(vals, packed, k);  // the load-time copy's bytes (not the exact ones')
-                const int grid = (type >= 16 && type <= 29) || type == 41 || type == 42;
+                const int grid = (type >= 16 && type <= 29) || type == 34 || type == 35 || type == 41 || type == 42;
                 unlike += !grid && memcmp(packed, q8 + r * qrb, qrb) != 0;
                 lr_dequantize_row_q8_0(q8 + r * qrb, back, k);
                 for (int b = 0; b < nb; b++) {
@@ -1030,9 +1030,9 @@ static void check_decoded(const char *backend) {
                     const float d = amax / 127.0f, d16 = lr_f16_to_f32(lr_f32_to_f16(d));
                     const float bound = 0.5f * d16 + 127.0f * fabsf(d16 - d);
                     // One scale per 32 values (IQ2_XXS, IQ3_XXS, IQ1_S, IQ3_S): exact to the scale's f16
-                    // rounding; Q1_0 and Q2_0 keep their own f16 scale, exact.
+                    // rounding; TQ1_0, TQ2_0, Q1_0 and Q2_0 keep their own f16 scale, exact.
                     const int one_scale = type == 16 || type == 18 || type == 19 || type == 21;
-                    const int exact = type == 41 || type == 42;
+                    const int exact = type == 34 || type == 35 || type == 41 || type == 42;
                     for (int j = 0; j < 32; j++)
                         far += exact ? back[32 * b + j] != vals[32 * b + j]
                                      : !(fabsf(back[32 * b + j] - vals[32 * b + j]) <=
@@ -1070,6 +1070,41 @@ static void check_decoded(const char *backend) {
                 }
             }
         }
+    }
+}
+
+/// The per-256 activations of the ternary formats against ggml's quantize_row_q8_K_ref, written
+/// out here: the signed extreme maps to -127, others by the float-magic nearest-even rounding.
+static void check_q8_k256(void) {
+    enum { N = 768 };
+    static float x[N];
+    static lr_block_q8_0 y[N / 32];
+    for (int rep = 0; rep < 200; rep++) {
+        const float scale = rnd_uniform(1e-3f, 50.0f);
+        for (int i = 0; i < N; i++) x[i] = rnd_uniform(-scale, scale);
+        if (rep % 3 == 1) x[rnd() % N] = 4 * scale;    // a positive extreme
+        if (rep % 3 == 2) x[rnd() % N] = -4 * scale;   // a negative one
+        if (rep == 5) memset(x + 256, 0, 256 * sizeof(float));  // an all-zero super-block
+        lr_quantize_row_q8_0_k256(x, y, N);
+        int bad = 0;
+        for (int s = 0; s < N / 256; s++) {
+            float amax = 0, max = 0;
+            for (int j = 0; j < 256; j++)
+                if (amax < fabsf(x[256 * s + j])) { amax = fabsf(x[256 * s + j]); max = x[256 * s + j]; }
+            const float iscale = amax == 0 ? 0 : -127.0f / max;
+            const uint16_t d = lr_f32_to_f16(amax == 0 ? 0 : 1 / iscale);
+            for (int j = 0; j < 256; j++) {
+                const float p = iscale * x[256 * s + j];  // two statements: no contraction into an FMA
+                float v = p + 12582912.0f;
+                int32_t iv;
+                memcpy(&iv, &v, 4);
+                int q = (iv & 0x007fffff) - 0x00400000;
+                q = q > 127 ? 127 : q;
+                const lr_block_q8_0 *b = &y[s * 8 + j / 32];
+                bad += b->qs[j % 32] != q || b->d != d;
+            }
+        }
+        check(bad == 0, "q8_0 k256 activations (rep %d): %d values differ from ggml's Q8_K rounding", rep, bad);
     }
 }
 
@@ -1339,6 +1374,7 @@ int main(int argc, char **argv) {
         check_x8_batched_equals_alone(tested[i]);
         check_kx8(tested[i]);
         check_decoded(tested[i]);
+        if (i == 0) check_q8_k256();
         check_attention(tested[i]);
         check_glu(tested[i]);
     }
