@@ -1,9 +1,10 @@
 // Matrices run decoded per tile: kept resident in their file bytes (the IQ1/IQ2/IQ3 codebook
-// formats, TQ1_0/TQ2_0: 1.6-3.4 bits a value), each group of 8 rows decoded at mat-mul time into
-// a small scratch in Q8_0 and run through the backend's Q8_0 kernels for every token of the
-// batch. TQ decodes as the load-time Q8_0 copies did (dequantize, reference rounding); the IQ
-// grids' whole levels go in as they are (lr_decode_row_iq_grid_q8_0). Memory stays at the file's
-// size. (Q2_K and Q3_K ran so too until they got kx8 kernels: decoding cost ~1.3 ns a value a token.)
+// formats, TQ1_0/TQ2_0, ggml's Q1_0/Q2_0: 1.1-3.4 bits a value), each group of 8 rows decoded at
+// mat-mul time into a small scratch in Q8_0 and run through the backend's Q8_0 kernels for every
+// token of the batch. Their levels go in as they are where one scale covers 32 values (the IQ
+// grids', TQ's, Q1_0/Q2_0's); the two-scale IQ blocks are rounded as a Q8_0 copy would be. Memory
+// stays at the file's size. (Q2_K and Q3_K ran so too until they got kx8 kernels: decoding cost
+// ~1.3 ns a value a token.)
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -36,13 +37,21 @@ int lr_tile_decode_format(int wtype) { return lr_decoded_per_tile(wtype) ? LR_TY
 
 int lr_decode_rows_q8_0(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, int k, void *dst,
                         float *scratch) {
-    if (!lr_decoded_per_tile(wtype) || k <= 0 || k % LR_QK_K != 0 || row_begin < 0 || row_end < row_begin) return -1;
+    if (!lr_decoded_per_tile(wtype) || k <= 0 || k % lr_decoded_block_values(wtype) != 0 || row_begin < 0 ||
+        row_end < row_begin)
+        return -1;
     const size_t rb = (size_t)k / LR_QK * sizeof(lr_block_q8_0);
     for (int r = row_begin; r < row_end; r++) {
         // The grid formats' levels are whole numbers under one scale per 32 values: put as they
         // are, not rounded onto Q8_0's amax/127 steps (which moves IQ3_S's level 1 by 6%).
         if (lr_decode_row_iq_grid_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,
                                        (uint8_t *)dst + (size_t)(r - row_begin) * rb, k) == 0)
+            continue;
+        if (lr_decode_row_ternary_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,
+                                       (uint8_t *)dst + (size_t)(r - row_begin) * rb, k) == 0)
+            continue;
+        if (lr_decode_row_q1_q2_q8_0(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes,
+                                     (uint8_t *)dst + (size_t)(r - row_begin) * rb, k) == 0)
             continue;
         if (lr_dequantize_row(wtype, (const uint8_t *)w + (size_t)r * w_row_bytes, scratch, k) != 0) return -1;
         // The backend's activation quantizer: the reference rounding bit for bit (the kernel
@@ -54,7 +63,8 @@ int lr_decode_rows_q8_0(int wtype, const void *w, size_t w_row_bytes, int row_be
 
 int lr_gemm_decoded(int wtype, const void *w, size_t w_row_bytes, int row_begin, int row_end, const void *a,
                     size_t a_stride, int f32a, int n_tok, int k, float *out, size_t out_ld) {
-    if (!lr_decoded_per_tile(wtype) || k <= 0 || k % LR_QK_K != 0 || row_begin < 0 || row_end < row_begin || n_tok < 0)
+    if (!lr_decoded_per_tile(wtype) || k <= 0 || k % lr_decoded_block_values(wtype) != 0 || row_begin < 0 ||
+        row_end < row_begin || n_tok < 0)
         return -1;
     if (row_begin == row_end || n_tok == 0) return 0;
     const size_t rb = (size_t)k / LR_QK * sizeof(lr_block_q8_0);

@@ -328,6 +328,8 @@ int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n) {
     case LR_TYPE_IQ4_NL: lr_dequantize_row_iq4_nl(src, dst, n); return 0;
     case LR_TYPE_IQ4_XS: lr_dequantize_row_iq4_xs(src, dst, n); return 0;
     default:
-        return lr_dequantize_row_iq_grid(ggml_type, src, dst, n) == 0 ? 0 : lr_dequantize_row_ternary(ggml_type, src, dst, n);
+        if (lr_dequantize_row_iq_grid(ggml_type, src, dst, n) == 0) return 0;
+        if (lr_dequantize_row_ternary(ggml_type, src, dst, n) == 0) return 0;
+        return lr_dequantize_row_q1_q2(ggml_type, src, dst, n);
     }
 }

@@ -1,6 +1,5 @@
 // The ternary formats TQ1_0 and TQ2_0 (one f16 scale per 256 values, levels -1, 0, 1; TQ2_0's
-// 2-bit codes also allow 2): scalar dequantization as ggml defines it, and the conversion at
-// load to Q4_0, whose levels d * (q - 8) include them all exactly.
+// 2-bit codes also allow 2): scalar dequantization as ggml defines it.
 #include "kernels_internal.h"
 
 enum { TQ1_0 = 34, TQ2_0 = 35 };
@@ -32,6 +31,23 @@ static int decode(int type, const uint8_t *b, int8_t level[256], float *d) {
 }
 
 static int block_bytes(int type) { return type == TQ1_0 ? 54 : type == TQ2_0 ? 66 : 0; }
+
+int lr_decode_row_ternary_q8_0(int type, const void *src, void *dst, int64_t n) {
+    const int bytes = block_bytes(type);
+    if (bytes == 0) return -1;
+    lr_block_q8_0 *y = dst;
+    int8_t level[256];
+    float d;
+    for (int64_t i = 0; i < n / LR_QK_K; i++) {
+        const uint8_t *b = (const uint8_t *)src + i * bytes;
+        decode(type, b, level, &d);
+        for (int k = 0; k < LR_QK_K / LR_QK; k++, y++) {  // the levels under the block's own f16 scale
+            memcpy(&y->d, b + bytes - 2, 2);
+            memcpy(y->qs, level + k * LR_QK, LR_QK);
+        }
+    }
+    return 0;
+}
 
 int lr_dequantize_row_ternary(int type, const void *src, float *dst, int64_t n) {
     const int bytes = block_bytes(type);

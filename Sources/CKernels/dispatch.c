@@ -245,6 +245,11 @@ int lr_gemm_f32a(int wtype, const void *w, size_t w_row_bytes, int row_begin, in
     return t->gemm_f32a(wtype, w, w_row_bytes, row_begin, row_end, a, a_ld, n_tok, k, out, out_ld);
 }
 
+// TQ1_0 / TQ2_0 files are ternary models (BitNet b1.58, TriLM), and llama.cpp multiplies them
+// against Q8_K (one activation scale per 256 values): theirs is the rounding such a model's
+// figures were taken with, so it is matched here, on the int8 path at every batch size.
+int lr_activations_per_256(int wtype) { return wtype == 34 || wtype == 35; }
+
 int lr_gemm_f32a_min_batch(void) {
     const lr_kernel_table *t = lr_active_table();
     return t->gemm_f32a == NULL ? 0 : t->gemm_f32a_min_batch;
@@ -265,6 +270,7 @@ int lr_gemm_f32a_min_batch_for(int wtype, int x8) {
     // 150-170 GMAC/s by type; forced to AVX2 there, the int8 tiles run 43 (IQ4_NL) to 93 (Q4_0)
     // and the f32 path 53 for every type.
     // Decoded per tile: as the Q8_0 groups they become (x8 where the backend prefers Q8_0 so).
+    if (lr_activations_per_256(wtype)) return 0;
     if (lr_decoded_per_tile(wtype)) return lr_gemm_f32a_min_batch_for(LR_TYPE_Q8_0, lr_x8_preferred(LR_TYPE_Q8_0));
     if (x8 && t->gemm_x8 != NULL && t->x8_int8_all_batches) return 0;
     if (lr_is_kquant(wtype)) return 0;  // no f32 kernels: their int8 ones read the file's bytes

@@ -86,6 +86,12 @@ void lr_cross_tile_f32_portable(const float *x, size_t ldx, const float *y, size
 /// the f16 rounding of that scale; a block with two scales is rounded as a Q8_0 copy. Returns 0, or
 /// -1 for another type.
 int lr_decode_row_iq_grid_q8_0(int type, const void *src, void *dst, int64_t n);
+/// TQ1_0 / TQ2_0 rows to Q8_0, exactly (levels -1..1 under the block's f16 scale); -1 for another type.
+int lr_decode_row_ternary_q8_0(int type, const void *src, void *dst, int64_t n);
+/// Q1_0 / Q2_0 rows to Q8_0, exactly (their levels under their own scale); -1 for another type.
+int lr_decode_row_q1_q2_q8_0(int type, const void *src, void *dst, int64_t n);
+/// Values per block of Q1_0 (128) and Q2_0 (64); 0 for another type.
+int lr_q1_q2_block_values(int type);
 
 /// The mat-mul of a matrix decoded per tile (decode_tile.c): a is Q8_0 rows a_stride bytes apart,
 /// or with f32a set f32 rows a_stride floats apart.

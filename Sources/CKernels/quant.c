@@ -152,3 +152,28 @@ void lr_quantize_row_q8_0_scalar(const float *src, void *dst, int64_t n) {
     lr_quantize_row_q8_0_ref(src, dst, n);
 }
 
+
+/// Activations for the formats llama.cpp multiplies against Q8_K (TQ1_0, TQ2_0): each 256 values
+/// under one scale, rounded as ggml's quantize_row_q8_K_ref (scale -127 over the signed value of
+/// largest magnitude, nearest-even), written as 8 Q8_0 blocks sharing that scale in f16.
+void lr_quantize_row_q8_0_k256(const float *src, void *dst, int64_t n) {
+    lr_block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / LR_QK_K; i++) {
+        const float *x = src + i * LR_QK_K;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < LR_QK_K; j++)
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        const float iscale = amax == 0.0f ? 0.0f : -127.0f / max;
+        const uint16_t d = lr_f32_to_f16_inline(amax == 0.0f ? 0.0f : 1.0f / iscale);
+        for (int b = 0; b < LR_QK_K / LR_QK; b++, y++) {
+            y->d = d;
+            for (int j = 0; j < LR_QK; j++) {
+                const long v = lrintf(iscale * x[b * LR_QK + j]);  // the default rounding: nearest-even
+                y->qs[j] = (int8_t)(v > 127 ? 127 : v);
+            }
+        }
+    }
+}

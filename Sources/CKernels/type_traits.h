@@ -53,10 +53,15 @@ LR_INLINE int lr_decoded_per_tile(int wtype) {
     case 18: case 21:           // IQ3_XXS, IQ3_S
     case 19: case 29:           // IQ1_S, IQ1_M
     case 34: case 35:           // TQ1_0, TQ2_0
+    case 41: case 42:           // Q1_0, Q2_0
         return 1;
     default: return 0;
     }
 }
+
+/// Values per block of a format decoded per tile: ggml's Q1_0 and Q2_0 have blocks of 128 and
+/// 64, the others 256-value super-blocks.
+LR_INLINE int lr_decoded_block_values(int wtype) { return wtype == 41 ? 128 : wtype == 42 ? 64 : LR_QK_K; }
 
 /// The bit of a type in a backend's x8_types mask.
 #define LR_TYPE_BIT(t) ((t) >= 0 && (t) < 32 ? 1u << (t) : 0u)

@@ -9,12 +9,16 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case iq3_s = 21, iq2_s = 22, iq4_xs = 23
     case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28
     case iq1_m = 29, bf16 = 30, tq1_0 = 34, tq2_0 = 35
+    /// ggml's sign format (each value +d or -d, 128 a block) and its 2-bit one (levels -1..2, 64 a block).
+    case q1_0 = 41, q2_0 = 42
 
     /// Values per block.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16, .i8, .i16, .i32, .i64, .f64: return 1
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_nl: return 32
+        case .q1_0: return 128
+        case .q2_0: return 64
         default: return 256
         }
     }
@@ -49,6 +53,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .iq1_m: return 56
         case .tq1_0: return 54
         case .tq2_0: return 66
+        case .q1_0, .q2_0: return 18
         }
     }
 
@@ -81,7 +86,7 @@ extension GGMLType {
         case .iq2_xxs: "iq2_xxs"; case .iq2_xs: "iq2_xs"; case .iq3_xxs: "iq3_xxs"; case .iq1_s: "iq1_s"
         case .iq4_nl: "iq4_nl"; case .iq3_s: "iq3_s"; case .iq2_s: "iq2_s"; case .iq4_xs: "iq4_xs"; case .iq1_m: "iq1_m"
         case .i8: "i8"; case .i16: "i16"; case .i32: "i32"; case .i64: "i64"
-        case .tq1_0: "tq1_0"; case .tq2_0: "tq2_0"
+        case .tq1_0: "tq1_0"; case .tq2_0: "tq2_0"; case .q1_0: "q1_0"; case .q2_0: "q2_0"
         }
     }
 }

@@ -984,13 +984,14 @@ static void check_kx8(const char *backend) {
 // ---------------------------------------------------------------------------
 // Formats decoded per tile (decode_tile.c)
 
-/// Each decoded type: ggml id, name, super-block bytes, and where its f16 scale sits (-1: IQ1_M,
-/// whose scale is spread over the top nibbles of its four 16-bit sub-block scales).
-static const struct { int type; const char *name; int bytes, d_at; } decoded_types[] = {
-    {16, "iq2_xxs", 66, 0},
-    {17, "iq2_xs", 74, 0},          {22, "iq2_s", 82, 0},             {18, "iq3_xxs", 98, 0},
-    {21, "iq3_s", 110, 0},          {19, "iq1_s", 50, 0},             {29, "iq1_m", 56, -1},
-    {34, "tq1_0", 54, 52},          {35, "tq2_0", 66, 64},
+/// Each decoded type: ggml id, name, block bytes, where its f16 scale sits (-1: IQ1_M, whose
+/// scale is spread over the top nibbles of its four 16-bit sub-block scales), values a block.
+static const struct { int type; const char *name; int bytes, d_at, values; } decoded_types[] = {
+    {16, "iq2_xxs", 66, 0, 256},
+    {17, "iq2_xs", 74, 0, 256},          {22, "iq2_s", 82, 0, 256},             {18, "iq3_xxs", 98, 0, 256},
+    {21, "iq3_s", 110, 0, 256},          {19, "iq1_s", 50, 0, 256},             {29, "iq1_m", 56, -1, 256},
+    {34, "tq1_0", 54, 52, 256},          {35, "tq2_0", 66, 64, 256},           {41, "q1_0", 18, 0, 128},
+    {42, "q2_0", 18, 0, 64},
 };
 
 /// Random super-blocks: random bytes (every grid index, sign, sub-scale and quant occurs), the
@@ -1028,16 +1029,17 @@ static void check_decoded(const char *backend) {
         check(lr_tile_decode_format(type) == LR_TYPE_Q8_0, "%s decodes per tile to Q8_0", name);
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
             const int k = ks[ki], nb = k / 32;
-            const size_t wrb = (size_t)(k / 256) * decoded_types[di].bytes, qrb = (size_t)nb * 34, arb = qrb;
-            decoded_fill(di, w, ROWS * (k / 256));
+            const int blocks = k / decoded_types[di].values;
+            const size_t wrb = (size_t)blocks * decoded_types[di].bytes, qrb = (size_t)nb * 34, arb = qrb;
+            decoded_fill(di, w, ROWS * blocks);
             fill_activations(a, MAXT * nb);
             for (int t = 0; t < MAXT; t++) lr_dequantize_row_q8_0(a + t * nb, af + (size_t)t * k, k);
             check(lr_decode_rows_q8_0(type, w, wrb, 0, ROWS, k, q8, vals) == 0, "[%s] %s k=%d decodes", backend, name, k);
             int far = 0, unlike = 0;
             for (int r = 0; r < ROWS; r++) {
                 lr_dequantize_row(type, w + r * wrb, vals, k);
-                lr_quantize_row_q8_0_ref(vals, packed, k);  // the load-time copy's bytes (not the IQ grids': exact)
-                const int grid = type >= 16 && type <= 29;
+                lr_quantize_row_q8_0_ref(vals, packed, k);  // the load-time copy's bytes (not the exact ones')
+                const int grid = (type >= 16 && type <= 29) || type == 34 || type == 35 || type == 41 || type == 42;
                 unlike += !grid && memcmp(packed, q8 + r * qrb, qrb) != 0;
                 lr_dequantize_row_q8_0(q8 + r * qrb, back, k);
                 for (int b = 0; b < nb; b++) {
@@ -1047,11 +1049,14 @@ static void check_decoded(const char *backend) {
                     // largest level.
                     const float d = amax / 127.0f, d16 = lr_f16_to_f32(lr_f32_to_f16(d));
                     const float bound = 0.5f * d16 + 127.0f * fabsf(d16 - d);
-                    // One scale per 32 values (IQ2_XXS, IQ3_XXS, IQ1_S, IQ3_S): exact to the scale's f16 rounding.
+                    // One scale per 32 values (IQ2_XXS, IQ3_XXS, IQ1_S, IQ3_S): exact to the scale's f16
+                    // rounding; TQ1_0, TQ2_0, Q1_0 and Q2_0 keep their own f16 scale, exact.
                     const int one_scale = type == 16 || type == 18 || type == 19 || type == 21;
+                    const int exact = type == 34 || type == 35 || type == 41 || type == 42;
                     for (int j = 0; j < 32; j++)
-                        far += !(fabsf(back[32 * b + j] - vals[32 * b + j]) <=
-                                 (one_scale ? fabsf(vals[32 * b + j]) * 0x1p-10f : bound * 1.001f) + 1e-12f);
+                        far += exact ? back[32 * b + j] != vals[32 * b + j]
+                                     : !(fabsf(back[32 * b + j] - vals[32 * b + j]) <=
+                                         (one_scale ? fabsf(vals[32 * b + j]) * 0x1p-10f : bound * 1.001f) + 1e-12f);
                 }
             }
             check(unlike == 0, "[%s] %s k=%d: %d decoded rows differ from the reference Q8_0 rounding", backend, name, k,
@@ -1085,6 +1090,41 @@ static void check_decoded(const char *backend) {
                 }
             }
         }
+    }
+}
+
+/// The per-256 activations of the ternary formats against ggml's quantize_row_q8_K_ref, written
+/// out here: the signed extreme maps to -127, others by the float-magic nearest-even rounding.
+static void check_q8_k256(void) {
+    enum { N = 768 };
+    static float x[N];
+    static lr_block_q8_0 y[N / 32];
+    for (int rep = 0; rep < 200; rep++) {
+        const float scale = rnd_uniform(1e-3f, 50.0f);
+        for (int i = 0; i < N; i++) x[i] = rnd_uniform(-scale, scale);
+        if (rep % 3 == 1) x[rnd() % N] = 4 * scale;    // a positive extreme
+        if (rep % 3 == 2) x[rnd() % N] = -4 * scale;   // a negative one
+        if (rep == 5) memset(x + 256, 0, 256 * sizeof(float));  // an all-zero super-block
+        lr_quantize_row_q8_0_k256(x, y, N);
+        int bad = 0;
+        for (int s = 0; s < N / 256; s++) {
+            float amax = 0, max = 0;
+            for (int j = 0; j < 256; j++)
+                if (amax < fabsf(x[256 * s + j])) { amax = fabsf(x[256 * s + j]); max = x[256 * s + j]; }
+            const float iscale = amax == 0 ? 0 : -127.0f / max;
+            const uint16_t d = lr_f32_to_f16(amax == 0 ? 0 : 1 / iscale);
+            for (int j = 0; j < 256; j++) {
+                const float p = iscale * x[256 * s + j];  // two statements: no contraction into an FMA
+                float v = p + 12582912.0f;
+                int32_t iv;
+                memcpy(&iv, &v, 4);
+                int q = (iv & 0x007fffff) - 0x00400000;
+                q = q > 127 ? 127 : q;
+                const lr_block_q8_0 *b = &y[s * 8 + j / 32];
+                bad += b->qs[j % 32] != q || b->d != d;
+            }
+        }
+        check(bad == 0, "q8_0 k256 activations (rep %d): %d values differ from ggml's Q8_K rounding", rep, bad);
     }
 }
 
@@ -1354,6 +1394,7 @@ int main(int argc, char **argv) {
         check_x8_batched_equals_alone(tested[i]);
         check_kx8(tested[i]);
         check_decoded(tested[i]);
+        if (i == 0) check_q8_k256();
         check_attention(tested[i]);
         check_glu(tested[i]);
     }

@@ -110,6 +110,39 @@ final class IQGridTests: XCTestCase {
         XCTAssertEqual(GGMLType.tq1_0.kernelHandling, .decodedPerTile(to: .q8_0))
     }
 
+    /// Q1_0: value j is +d when bit j % 8 of byte j / 8 is set, else -d (128 a block); Q2_0: value
+    /// j is d times (code - 1), the code in bits 2 (j % 4) of byte j / 4 (64 a block). ggml's
+    /// dequantizers, and the exact decode to Q8_0 that keeps each block's own scale.
+    func testQ1_0AndQ2_0() {
+        let bits: [UInt8] = (0..<16).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        let q1 = half(0.125) + bits
+        let q1Want = (0..<128).map { j -> Float in bits[j / 8] >> UInt8(j % 8) & 1 == 1 ? 0.125 : -0.125 }
+        let codes: [UInt8] = (0..<16).map { UInt8(truncatingIfNeeded: $0 &* 59 &+ 7) }
+        let q2 = half(-0.75) + codes
+        let q2Want = (0..<64).map { j -> Float in -0.75 * Float(Int(codes[j / 4] >> UInt8(2 * (j % 4)) & 3) - 1) }
+        for (type, block, want) in [(GGMLType.q1_0, q1, q1Want), (.q2_0, q2, q2Want)] {
+            XCTAssertEqual(block.count, type.typeSize)
+            XCTAssertEqual(type.kernelHandling, .decodedPerTile(to: .q8_0))
+            let blocks = 256 / type.blockSize  // a decoded row is whole 256s only where the format's blocks are
+            let row = (0..<blocks).flatMap { _ in block }
+            var got = [Float](repeating: .nan, count: 256)
+            XCTAssertEqual(lr_dequantize_row(Int32(type.rawValue), row, &got, 256), 0)
+            XCTAssertEqual(got, (0..<blocks).flatMap { _ in want }, "\(type)")
+            // Decoded per tile: Q8_0 blocks of the levels under the block's own f16 scale.
+            var q8 = [UInt8](repeating: 0, count: 8 * 34)
+            var scratch = [Float](repeating: 0, count: 256)
+            XCTAssertEqual(lr_decode_rows_q8_0(Int32(type.rawValue), row, row.count, 0, 1, 256, &q8, &scratch), 0)
+            var back = [Float](repeating: .nan, count: 256)
+            lr_dequantize_row_q8_0(q8, &back, 256)
+            XCTAssertEqual(back, got, "\(type) decodes to Q8_0 exactly")
+            XCTAssertEqual(Array(q8[0..<2]), Array(block[0..<2]), "\(type): the block's scale as stored")
+        }
+        // A width that is not whole blocks is refused.
+        var q8 = [UInt8](repeating: 0, count: 2 * 34)
+        var scratch = [Float](repeating: 0, count: 64)
+        XCTAssertEqual(lr_decode_rows_q8_0(Int32(GGMLType.q1_0.rawValue), q1, q1.count, 0, 1, 64, &q8, &scratch), -1)
+    }
+
     /// TQ2_0: 2-bit codes c (level c - 1), byte j of each 32 holding values j, j+32, j+64, j+96
     /// of its 128 in bits 0-1, 2-3, 4-5, 6-7.
     func testTQ2_0() {

@@ -4,17 +4,23 @@ import LLMRuntime
 import TestSupport
 import XCTest
 
-/// Matrices in the IQ1/IQ2/IQ3 codebook formats and TQ1_0/TQ2_0 stay in the file's
+/// Matrices in the IQ1/IQ2/IQ3 codebook formats, TQ1_0/TQ2_0 and Q1_0/Q2_0 stay in the file's
 /// bytes and are decoded to Q8_0 one group of 8 rows at a time at mat-mul time: a model of them
 /// gives the same logits, bit for bit, as the same model with those matrices stored as the Q8_0
 /// copies a load used to make, prefill and decode, on two threads.
 final class DecodedPerTileTests: XCTestCase {
-    static let types: [GGMLType] = [.iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0]
+    static let types: [GGMLType] = [.iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0, .q1_0, .q2_0]
 
-    /// Random super-blocks of `type`: random bytes (every grid index, sign, sub-scale and quant
-    /// occurs) with the f16 scale set to a quantizer's size (IQ1_M's is spread over the top
-    /// nibbles of its four sub-block scales; Q2_K also has a min scale).
+    /// Random blocks of `type`, `count` of 256 values: random bytes (every grid index, sign,
+    /// sub-scale and quant occurs) with each block's f16 scale set to a quantizer's size (IQ1_M's
+    /// is spread over the top nibbles of its four sub-block scales; Q2_K also has a min scale).
     static func randomBlocks(_ type: GGMLType, count: Int, rng: inout SplitMix64) -> [UInt8] {
+        if type.blockSize < 256 {  // Q1_0, Q2_0: 128 and 64 values, the scale first
+            return (0..<(count * 256 / type.blockSize)).flatMap { _ -> [UInt8] in
+                let d = lr_f32_to_f16(Float(5 + rng.next() % 95) / 10000)
+                return [UInt8(d & 0xFF), UInt8(d >> 8)] + (2..<type.typeSize).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            }
+        }
         let bytes = type.byteCount(forElements: 256)!
         let dAt: Int? = switch type {
         case .q2_K: 80

@@ -72,6 +72,8 @@ void lr_dequantize_row_iq4_xs(const void *src, float *dst, int64_t n);
 int lr_dequantize_row_iq_grid(int ggml_type, const void *src, float *dst, int64_t n);
 /// TQ1_0 and TQ2_0 rows (n a multiple of 256) by ggml type id. Returns 0, or -1 for another type.
 int lr_dequantize_row_ternary(int ggml_type, const void *src, float *dst, int64_t n);
+/// Q1_0 and Q2_0 rows (n a multiple of 128 / 64) by ggml type id. Returns 0, or -1 for another type.
+int lr_dequantize_row_q1_q2(int ggml_type, const void *src, float *dst, int64_t n);
 /// Dequantizes by ggml type id. Returns 0, or -1 for an unsupported type.
 int lr_dequantize_row(int ggml_type, const void *src, float *dst, int64_t n);
 /// Q4_K rows (n a multiple of 256) as Q4_1 blocks with the same quants: a kernel format at 5
@@ -105,6 +107,11 @@ int lr_quantize_row_fit(int ggml_type, const float *src, void *dst, int64_t n, c
 /// Activation quantizer for the dot products (SIMD). Same scale as the reference;
 /// values are rounded half away from zero like roundf, so it currently matches _ref bit for bit.
 void lr_quantize_row_q8_0(const float *src, void *dst, int64_t n);
+/// Activations as llama.cpp's Q8_K rounds them (one scale per 256 values), laid out as Q8_0 blocks;
+/// n a multiple of 256. For the formats lr_activations_per_256 names.
+void lr_quantize_row_q8_0_k256(const float *src, void *dst, int64_t n);
+/// Whether a matrix of this type takes lr_quantize_row_q8_0_k256's activations (TQ1_0, TQ2_0).
+int lr_activations_per_256(int wtype);
 
 // ---------------------------------------------------------------------------
 // Dot products: one weight row (Q8_0, Q4_0 or Q4_1; IQ4_NL, Q5_0 and Q5_1 have only the scalar one) with one Q8_0 activation row.

@@ -24,8 +24,9 @@ extension GGMLType {
     }
 
     public var kernelHandling: KernelHandling {
-        // IQ1/IQ2/IQ3 and TQ1_0/TQ2_0 (CKernels' lr_decoded_per_tile says which): at 1.6-3.4
-        // bits a value, a Q8_0 copy took up to 5x their size and the Q4_1 mapping (IQ3, IQ1) up to 3x; decoding 8 rows at a time keeps them at their size (see
+        // IQ1/IQ2/IQ3, TQ1_0/TQ2_0 and Q1_0/Q2_0 (CKernels' lr_decoded_per_tile says which): at
+        // 1.1-3.4 bits a value, a Q8_0 copy took up to 7x their size and the Q4_1 mapping (IQ3,
+        // IQ1) up to 3x; decoding 8 rows at a time keeps them at their size (see
         // docs/measurements.md, "formats").
         if lr_tile_decode_format(Int32(rawValue)) == Int32(GGMLType.q8_0.rawValue) { return .decodedPerTile(to: .q8_0) }
         return switch self {

@@ -47,6 +47,16 @@ public struct MatmulInput {
         floats = nil
         let rb = rowBytes
         let base = buffer.pointer
+        // Ternary matrices take activations rounded as llama.cpp's Q8_K (CKernels' lr_activations_per_256).
+        if let w = weights, lr_activations_per_256(Int32(w.type.rawValue)) != 0, columns % 256 == 0 {
+            let n = Int64(columns)
+            if rows * columns <= MatmulInput.inlineValues {
+                for r in 0..<rows { lr_quantize_row_q8_0_k256(x + r * columns, base + r * rb, n) }
+            } else {
+                pool.parallelFor(rows) { r, _ in lr_quantize_row_q8_0_k256(x + r * columns, base + r * rb, n) }
+            }
+            return
+        }
         // A few decode rows (one per served sequence) quantize in microseconds: handing them
         // to the pool costs a parallel region, five a block, more than the work.
         if rows * columns <= MatmulInput.inlineValues {

@@ -34,7 +34,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Gemma-3-270M's 640), where converting to Q8_0 cost half as much memory again.
     public static let nativeTypes: Set<GGMLType> = Set(GGMLType.allCases.filter { $0.kernelHandling == .native })
     /// Formats used in the file's bytes: the native ones and those decoded per tile at mat-mul
-    /// time (IQ1/IQ2/IQ3, TQ1_0/TQ2_0: see `GGMLType.KernelHandling.decodedPerTile`).
+    /// time (IQ1/IQ2/IQ3, TQ1_0/TQ2_0, Q1_0/Q2_0: see `GGMLType.KernelHandling.decodedPerTile`).
     public static let residentTypes: Set<GGMLType> = Set(GGMLType.allCases.filter(\.runsFromFileBytes))
 
     /// The kernel format a matrix stored as `type` runs in: its own where there is a kernel;
@@ -205,7 +205,8 @@ public enum TensorConversion {
     /// Formats with a dequantizer in the kernel library.
     public static let dequantizable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
                                                       .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
-                                                      .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0]
+                                                      .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0,
+                                                      .q1_0, .q2_0]
 
     public static func canDequantize(_ type: GGMLType) -> Bool { dequantizable.contains(type) }
 
