@@ -111,11 +111,16 @@ final class DecodedPerTileTests: XCTestCase {
             XCTAssertTrue(MemoryEstimate.convertedAtLoad(file).isEmpty, "\(type): nothing is converted at load")
 
             let ours = try logits(path), theirs = try logits(copy)
+            // TQ's activations are rounded per 256 values, as llama.cpp's Q8_K (the copy's per 32):
+            // close, not bitwise; the kernel check holds their decode and rounding to the bit.
+            let perSuperBlock = lr_activations_per_256(Int32(type.rawValue)) != 0
             for (i, (a, b)) in zip(ours, theirs).enumerated() where a != b {
                 let worst = zip(a, b).map { abs($0 - $1) }.max()!
+                if perSuperBlock && worst <= 0.02 * b.map(abs).max()! { continue }
                 XCTFail("\(type): logits row \(i) differ from the Q8_0 copy's (max |diff| \(worst))")
                 break
             }
+            if perSuperBlock { XCTAssertNotEqual(ours, theirs, "\(type): activations rounded per 256 values") }
             XCTAssertTrue(ours.allSatisfy { $0.allSatisfy(\.isFinite) }, "\(type): finite logits")
         }
     }
