@@ -42,22 +42,6 @@ final class KQuant23ForwardTests: XCTestCase {
         return t
     }
 
-    /// Prefill logits for every position of a 13-token batch, then the last logits of token-by-token decoding.
-    private func logits(_ path: String) throws -> [[Float]] {
-        let model = try LanguageModel(path: path, threads: 2)
-        let tokens: [Int32] = [5, 77, 200, 31, 9, 140, 260, 3, 18, 64, 101, 250, 7]
-        let vocab = model.config.vocabularySize
-        let session = try GenerationSession(model: model, contextLength: 64, batchSize: tokens.count, logitRows: tokens.count)
-        tokens.withUnsafeBufferPointer {
-            model.transformer.forward($0, start: 0, cache: session.cache, state: session.state, logits: .all)
-        }
-        var out = tokens.indices.map { Array(UnsafeBufferPointer(start: session.state.logits + $0 * vocab, count: vocab)) }
-        let stepwise = try GenerationSession(model: model, contextLength: 64)
-        for t in tokens { try stepwise.feed(t) }
-        out.append(Array(UnsafeBufferPointer(start: stepwise.logits, count: vocab)))
-        return out
-    }
-
     func testLogitsMatchQ8_0CopyOfTheirValues() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
@@ -75,7 +59,7 @@ final class KQuant23ForwardTests: XCTestCase {
             XCTAssertEqual(WeightMatrix.kernelByteCount(of: tensor), tensor.byteCount)
             XCTAssertTrue(MemoryEstimate.convertedAtLoad(file).isEmpty, "\(type): nothing is converted at load")
 
-            let ours = try logits(path), theirs = try logits(copy)
+            let ours = try batchAndStepwiseLogits(path), theirs = try batchAndStepwiseLogits(copy)
             XCTAssertEqual(ours.count, theirs.count)
             for (i, (a, b)) in zip(ours, theirs).enumerated() {
                 XCTAssertTrue(a.allSatisfy(\.isFinite), "\(type): row \(i) finite")
