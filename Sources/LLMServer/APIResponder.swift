@@ -150,6 +150,9 @@ struct APIResponder: HTTPResponder {
                 return Self.json(shape.whole(text: text, result: result))
             }
         }
+        // The events end unfinished when this handler's task is cancelled: the server saw the
+        // client close before the engine's next step asked the connection.
+        note.text = "client closed"
         throw APIError.unavailable("the request was cancelled")
     }
 
