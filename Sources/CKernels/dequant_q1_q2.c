@@ -6,7 +6,8 @@
 
 enum { Q1_0 = 41, Q2_0 = 42, Q1_0_VALUES = 128, Q2_0_VALUES = 64, BLOCK_BYTES = 18 };
 
-int lr_q1_q2_block_values(int type) { return type == Q1_0 ? Q1_0_VALUES : type == Q2_0 ? Q2_0_VALUES : 0; }
+/// Values per block of Q1_0 (128) and Q2_0 (64); 0 for another type.
+static int block_values(int type) { return type == Q1_0 ? Q1_0_VALUES : type == Q2_0 ? Q2_0_VALUES : 0; }
 
 /// The levels of one block (value j is bit j % 8 of byte j / 8, or bits 2 (j % 4) of byte j / 4)
 /// and its scale.
@@ -22,7 +23,7 @@ static void decode(int type, const uint8_t *b, int8_t *level, float *d) {
 }
 
 int lr_dequantize_row_q1_q2(int type, const void *src, float *dst, int64_t n) {
-    const int values = lr_q1_q2_block_values(type);
+    const int values = block_values(type);
     if (values == 0 || n % values != 0) return -1;
     int8_t level[Q1_0_VALUES];
     float d;
@@ -34,7 +35,7 @@ int lr_dequantize_row_q1_q2(int type, const void *src, float *dst, int64_t n) {
 }
 
 int lr_decode_row_q1_q2_q8_0(int type, const void *src, void *dst, int64_t n) {
-    const int values = lr_q1_q2_block_values(type);
+    const int values = block_values(type);
     if (values == 0 || n % values != 0) return -1;
     lr_block_q8_0 *y = dst;
     int8_t level[Q1_0_VALUES];

@@ -90,8 +90,6 @@ int lr_decode_row_iq_grid_q8_0(int type, const void *src, void *dst, int64_t n);
 int lr_decode_row_ternary_q8_0(int type, const void *src, void *dst, int64_t n);
 /// Q1_0 / Q2_0 rows to Q8_0, exactly (their levels under their own scale); -1 for another type.
 int lr_decode_row_q1_q2_q8_0(int type, const void *src, void *dst, int64_t n);
-/// Values per block of Q1_0 (128) and Q2_0 (64); 0 for another type.
-int lr_q1_q2_block_values(int type);
 
 /// The mat-mul of a matrix decoded per tile (decode_tile.c): a is Q8_0 rows a_stride bytes apart,
 /// or with f32a set f32 rows a_stride floats apart.

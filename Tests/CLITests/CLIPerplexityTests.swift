@@ -13,6 +13,14 @@ final class CLIPerplexityTests: XCTestCase {
         return try XCTUnwrap(object?["perplexity"] as? Double)
     }
 
+    /// The default model requantized to Q8_0 by `llmrun quantize`, in `dir`.
+    private func q8Requantization(in dir: TemporaryDirectory) throws -> String {
+        let q8 = dir.file("q8.gguf")
+        let q = try CLI.run(["quantize", "-o", q8, "--type", "q8_0"])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        return q8
+    }
+
     func testDefaultModelMatchesLlamaCpp() throws {
         _ = try CLI.requireDefaultModel()
         let ppl = try perplexity(["--chunks", "20"])
@@ -23,9 +31,7 @@ final class CLIPerplexityTests: XCTestCase {
         _ = try CLI.requireDefaultModel()
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        let q8 = dir.file("q8.gguf")
-        let q = try CLI.run(["quantize", "-o", q8, "--type", "q8_0"])
-        XCTAssertEqual(q.status, 0, q.stderr)
+        let q8 = try q8Requantization(in: dir)
         let ppl = try perplexity(["-m", q8, "--chunks", "20"])
         XCTAssertEqual(ppl, 17.7437, accuracy: 17.7437 * 0.01)
     }
@@ -37,9 +43,7 @@ final class CLIPerplexityTests: XCTestCase {
         _ = try CLI.requireDefaultModel()
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        let q8 = dir.file("q8.gguf")
-        let q = try CLI.run(["quantize", "-o", q8, "--type", "q8_0"])
-        XCTAssertEqual(q.status, 0, q.stderr)
+        let q8 = try q8Requantization(in: dir)
         let r = try CLI.run(["eval", "ppl", "--kl-base", q8, "-f", Fixtures.fetched + "/eval-wiki.txt", "-c", "512",
                              "--chunks", "4", "-t", "2", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -9,37 +9,28 @@ import XCTest
 /// dequantized values (the reference the decoded-per-tile path used to compute exactly), within
 /// the copy's rounding, prefill and decode, on two threads; and it holds the file's bytes.
 final class KQuant23ForwardTests: XCTestCase {
-    /// A tiny model whose block matrices and output are `type` (raw blocks seeded by tensor
-    /// name), or Q8_0 copies of those blocks' values when `asQ8Copy`.
+    /// A tiny model whose block matrices and output are `type`, or Q8_0 copies of those blocks'
+    /// values when `asQ8Copy`.
     private func model(_ type: GGMLType, asQ8Copy: Bool) -> TinyModel {
-        var t = TinyModel()
-        t.hiddenSize = 256
-        t.headDim = 64
-        t.layers = Array(repeating: LayerShape(headCount: 4, kvHeadCount: 2, feedForwardLength: 512), count: 2)
-        t.matrixType = asQ8Copy ? .q8_0 : type
-        t.tiedOutput = false  // the output's rows (the vocabulary) end in a partial group of 8
-        t.tensorBytes = { desc in
-            guard desc.shape.count == 2, desc.name != "token_embd.weight" else { return nil }
-            var rng = SplitMix64(seed: desc.name.utf8.reduce(UInt64(type.rawValue)) { $0 &* 31 &+ UInt64($1) })
-            let (columns, rows) = (desc.shape[0], desc.shape[1])
-            var raw = DecodedPerTileTests.randomBlocks(type, count: rows * columns / 256, rng: &rng)
+        RandomBlocks.model(type, blocks: { rng, count in
+            var raw = RandomBlocks.of(type, count: count, rng: &rng)
             if type == .q3_K {
                 // Q3_K's random scales (-32...31) times quants (-4...3) are ~10x Q2_K's: a tenth of
                 // the scale d keeps the tiny model's activations (and attention) in a sane range,
                 // where a weight's rounding moves the logits by as much, not chaotically more.
-                for b in 0..<(rows * columns / 256) {
+                for b in 0..<count {
                     let d = lr_f32_to_f16(Float(5 + rng.next() % 95) / 100_000)
                     raw[b * 110 + 108] = UInt8(d & 0xFF); raw[b * 110 + 109] = UInt8(d >> 8)
                 }
             }
-            guard asQ8Copy else { return raw }
+            return raw
+        }, twin: asQ8Copy ? { raw, columns, rows in
             var values = [Float](repeating: 0, count: rows * columns)
             guard lr_dequantize_row(Int32(type.rawValue), raw, &values, Int64(rows * columns)) == 0 else { return nil }
             var q8 = [UInt8](repeating: 0, count: rows * columns / 32 * 34)
             lr_quantize_row_q8_0(values, &q8, Int64(rows * columns))
             return q8
-        }
-        return t
+        } : nil)
     }
 
     func testLogitsMatchQ8_0CopyOfTheirValues() throws {
